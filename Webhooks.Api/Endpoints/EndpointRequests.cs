@@ -1,0 +1,63 @@
+using FluentValidation;
+using Webhooks.Api.Applications;
+using Webhooks.Client;
+using Webhooks.Receiver.Sdk;
+
+namespace Webhooks.Api.Endpoints;
+
+public sealed class EndpointInValidator : AbstractValidator<EndpointIn>
+{
+    public const int MaxUrlLength = 2048;
+
+    public EndpointInValidator(IConfiguration configuration)
+    {
+        var httpsOnly = configuration.GetValue<bool>("Webhooks:RequireHttps");
+        RuleFor(e => e.Url).NotEmpty().MaximumLength(MaxUrlLength).Must(url => IsWebUrl(url, httpsOnly))
+            .WithMessage(httpsOnly ? "'Url' must be an absolute https URL." : "'Url' must be an absolute http or https URL.");
+        RuleFor(e => e.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(e => e.Description is not null);
+        RuleFor(e => e.EventTypes!).Must(t => t.Count <= 256).WithMessage("At most 256 event types.").When(e => e.EventTypes is not null);
+        RuleForEach(e => e.EventTypes).SetValidator(new EventTypeNameValidator());
+        RuleFor(e => e.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(e => e.Channels is not null);
+        RuleForEach(e => e.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
+        RuleFor(e => e.Secret!).Must(s => WebhookSecret.TryParse(s, out _, out _))
+            .WithMessage($"'Secret' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
+            .When(e => e.Secret is not null);
+        RuleFor(e => e.RateLimitPerSecond).InclusiveBetween(1, 10_000).When(e => e.RateLimitPerSecond is not null);
+        RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
+        RuleFor(e => e.Headers!).Must(h => h.Count <= 20).WithMessage("At most 20 headers.").When(e => e.Headers is not null);
+        RuleForEach(e => e.Headers).Must(h => HeaderRules.IsAllowed(h.Key, h.Value))
+            .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
+        RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
+            .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
+    }
+
+    public static bool IsWebUrl(string? url, bool httpsOnly) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) &&
+        (uri.Scheme == Uri.UriSchemeHttps || (!httpsOnly && uri.Scheme == Uri.UriSchemeHttp)) &&
+        !string.IsNullOrEmpty(uri.Host) &&
+        string.IsNullOrEmpty(uri.UserInfo) &&
+        Text.IsPrintable(url);
+}
+
+public sealed class EventTypeNameValidator : AbstractValidator<string>
+{
+    public EventTypeNameValidator()
+    {
+        RuleFor(name => name).NotEmpty().MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+$")
+            .WithMessage("An event type name may contain only letters, digits, '_', '.' and '-'.");
+    }
+}
+
+public static class HeaderRules
+{
+    private static readonly string[] Reserved = ["host", "content-length", "content-type", "transfer-encoding", "connection", "traceparent", "tracestate", "user-agent"];
+
+    public static bool IsAllowed(string name, string value) =>
+        name.Length is > 0 and <= 256 &&
+        value.Length <= 4096 &&
+        name.All(c => c < 127 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c))) &&
+        !name.StartsWith("webhook-", StringComparison.OrdinalIgnoreCase) &&
+        !name.StartsWith("svix-", StringComparison.OrdinalIgnoreCase) &&
+        !Reserved.Contains(name, StringComparer.OrdinalIgnoreCase) &&
+        !value.Any(c => char.IsControl(c) && c != '\t');
+}

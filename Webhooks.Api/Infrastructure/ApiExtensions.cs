@@ -1,0 +1,52 @@
+using System.Text.Json.Serialization;
+using FluentValidation;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Json;
+using Scalar.AspNetCore;
+using Webhooks.Api.Applications;
+using Webhooks.Api.Endpoints;
+using Webhooks.Api.Messages;
+using Webhooks.Core.Delivery;
+
+namespace Webhooks.Api.Infrastructure;
+
+public static class ApiExtensions
+{
+    public static WebApplicationBuilder AddWebhooksApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        // Binding failures throw, so the exception handler can answer with a problem naming the field.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.MaxDepth = 64;
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        });
+
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+
+        services.AddValidatorsFromAssemblyContaining<ApplicationInValidator>(includeInternalTypes: true);
+        services.AddOptions<PublishOptions>().BindConfiguration("Webhooks").ValidateOnStart();
+        services.AddScoped<MessagePublisher>();
+        services.AddSingleton<DispatchSignal>();
+
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
+        services.AddOpenApi();
+        return builder;
+    }
+
+    public static WebApplication MapWebhooksApi(this WebApplication app)
+    {
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        var api = app.MapGroup("/api/v1").RequireAuthorization();
+        api.MapApplicationRoutes();
+        api.MapEndpointRoutes();
+        api.MapMessageRoutes();
+        return app;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Webhooks.Core.Data;
+
+namespace Webhooks.Api.Infrastructure;
+
+/// <summary>
+/// Bearer API keys: the development admin key from <c>Webhooks:AdminApiKey</c>, or a key stored (hashed)
+/// in <c>api_keys</c>, scoped to every application (admin) or to one.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IConfiguration configuration,
+    WebhooksDbContext db)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string ApplicationClaim = "webhooks:app";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+        var key = header["Bearer ".Length..].Trim();
+        if (key.Length is 0 or > 256)
+        {
+            return AuthenticateResult.Fail("Malformed API key.");
+        }
+
+        var admin = configuration["Webhooks:AdminApiKey"];
+        if (!string.IsNullOrEmpty(admin) &&
+            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(admin)))
+        {
+            return Success("admin", applicationId: null);
+        }
+
+        var hash = ApiKeys.Hash(key);
+        var stored = await db.ApiKeys.AsNoTracking()
+            .Where(k => k.KeyHash == hash && k.RevokedAt == null)
+            .Select(k => new { k.Id, k.ApplicationId })
+            .FirstOrDefaultAsync(Context.RequestAborted);
+        return stored is null ? AuthenticateResult.Fail("Unknown or revoked API key.") : Success(stored.Id, stored.ApplicationId);
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = "Bearer";
+        await Results.Problem(
+            type: Problems.Unauthorized,
+            title: "Authentication required.",
+            detail: "Send 'Authorization: Bearer <api key>'.",
+            statusCode: 401).ExecuteAsync(Context);
+    }
+
+    private AuthenticateResult Success(string keyId, string? applicationId)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, keyId) };
+        if (applicationId is not null)
+        {
+            claims.Add(new Claim(ApplicationClaim, applicationId));
+        }
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+}
+
+public static class ApiKeys
+{
+    public const string Prefix = "wh_";
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>A new plain key: shown once, stored only as its hash.</summary>
+    public static string Generate() => Prefix + Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+
+    private static string Base64UrlEncode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>Who is calling: an admin key sees every application, an application key only its own.</summary>
+public sealed record ApiCaller(string? ApplicationId)
+{
+    public bool IsAdmin => ApplicationId is null;
+
+    public bool CanAccess(string applicationId) => IsAdmin || ApplicationId == applicationId;
+
+    public static ApiCaller From(ClaimsPrincipal user) => new(user.FindFirstValue(ApiKeyAuthenticationHandler.ApplicationClaim));
+}

@@ -1,0 +1,105 @@
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Webhooks.Api.Infrastructure;
+
+/// <summary>The stable <c>type</c> URIs of this API's problem details (RFC 9457).</summary>
+public static class Problems
+{
+    private const string Base = "https://webhooks-aspire.dev/problems/";
+    public const string Validation = Base + "validation";
+    public const string MalformedRequest = Base + "malformed-request";
+    public const string NotFoundType = Base + "not-found";
+    public const string Unauthorized = Base + "unauthorized";
+    public const string Conflict = Base + "conflict";
+    public const string Internal = Base + "internal";
+
+    public static NotFound<ProblemDetails> NotFound(string what) =>
+        TypedResults.NotFound(new ProblemDetails { Type = NotFoundType, Title = "Not found", Status = 404, Detail = $"{what} does not exist." });
+
+    public static ValidationProblem Invalid(IDictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "The request is invalid.", type: Validation);
+
+    public static ValidationProblem Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
+}
+
+/// <summary>Runs the FluentValidation validator of <typeparamref name="T"/> on the bound argument before the handler.</summary>
+public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilter where T : class
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (context.Arguments.OfType<T>().FirstOrDefault() is { } argument)
+        {
+            var result = await validator.ValidateAsync(argument, context.HttpContext.RequestAborted);
+            if (!result.IsValid)
+            {
+                return Problems.Invalid(result.ToDictionary());
+            }
+        }
+        return await next(context);
+    }
+}
+
+public static class ValidationFilterExtensions
+{
+    public static RouteHandlerBuilder Validate<T>(this RouteHandlerBuilder builder) where T : class =>
+        builder.AddEndpointFilter<ValidationFilter<T>>().ProducesValidationProblem();
+}
+
+/// <summary>
+/// Turns a request that could not be read (malformed JSON, wrong types, a body too large) into a 400/413
+/// problem naming the field, and anything unexpected into a 500 problem that reveals nothing internal.
+/// </summary>
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ProblemDetails problem;
+        if (exception is BadHttpRequestException bad)
+        {
+            var status = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? 413 : 400;
+            var json = FindJsonException(bad);
+            var field = json?.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "body";
+            problem = new HttpValidationProblemDetails(new Dictionary<string, string[]>
+            {
+                [field] = [json is null ? bad.Message : "The value is not valid JSON of the expected type."],
+            })
+            {
+                Type = status == 413 ? Problems.MalformedRequest : Problems.Validation,
+                Title = status == 413 ? "The request body is too large." : "The request could not be read.",
+                Status = status,
+            };
+        }
+        else
+        {
+            LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+            problem = new ProblemDetails
+            {
+                Type = Problems.Internal,
+                Title = "An unexpected error occurred.",
+                Status = 500,
+                Detail = "The error has been logged; the request may be retried.",
+            };
+        }
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static JsonException? FindJsonException(Exception exception)
+    {
+        for (var e = exception.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is JsonException json)
+            {
+                return json;
+            }
+        }
+        return null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
+    private partial void LogUnhandled(Exception exception, string method, string path);
+}

@@ -1,0 +1,34 @@
+using Refit;
+
+namespace Webhooks.Client;
+
+/// <summary>The Webhooks.Api management and publishing routes, for Refit.</summary>
+public interface IWebhooksApi
+{
+    [Post("/api/v1/apps")]
+    Task<ApplicationOut> CreateApplicationAsync([Body] ApplicationIn application, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}")]
+    Task<ApplicationOut> GetApplicationAsync(string appId, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps")]
+    Task<ListResponse<ApplicationOut>> ListApplicationsAsync(int? limit = null, string? iterator = null, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/endpoints")]
+    Task<EndpointCreated> CreateEndpointAsync(string appId, [Body] EndpointIn endpoint, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/endpoints/{endpointId}")]
+    Task<EndpointOut> GetEndpointAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/messages")]
+    Task<MessageOut> PublishAsync(string appId, [Body] MessageIn message, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/messages/{messageId}")]
+    Task<MessageOut> GetMessageAsync(string appId, string messageId, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/messages/{messageId}/deliveries")]
+    Task<ListResponse<DeliveryOut>> ListDeliveriesAsync(string appId, string messageId, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/messages/{messageId}/attempts")]
+    Task<ListResponse<AttemptOut>> ListAttemptsAsync(string appId, string messageId, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+
+namespace Webhooks.Client;
+
+// The API's public shapes, shared by the server and the typed client. JSON is camelCase.
+
+public sealed record ApplicationIn(string Name, string? Uid = null);
+
+public sealed record ApplicationOut(string Id, string Name, string? Uid, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public sealed record EndpointIn(
+    string Url,
+    string? Description = null,
+    IReadOnlyList<string>? EventTypes = null,
+    IReadOnlyList<string>? Channels = null,
+    string? Secret = null,
+    int? RateLimitPerSecond = null,
+    int? TimeoutSeconds = null,
+    IReadOnlyDictionary<string, string>? Headers = null,
+    IReadOnlyDictionary<string, string>? Metadata = null);
+
+public sealed record EndpointOut(
+    string Id,
+    string Url,
+    string? Description,
+    IReadOnlyList<string> EventTypes,
+    IReadOnlyList<string> Channels,
+    int? RateLimitPerSecond,
+    int TimeoutSeconds,
+    IReadOnlyDictionary<string, string> Headers,
+    IReadOnlyDictionary<string, string> Metadata,
+    bool Disabled,
+    string? DisabledReason,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>An endpoint as created: the only response besides <c>GET …/secret</c> that carries the secret.</summary>
+public sealed record EndpointCreated(string Id, string Url, string Secret, EndpointOut Endpoint);
+
+public sealed record MessageIn(string EventType, JsonElement Payload, IReadOnlyList<string>? Channels = null, string? IdempotencyKey = null);
+
+public sealed record MessageOut(
+    string Id,
+    string EventType,
+    JsonElement Payload,
+    IReadOnlyList<string> Channels,
+    string? IdempotencyKey,
+    DateTimeOffset CreatedAt);
+
+public sealed record DeliveryOut(
+    string MessageId,
+    string EndpointId,
+    string Status,
+    int AttemptCount,
+    DateTimeOffset? NextAttemptAt,
+    int? LastStatusCode,
+    DateTimeOffset UpdatedAt);
+
+public sealed record AttemptOut(
+    string Id,
+    string MessageId,
+    string EndpointId,
+    string Url,
+    string Trigger,
+    DateTimeOffset StartedAt,
+    int DurationMs,
+    bool Succeeded,
+    int? ResponseStatus,
+    IReadOnlyDictionary<string, string>? ResponseHeaders,
+    string? ResponseBody,
+    string? ErrorKind,
+    string? ErrorMessage);
+
+/// <summary>A page of a list; pass <see cref="Iterator"/> back to get the next one, until <see cref="Done"/>.</summary>
+public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? Iterator, bool Done);

@@ -1,0 +1,71 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Webhooks.Core.Data;
+
+/// <summary>
+/// Applies the EF Core migrations at start-up under a Postgres advisory lock, so several replicas
+/// (API and workers) can start together: one migrates, the others wait and find nothing to do.
+/// Waits for the database to accept connections first.
+/// </summary>
+public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger) : IHostedService
+{
+    // Any fixed 64-bit number, shared by every process that migrates this database.
+    private const long LockKey = 0x5745_4248_4F4F_4B53; // "WEBHOOKS"
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenWithRetryAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+        {
+            lockCommand.Parameters.AddWithValue("key", LockKey);
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+        try
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                LogMigrating(pending.Count, string.Join(", ", pending));
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", connection);
+            unlock.Parameters.AddWithValue("key", LockKey);
+            await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task<NpgsqlConnection> OpenWithRetryAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + ConnectTimeout;
+        while (true)
+        {
+            try
+            {
+                return await dataSource.OpenConnectionAsync(cancellationToken);
+            }
+            catch (NpgsqlException ex) when (DateTime.UtcNow < deadline && ex.IsTransient)
+            {
+                LogWaiting(ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applying {Count} migrations: {Migrations}")]
+    private partial void LogMigrating(int count, string migrations);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database not reachable yet ({Reason}); retrying")]
+    private partial void LogWaiting(string reason);
+}

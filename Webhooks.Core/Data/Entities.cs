@@ -1,0 +1,312 @@
+// EF Core sets the non-nullable properties of the parameterless constructors when it materializes rows.
+#pragma warning disable CS8618
+
+namespace Webhooks.Core.Data;
+
+/// <summary>A tenant: one customer of the platform's user. Everything else belongs to one.</summary>
+public sealed class Application
+{
+    // For EF Core materialization.
+    private Application()
+    {
+    }
+
+    public Application(string name, string? uid, DateTimeOffset now)
+    {
+        Id = Ids.New(Ids.Application);
+        Name = name;
+        Uid = uid;
+        CreatedAt = now;
+        UpdatedAt = now;
+    }
+
+    public string Id { get; private set; }
+    public string Name { get; private set; }
+    /// <summary>A client-chosen unique id, usable in place of <see cref="Id"/>.</summary>
+    public string? Uid { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    public void Rename(string name, string? uid, DateTimeOffset now)
+    {
+        Name = name;
+        Uid = uid;
+        UpdatedAt = now;
+    }
+}
+
+/// <summary>A bearer key, stored as its SHA-256. No application: an admin key for all of them.</summary>
+public sealed class ApiKey
+{
+    // For EF Core materialization.
+    private ApiKey()
+    {
+    }
+
+    public ApiKey(string name, string? applicationId, byte[] keyHash, string displayPrefix, DateTimeOffset now)
+    {
+        Id = Ids.New(Ids.ApiKey);
+        Name = name;
+        ApplicationId = applicationId;
+        KeyHash = keyHash;
+        DisplayPrefix = displayPrefix;
+        CreatedAt = now;
+    }
+
+    public string Id { get; private set; }
+    public string Name { get; private set; }
+    public string? ApplicationId { get; private set; }
+    public byte[] KeyHash { get; private set; }
+    /// <summary>The first characters of the plain key, so a person can tell keys apart.</summary>
+    public string DisplayPrefix { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+    public DateTimeOffset? RevokedAt { get; private set; }
+
+    public void Revoke(DateTimeOffset now) => RevokedAt ??= now;
+}
+
+public sealed class EventType
+{
+    // For EF Core materialization.
+    private EventType()
+    {
+    }
+
+    public EventType(string applicationId, string name, string? description, string? schema, DateTimeOffset now)
+    {
+        Id = Ids.New(Ids.EventType);
+        ApplicationId = applicationId;
+        Name = name;
+        Description = description;
+        Schema = schema;
+        CreatedAt = now;
+        UpdatedAt = now;
+    }
+
+    public string Id { get; private set; }
+    public string ApplicationId { get; private set; }
+    public string Name { get; private set; }
+    public string? Description { get; private set; }
+    /// <summary>An optional JSON Schema the payloads of this type must match.</summary>
+    public string? Schema { get; private set; }
+    public bool Archived { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    public void Update(string? description, string? schema, bool archived, DateTimeOffset now)
+    {
+        Description = description;
+        Schema = schema;
+        Archived = archived;
+        UpdatedAt = now;
+    }
+}
+
+/// <summary>A receiver's URL that subscribed to some (or all) event types of one application.</summary>
+public sealed class Endpoint
+{
+    public const int DefaultTimeoutSeconds = 15;
+
+    // For EF Core materialization.
+    private Endpoint()
+    {
+    }
+
+    public Endpoint(string applicationId, string url, string secret, DateTimeOffset now)
+    {
+        Id = Ids.New(Ids.Endpoint);
+        ApplicationId = applicationId;
+        Url = url;
+        Secret = secret;
+        CreatedAt = now;
+        UpdatedAt = now;
+    }
+
+    public string Id { get; private set; }
+    public string ApplicationId { get; private set; }
+    public string Url { get; set; }
+    public string? Description { get; set; }
+    /// <summary>Event types delivered here; empty means all.</summary>
+    public string[] EventTypes { get; set; } = [];
+    /// <summary>Channels delivered here; empty means all.</summary>
+    public string[] Channels { get; set; } = [];
+    public Dictionary<string, string> Headers { get; set; } = [];
+    public Dictionary<string, string> Metadata { get; set; } = [];
+    public int? RateLimitPerSecond { get; set; }
+    public int TimeoutSeconds { get; set; } = DefaultTimeoutSeconds;
+
+    public string Secret { get; private set; }
+    public string? PreviousSecret { get; private set; }
+    public DateTimeOffset? PreviousSecretExpiresAt { get; private set; }
+
+    public bool Disabled { get; private set; }
+    public string? DisabledReason { get; private set; }
+    public DateTimeOffset? DisabledAt { get; private set; }
+    public int ConsecutiveFailures { get; private set; }
+    public DateTimeOffset? FirstFailureAt { get; private set; }
+    public DateTimeOffset? LastSuccessAt { get; private set; }
+
+    public DateTimeOffset CreatedAt { get; private set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Whether a message of this type and channels goes to this endpoint.</summary>
+    public bool Subscribes(string eventType, IReadOnlyCollection<string> channels) =>
+        (EventTypes.Length == 0 || EventTypes.Contains(eventType, StringComparer.Ordinal)) &&
+        (Channels.Length == 0 || channels.Any(c => Channels.Contains(c, StringComparer.Ordinal)));
+
+    /// <summary>Starts using <paramref name="secret"/>; the old one keeps signing until the overlap ends.</summary>
+    public void RotateSecret(string secret, TimeSpan overlap, DateTimeOffset now)
+    {
+        PreviousSecret = Secret;
+        PreviousSecretExpiresAt = now + overlap;
+        Secret = secret;
+        UpdatedAt = now;
+    }
+
+    public void Disable(string reason, DateTimeOffset now)
+    {
+        Disabled = true;
+        DisabledReason = reason;
+        DisabledAt = now;
+        UpdatedAt = now;
+    }
+
+    public void Enable(DateTimeOffset now)
+    {
+        Disabled = false;
+        DisabledReason = null;
+        DisabledAt = null;
+        ConsecutiveFailures = 0;
+        FirstFailureAt = null;
+        UpdatedAt = now;
+    }
+}
+
+/// <summary>One published event. Immutable once stored.</summary>
+public sealed class Message
+{
+    // For EF Core materialization.
+    private Message()
+    {
+    }
+
+    public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now)
+    {
+        Id = Ids.New(Ids.Message);
+        ApplicationId = applicationId;
+        EventType = eventType;
+        Payload = payload;
+        Channels = channels;
+        IdempotencyKey = idempotencyKey;
+        TraceParent = traceParent;
+        CreatedAt = now;
+    }
+
+    public string Id { get; private set; }
+    public string ApplicationId { get; private set; }
+    public string EventType { get; private set; }
+    /// <summary>The payload as JSON text (a <c>jsonb</c> column).</summary>
+    public string Payload { get; private set; }
+    public string[] Channels { get; private set; }
+    public string? IdempotencyKey { get; private set; }
+    /// <summary>The W3C traceparent of the publish request, so each attempt's span joins its trace.</summary>
+    public string? TraceParent { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+}
+
+/// <summary>The state of one message's delivery to one endpoint.</summary>
+public sealed class Delivery
+{
+    // For EF Core materialization.
+    private Delivery()
+    {
+    }
+
+    public Delivery(string messageId, string endpointId, string applicationId, DateTimeOffset now)
+    {
+        MessageId = messageId;
+        EndpointId = endpointId;
+        ApplicationId = applicationId;
+        Status = DeliveryStatus.Pending;
+        NextAttemptAt = now;
+        CreatedAt = now;
+        UpdatedAt = now;
+    }
+
+    public long Id { get; private set; }
+    public string MessageId { get; private set; }
+    public string EndpointId { get; private set; }
+    public string ApplicationId { get; private set; }
+    public DeliveryStatus Status { get; private set; }
+    public int AttemptCount { get; private set; }
+    public DateTimeOffset? NextAttemptAt { get; private set; }
+    public string? LeaseOwner { get; private set; }
+    public DateTimeOffset? LeaseExpiresAt { get; private set; }
+    public int? LastStatusCode { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    /// <summary>Makes the delivery due now again (resend, recover), keeping its attempt history.</summary>
+    public void Requeue(DateTimeOffset now)
+    {
+        Status = DeliveryStatus.Pending;
+        NextAttemptAt = now;
+        LeaseOwner = null;
+        LeaseExpiresAt = null;
+        UpdatedAt = now;
+    }
+}
+
+public enum DeliveryStatus
+{
+    Pending,
+    InFlight,
+    Succeeded,
+    Failed,
+    Exhausted,
+    Cancelled,
+}
+
+public enum AttemptTrigger
+{
+    Scheduled,
+    Manual,
+    Test,
+}
+
+/// <summary>One HTTP request to an endpoint and what came back.</summary>
+public sealed class DeliveryAttempt
+{
+    public const int MaxResponseBodyBytes = 4096;
+
+    // For EF Core materialization.
+    private DeliveryAttempt()
+    {
+    }
+
+    public DeliveryAttempt(long deliveryId, string messageId, string endpointId, string url, AttemptTrigger trigger, DateTimeOffset startedAt)
+    {
+        Id = Ids.New(Ids.Attempt);
+        DeliveryId = deliveryId;
+        MessageId = messageId;
+        EndpointId = endpointId;
+        Url = url;
+        Trigger = trigger;
+        StartedAt = startedAt;
+    }
+
+    public string Id { get; private set; }
+    public long DeliveryId { get; private set; }
+    public string MessageId { get; private set; }
+    public string EndpointId { get; private set; }
+    public string Url { get; private set; }
+    public AttemptTrigger Trigger { get; private set; }
+    public DateTimeOffset StartedAt { get; private set; }
+    public int DurationMs { get; set; }
+    public int? ResponseStatus { get; set; }
+    public Dictionary<string, string>? ResponseHeaders { get; set; }
+    public string? ResponseBody { get; set; }
+    public string? ErrorKind { get; set; }
+    public string? ErrorMessage { get; set; }
+    public bool Succeeded { get; set; }
+}

@@ -1,0 +1,130 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Webhooks.Core.Data;
+
+/// <summary>The unit of work over the webhooks database. Tables and columns are snake_case.</summary>
+public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> options) : DbContext(options)
+{
+    public DbSet<Application> Applications => Set<Application>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<EventType> EventTypes => Set<EventType>();
+    public DbSet<Endpoint> Endpoints => Set<Endpoint>();
+    public DbSet<Message> Messages => Set<Message>();
+    public DbSet<Delivery> Deliveries => Set<Delivery>();
+    public DbSet<DeliveryAttempt> DeliveryAttempts => Set<DeliveryAttempt>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        configurationBuilder.Properties<DeliveryStatus>().HaveConversion<SnakeCaseEnumConverter<DeliveryStatus>>();
+        configurationBuilder.Properties<AttemptTrigger>().HaveConversion<SnakeCaseEnumConverter<AttemptTrigger>>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Application>(e =>
+        {
+            e.HasIndex(a => a.Uid).IsUnique().HasFilter("uid IS NOT NULL");
+        });
+
+        modelBuilder.Entity<ApiKey>(e =>
+        {
+            e.HasIndex(k => k.KeyHash).IsUnique();
+            e.HasOne<Application>().WithMany().HasForeignKey(k => k.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<EventType>(e =>
+        {
+            e.HasIndex(t => new { t.ApplicationId, t.Name }).IsUnique();
+            e.Property(t => t.Schema).HasColumnType("jsonb");
+            e.HasOne<Application>().WithMany().HasForeignKey(t => t.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<Endpoint>(e =>
+        {
+            e.HasIndex(p => p.ApplicationId);
+            e.Property(p => p.Headers).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
+            e.Property(p => p.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
+            e.HasOne<Application>().WithMany().HasForeignKey(p => p.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<Message>(e =>
+        {
+            e.Property(m => m.Payload).HasColumnType("jsonb");
+            // Listing an application's messages newest first, by cursor.
+            e.HasIndex(m => new { m.ApplicationId, m.Id });
+            e.HasIndex(m => new { m.ApplicationId, m.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
+            e.HasIndex(m => m.CreatedAt);
+            e.HasOne<Application>().WithMany().HasForeignKey(m => m.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<Delivery>(e =>
+        {
+            e.Property(d => d.Id).UseIdentityAlwaysColumn();
+            e.HasIndex(d => new { d.MessageId, d.EndpointId }).IsUnique();
+            e.HasIndex(d => new { d.EndpointId, d.Id });
+            // The claim query reads only due rows: this partial index keeps it O(batch) with millions finished.
+            e.HasIndex(d => d.NextAttemptAt).HasDatabaseName("ix_deliveries_due").HasFilter("status IN ('pending', 'failed')");
+            e.HasIndex(d => d.LeaseExpiresAt).HasDatabaseName("ix_deliveries_leased").HasFilter("status = 'in_flight'");
+            e.HasOne<Message>().WithMany().HasForeignKey(d => d.MessageId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<Endpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<DeliveryAttempt>(e =>
+        {
+            e.Property(a => a.ResponseHeaders).HasColumnType("jsonb").HasConversion(JsonConversion.NullableDictionary, JsonConversion.NullableDictionaryComparer);
+            e.HasIndex(a => new { a.MessageId, a.Id });
+            e.HasIndex(a => new { a.EndpointId, a.Id });
+            e.HasIndex(a => a.StartedAt);
+            e.HasOne<Delivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+        });
+    }
+}
+
+/// <summary>Stores enum values as snake_case text (<c>in_flight</c>), readable in psql and in raw SQL.</summary>
+public sealed class SnakeCaseEnumConverter<TEnum>() : ValueConverter<TEnum, string>(
+    v => SnakeCase.Of(v.ToString()),
+    v => Enum.Parse<TEnum>(v.Replace("_", ""), true))
+    where TEnum : struct, Enum;
+
+public static class SnakeCase
+{
+    public static string Of(string name)
+    {
+        var builder = new System.Text.StringBuilder(name.Length + 4);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                builder.Append('_');
+            }
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+        return builder.ToString();
+    }
+
+    public static string Of<TEnum>(TEnum value) where TEnum : struct, Enum => Of(value.ToString());
+}
+
+internal static class JsonConversion
+{
+    public static readonly ValueConverter<Dictionary<string, string>, string> Dictionary = new(
+        v => JsonSerializer.Serialize(v, (JsonSerializerOptions?)null),
+        v => JsonSerializer.Deserialize<Dictionary<string, string>>(v, (JsonSerializerOptions?)null) ?? new Dictionary<string, string>());
+
+    public static readonly ValueConverter<Dictionary<string, string>?, string?> NullableDictionary = new(
+        v => v == null ? null : JsonSerializer.Serialize(v, (JsonSerializerOptions?)null),
+        v => v == null ? null : JsonSerializer.Deserialize<Dictionary<string, string>>(v, (JsonSerializerOptions?)null));
+
+    public static readonly ValueComparer<Dictionary<string, string>> DictionaryComparer = new(
+        (a, b) => a!.Count == b!.Count && !a.Except(b).Any(),
+        v => v.Aggregate(0, (h, kv) => HashCode.Combine(h, kv.Key, kv.Value)),
+        v => new Dictionary<string, string>(v));
+
+    public static readonly ValueComparer<Dictionary<string, string>?> NullableDictionaryComparer = new(
+        (a, b) => a == null ? b == null : b != null && a.Count == b.Count && !a.Except(b).Any(),
+        v => v == null ? 0 : v.Aggregate(0, (h, kv) => HashCode.Combine(h, kv.Key, kv.Value)),
+        v => v == null ? null : new Dictionary<string, string>(v));
+}

@@ -1,0 +1,35 @@
+namespace Webhooks.Core.Delivery;
+
+/// <summary>
+/// When each attempt of a delivery happens: <see cref="Delays"/>[n] is the wait before attempt n+1
+/// (the first is normally zero: immediately), each varied by ±<see cref="Jitter"/>.
+/// </summary>
+public sealed record RetrySchedule(IReadOnlyList<TimeSpan> Delays, double Jitter = 0.2)
+{
+    /// <summary>Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.</summary>
+    public static RetrySchedule Default { get; } = new(
+    [
+        TimeSpan.Zero,
+        TimeSpan.FromSeconds(5),
+        TimeSpan.FromMinutes(5),
+        TimeSpan.FromMinutes(30),
+        TimeSpan.FromHours(2),
+        TimeSpan.FromHours(5),
+        TimeSpan.FromHours(10),
+        TimeSpan.FromHours(10),
+    ]);
+
+    public int MaxAttempts => Delays.Count;
+
+    /// <summary>The wait before attempt <paramref name="attempt"/> (1-based), or null past the last one.</summary>
+    public TimeSpan? DelayBefore(int attempt, Random random)
+    {
+        if (attempt < 1 || attempt > Delays.Count)
+        {
+            return null;
+        }
+        var delay = Delays[attempt - 1];
+        var factor = 1 + ((random.NextDouble() * 2) - 1) * Jitter;
+        return TimeSpan.FromTicks((long)(delay.Ticks * factor));
+    }
+}

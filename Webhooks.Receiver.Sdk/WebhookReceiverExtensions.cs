@@ -1,0 +1,84 @@
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Webhooks.Receiver.Sdk;
+
+/// <summary>Adds and maps a Standard Webhooks receiver.</summary>
+public static class WebhookReceiverExtensions
+{
+    /// <summary>
+    /// Adds the receiver. Options bind from the <c>Webhooks:Receiver</c> configuration section (and follow its
+    /// reloads), then <paramref name="configure"/> runs. Malformed secrets fail at start, naming the setting.
+    /// </summary>
+    public static WebhookReceiverBuilder AddWebhookReceiver(this IServiceCollection services, Action<WebhookReceiverOptions>? configure = null)
+    {
+        var options = services.AddOptions<WebhookReceiverOptions>().BindConfiguration(WebhookReceiverOptions.SectionName);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebhookReceiverOptions>, WebhookReceiverOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IWebhookReplayStore, InMemoryReplayStore>();
+        services.TryAddSingleton(sp => new WebhookReceiver(
+            sp.GetRequiredService<IOptionsMonitor<WebhookReceiverOptions>>(),
+            sp.GetRequiredService<IWebhookReplayStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<WebhookReceiver>>(),
+            sp.GetServices<WebhookHandlerRegistration>()));
+        return new WebhookReceiverBuilder(services);
+    }
+
+    /// <summary>Maps <c>POST {pattern}</c> to the receiver. The returned builder takes the usual conventions.</summary>
+    public static RouteHandlerBuilder MapWebhookReceiver(this IEndpointRouteBuilder endpoints, string pattern)
+    {
+        return endpoints
+            .MapPost(pattern, (HttpContext context, WebhookReceiver receiver) => receiver.HandleAsync(context))
+            .WithName("WebhookReceiver:" + pattern)
+            .ExcludeFromDescription();
+    }
+
+    /// <summary>The middleware form: handles <c>POST</c> requests to <paramref name="path"/>, passes on the rest.</summary>
+    public static IApplicationBuilder UseWebhookReceiver(this IApplicationBuilder app, PathString path)
+    {
+        return app.Use(async (context, next) =>
+        {
+            if (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase))
+            {
+                await context.RequestServices.GetRequiredService<WebhookReceiver>().HandleAsync(context);
+                return;
+            }
+            await next(context);
+        });
+    }
+}
+
+internal sealed class WebhookReceiverOptionsValidator : IValidateOptions<WebhookReceiverOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WebhookReceiverOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Secrets.Count == 0)
+        {
+            failures.Add($"{WebhookReceiverOptions.SectionName}:Secrets is empty: add at least one 'whsec_…' signing secret.");
+        }
+        for (var i = 0; i < options.Secrets.Count; i++)
+        {
+            if (!WebhookSecret.TryParse(options.Secrets[i], out _, out var error))
+            {
+                failures.Add($"{WebhookReceiverOptions.SectionName}:Secrets:{i} is malformed: {error}");
+            }
+        }
+        if (options.ToleranceSeconds <= 0)
+        {
+            failures.Add($"{WebhookReceiverOptions.SectionName}:ToleranceSeconds must be positive.");
+        }
+        if (options.MaxBodyBytes <= 0)
+        {
+            failures.Add($"{WebhookReceiverOptions.SectionName}:MaxBodyBytes must be positive.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

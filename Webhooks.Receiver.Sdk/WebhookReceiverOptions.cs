@@ -1,0 +1,20 @@
+namespace Webhooks.Receiver.Sdk;
+
+/// <summary>Settings of a webhook receiver, bound from <c>Webhooks:Receiver</c> when configuration is present.</summary>
+public sealed class WebhookReceiverOptions
+{
+    /// <summary>The configuration section the options are bound from.</summary>
+    public const string SectionName = "Webhooks:Receiver";
+
+    /// <summary>Signing secrets (<c>whsec_…</c>); a request signed with any of them is accepted.</summary>
+    public IList<string> Secrets { get; } = [];
+
+    /// <summary>How far the <c>webhook-timestamp</c> may lie from now, in either direction. Default 300.</summary>
+    public int ToleranceSeconds { get; set; } = 300;
+
+    /// <summary>Largest body accepted; larger requests are refused with 413 before they are read. Default 1 MiB.</summary>
+    public long MaxBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Status answered for a verified event type that has no handler. Default 204.</summary>
+    public int UnknownEventTypeStatusCode { get; set; } = StatusCodes.Status204NoContent;
+}
