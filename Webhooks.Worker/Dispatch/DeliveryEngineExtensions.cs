@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Options;
+using Quartz;
+using Webhooks.Core.Delivery;
+using Webhooks.Worker.Jobs;
+
+namespace Webhooks.Worker.Dispatch;
+
+public static class DeliveryEngineExtensions
+{
+    public static WebApplicationBuilder AddDeliveryEngine(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<WorkerIdentity>();
+        services.AddSingleton<DeliveryStore>();
+        services.AddSingleton<Dispatcher>();
+        services.AddSingleton<DispatchSignal>();
+        services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>()));
+        builder.AddTelemetrySources(WebhookSender.ActivitySource.Name);
+
+        var poll = TimeSpan.FromSeconds(builder.Configuration.GetValue($"{DeliveryOptions.SectionName}:PollIntervalSeconds", 1.0));
+        services.AddQuartz(q =>
+        {
+            q.SchedulerName = "webhooks-worker";
+            q.UseDefaultThreadPool(pool => pool.MaxConcurrency = 4);
+            q.AddJob<DispatchJob>(DispatchJob.Key, j => j.StoreDurably());
+            q.AddTrigger(t => t.ForJob(DispatchJob.Key).WithIdentity("dispatch-poll")
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+            q.AddJob<LeaseSweepJob>(LeaseSweepJob.Key);
+            q.AddTrigger(t => t.ForJob(LeaseSweepJob.Key).WithIdentity("lease-sweep")
+                .StartNow().WithSimpleSchedule(s => s.WithIntervalInSeconds(15).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+            q.AddJob<RetentionJob>(RetentionJob.Key);
+            q.AddTrigger(t => t.ForJob(RetentionJob.Key).WithIdentity("retention")
+                .StartAt(DateBuilder.FutureDate(1, IntervalUnit.Minute)).WithSimpleSchedule(s => s.WithIntervalInHours(1).RepeatForever()));
+        });
+        services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
+        services.AddHostedService<DispatchWakeup>();
+        return builder;
+    }
+}

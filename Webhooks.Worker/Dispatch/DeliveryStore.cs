@@ -1,0 +1,224 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+
+namespace Webhooks.Worker.Dispatch;
+
+/// <summary>A delivery this worker holds the lease of, with what it needs to send it.</summary>
+public sealed record ClaimedDelivery(
+    long Id,
+    int AttemptCount,
+    string MessageId,
+    string EventType,
+    string Payload,
+    DateTimeOffset MessageCreatedAt,
+    string? TraceParent,
+    string EndpointId,
+    string Url,
+    string Secret,
+    string? PreviousSecret,
+    DateTimeOffset? PreviousSecretExpiresAt,
+    Dictionary<string, string> Headers,
+    int TimeoutSeconds);
+
+/// <summary>What one attempt produced, and the state the delivery moves to.</summary>
+public sealed record AttemptResult(ClaimedDelivery Delivery, DeliveryAttempt Attempt, DeliveryDecision Decision);
+
+/// <summary>
+/// The delivery engine's hot-path SQL: one round trip to claim a batch (with its messages and endpoints),
+/// one transaction to record a batch of attempts. EF Core serves everything else.
+/// </summary>
+public sealed class DeliveryStore(NpgsqlDataSource dataSource)
+{
+    private const string ClaimSql = """
+        WITH due AS (
+            SELECT d.id, e.timeout_seconds
+            FROM deliveries d
+            JOIN endpoints e ON e.id = d.endpoint_id
+            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now AND NOT e.disabled
+            ORDER BY d.next_attempt_at
+            LIMIT @limit
+            FOR UPDATE OF d SKIP LOCKED
+        ), claimed AS (
+            UPDATE deliveries d
+            SET status = 'in_flight',
+                lease_owner = @owner,
+                lease_expires_at = @now + make_interval(secs => due.timeout_seconds + @margin),
+                updated_at = @now
+            FROM due
+            WHERE d.id = due.id
+            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id
+        )
+        SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload::text, m.created_at, m.trace_parent,
+               e.id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds
+        FROM claimed c
+        JOIN messages m ON m.id = c.message_id
+        JOIN endpoints e ON e.id = c.endpoint_id
+        """;
+
+    private const string InsertAttemptsSql = """
+        INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms,
+                                       response_status, response_headers, response_body, error_kind, error_message, succeeded)
+        SELECT * FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
+                             @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded)
+        """;
+
+    // Only rows whose lease is still ours: a lease lost to another worker means that worker now owns the delivery.
+    private const string UpdateDeliveriesSql = """
+        UPDATE deliveries d
+        SET status = u.status,
+            attempt_count = d.attempt_count + 1,
+            next_attempt_at = u.next_attempt_at,
+            last_status_code = u.status_code,
+            lease_owner = NULL,
+            lease_expires_at = NULL,
+            updated_at = @now
+        FROM unnest(@id, @status, @next_attempt_at, @status_code) AS u(id, status, next_attempt_at, status_code)
+        WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
+        """;
+
+    private const string UpdateEndpointsSql = """
+        UPDATE endpoints e
+        SET consecutive_failures = CASE WHEN u.succeeded THEN 0 ELSE e.consecutive_failures + u.failures END,
+            first_failure_at = CASE WHEN u.succeeded THEN NULL ELSE coalesce(e.first_failure_at, @now) END,
+            last_success_at = CASE WHEN u.succeeded THEN @now ELSE e.last_success_at END,
+            disabled = e.disabled OR u.gone,
+            disabled_reason = CASE WHEN u.gone AND NOT e.disabled THEN 'The endpoint answered 410 Gone.' ELSE e.disabled_reason END,
+            disabled_at = CASE WHEN u.gone AND NOT e.disabled THEN @now ELSE e.disabled_at END,
+            updated_at = @now
+        FROM unnest(@id, @succeeded, @failures, @gone) AS u(id, succeeded, failures, gone)
+        WHERE e.id = u.id
+        """;
+
+    public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, int limit, int leaseMarginSeconds, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(ClaimSql);
+        command.Parameters.AddWithValue("now", now);
+        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("owner", owner);
+        command.Parameters.AddWithValue("margin", (double)leaseMarginSeconds);
+        var claimed = new List<ClaimedDelivery>(limit);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            claimed.Add(new ClaimedDelivery(
+                Id: reader.GetInt64(0),
+                AttemptCount: reader.GetInt32(1),
+                MessageId: reader.GetString(2),
+                EventType: reader.GetString(3),
+                Payload: reader.GetString(4),
+                MessageCreatedAt: reader.GetFieldValue<DateTimeOffset>(5),
+                TraceParent: reader.IsDBNull(6) ? null : reader.GetString(6),
+                EndpointId: reader.GetString(7),
+                Url: reader.GetString(8),
+                Secret: reader.GetString(9),
+                PreviousSecret: reader.IsDBNull(10) ? null : reader.GetString(10),
+                PreviousSecretExpiresAt: reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+                Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(12)) ?? [],
+                TimeoutSeconds: reader.GetInt32(13)));
+        }
+        return claimed;
+    }
+
+    /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
+    public async Task RecordAsync(string owner, IReadOnlyList<AttemptResult> results, DateTimeOffset now, CancellationToken ct)
+    {
+        if (results.Count == 0)
+        {
+            return;
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var batch = new NpgsqlBatch(connection, transaction);
+        await using (batch)
+        {
+            var attempts = results.Select(r => r.Attempt).ToArray();
+            var insert = new NpgsqlBatchCommand(InsertAttemptsSql);
+            insert.Parameters.AddWithValue("id", attempts.Select(a => a.Id).ToArray());
+            insert.Parameters.AddWithValue("delivery_id", attempts.Select(a => a.DeliveryId).ToArray());
+            insert.Parameters.AddWithValue("message_id", attempts.Select(a => a.MessageId).ToArray());
+            insert.Parameters.AddWithValue("endpoint_id", attempts.Select(a => a.EndpointId).ToArray());
+            insert.Parameters.AddWithValue("url", attempts.Select(a => a.Url).ToArray());
+            insert.Parameters.AddWithValue("trigger", attempts.Select(a => SnakeCase.Of(a.Trigger)).ToArray());
+            insert.Parameters.AddWithValue("started_at", attempts.Select(a => a.StartedAt).ToArray());
+            insert.Parameters.AddWithValue("duration_ms", attempts.Select(a => a.DurationMs).ToArray());
+            insert.Parameters.AddWithValue("response_status", NpgsqlDbType.Array | NpgsqlDbType.Integer, attempts.Select(a => (object?)a.ResponseStatus ?? DBNull.Value).ToArray());
+            insert.Parameters.AddWithValue("response_headers", NpgsqlDbType.Array | NpgsqlDbType.Text,
+                attempts.Select(a => a.ResponseHeaders is null ? DBNull.Value : (object)JsonSerializer.Serialize(a.ResponseHeaders)).ToArray());
+            insert.Parameters.AddWithValue("response_body", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ResponseBody ?? DBNull.Value).ToArray());
+            insert.Parameters.AddWithValue("error_kind", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ErrorKind ?? DBNull.Value).ToArray());
+            insert.Parameters.AddWithValue("error_message", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ErrorMessage ?? DBNull.Value).ToArray());
+            insert.Parameters.AddWithValue("succeeded", attempts.Select(a => a.Succeeded).ToArray());
+            batch.BatchCommands.Add(insert);
+
+            var update = new NpgsqlBatchCommand(UpdateDeliveriesSql);
+            update.Parameters.AddWithValue("id", results.Select(r => r.Delivery.Id).ToArray());
+            update.Parameters.AddWithValue("status", results.Select(r => SnakeCase.Of(r.Decision.Status)).ToArray());
+            update.Parameters.AddWithValue("next_attempt_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+                results.Select(r => r.Decision.NextAttemptAt is { } at ? (object)at : DBNull.Value).ToArray());
+            update.Parameters.AddWithValue("status_code", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+                results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
+            update.Parameters.AddWithValue("owner", owner);
+            update.Parameters.AddWithValue("now", now);
+            batch.BatchCommands.Add(update);
+
+            // Per endpoint: the batch's last outcome decides healthy or not; failures add up.
+            var health = results
+                .GroupBy(r => r.Delivery.EndpointId)
+                .Select(g => (
+                    Id: g.Key,
+                    Succeeded: g.OrderBy(r => r.Attempt.StartedAt).Last().Attempt.Succeeded,
+                    Failures: g.Count(r => !r.Attempt.Succeeded),
+                    Gone: g.Any(r => r.Decision.DisableEndpoint)))
+                .ToArray();
+            var endpoints = new NpgsqlBatchCommand(UpdateEndpointsSql);
+            endpoints.Parameters.AddWithValue("id", health.Select(h => h.Id).ToArray());
+            endpoints.Parameters.AddWithValue("succeeded", health.Select(h => h.Succeeded).ToArray());
+            endpoints.Parameters.AddWithValue("failures", health.Select(h => h.Failures).ToArray());
+            endpoints.Parameters.AddWithValue("gone", health.Select(h => h.Gone).ToArray());
+            endpoints.Parameters.AddWithValue("now", now);
+            batch.BatchCommands.Add(endpoints);
+
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        await transaction.CommitAsync(ct);
+    }
+
+    /// <summary>Makes deliveries whose lease expired (their worker died or stalled) due again. Returns how many.</summary>
+    public async Task<int> RequeueExpiredLeasesAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE deliveries
+            SET status = CASE WHEN attempt_count = 0 THEN 'pending' ELSE 'failed' END,
+                next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+            WHERE status = 'in_flight' AND lease_expires_at < @now
+            """);
+        command.Parameters.AddWithValue("now", now);
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>
+    public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            WITH old_attempts AS (
+                DELETE FROM delivery_attempts WHERE id IN (
+                    SELECT id FROM delivery_attempts WHERE started_at < @cutoff LIMIT @batch)
+                RETURNING 1
+            ), old_messages AS (
+                DELETE FROM messages WHERE id IN (
+                    SELECT m.id FROM messages m
+                    WHERE m.created_at < @cutoff
+                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status IN ('pending', 'in_flight', 'failed'))
+                    LIMIT @batch)
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_messages)
+            """);
+        command.Parameters.AddWithValue("cutoff", cutoff);
+        command.Parameters.AddWithValue("batch", batchSize);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

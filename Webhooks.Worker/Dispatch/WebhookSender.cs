@@ -1,0 +1,245 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+using Webhooks.Receiver.Sdk;
+
+namespace Webhooks.Worker.Dispatch;
+
+/// <summary>
+/// Sends one delivery as a Standard Webhooks request: builds the body, signs it with the SDK's scheme
+/// (every valid secret during a rotation), posts it with the endpoint's timeout, and reports what came back.
+/// </summary>
+public sealed class WebhookSender(HttpClient http, TimeProvider time)
+{
+    public static readonly ActivitySource ActivitySource = new("Webhooks.Worker");
+    private const string UserAgent = "Webhooks.Aspire/0.1 (+https://www.standardwebhooks.com/)";
+
+    public readonly record struct SendResult(DeliveryAttempt Attempt, AttemptOutcome Outcome, TimeSpan? RetryAfter);
+
+    public async Task<SendResult> SendAsync(ClaimedDelivery delivery, AttemptTrigger trigger, CancellationToken ct)
+    {
+        ActivityContext.TryParse(delivery.TraceParent, null, out var parent);
+        using var activity = ActivitySource.StartActivity("webhook deliver", ActivityKind.Client, parent);
+        activity?.SetTag("webhook.message_id", delivery.MessageId);
+        activity?.SetTag("webhook.endpoint_id", delivery.EndpointId);
+        activity?.SetTag("webhook.event_type", delivery.EventType);
+        activity?.SetTag("webhook.attempt", delivery.AttemptCount + 1);
+
+        var now = time.GetUtcNow();
+        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, trigger, now);
+        var body = BuildBody(delivery);
+        var timestamp = now.ToUnixTimeSeconds();
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        foreach (var (name, value) in delivery.Headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+        request.Headers.UserAgent.ParseAdd(UserAgent);
+        request.Headers.Add("webhook-id", delivery.MessageId);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body));
+
+        var started = Stopwatch.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(delivery.TimeoutSeconds));
+        AttemptOutcome outcome;
+        TimeSpan? retryAfter = null;
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            attempt.ResponseStatus = (int)response.StatusCode;
+            attempt.ResponseHeaders = HeadersOf(response);
+            attempt.ResponseBody = await ReadTruncatedAsync(response, timeout.Token);
+            outcome = DeliveryRules.Classify(attempt.ResponseStatus);
+            retryAfter = RetryAfterOf(response, now);
+            if (outcome != AttemptOutcome.Succeeded)
+            {
+                attempt.ErrorKind = "http_status";
+                attempt.ErrorMessage = $"The endpoint answered {(int)response.StatusCode} {response.ReasonPhrase}.";
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            outcome = AttemptOutcome.Retryable;
+            attempt.ErrorKind = "timeout";
+            attempt.ErrorMessage = $"No response within {delivery.TimeoutSeconds} s.";
+        }
+        catch (HttpRequestException ex) when (ex.InnerException is DestinationBlockedException blocked)
+        {
+            outcome = AttemptOutcome.Rejected;
+            attempt.ErrorKind = "blocked";
+            attempt.ErrorMessage = blocked.Message;
+        }
+        catch (HttpRequestException ex)
+        {
+            outcome = AttemptOutcome.Retryable;
+            attempt.ErrorKind = "connection";
+            attempt.ErrorMessage = ex.InnerException is SocketException socket ? $"{ex.Message} ({socket.SocketErrorCode})" : ex.Message;
+        }
+        attempt.DurationMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        attempt.Succeeded = outcome == AttemptOutcome.Succeeded;
+        activity?.SetTag("http.response.status_code", attempt.ResponseStatus);
+        activity?.SetTag("webhook.outcome", SnakeCase.Of(outcome));
+        if (!attempt.Succeeded)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, attempt.ErrorMessage);
+        }
+        return new SendResult(attempt, outcome, retryAfter);
+    }
+
+    /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>
+    public static byte[] BuildBody(ClaimedDelivery delivery)
+    {
+        var buffer = new ArrayBufferWriter<byte>(delivery.Payload.Length + delivery.EventType.Length + 64);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", delivery.EventType);
+            writer.WriteString("timestamp", delivery.MessageCreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+            writer.WritePropertyName("data");
+            writer.WriteRawValue(delivery.Payload, skipInputValidation: true);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static IEnumerable<WebhookSecret> SecretsOf(ClaimedDelivery delivery, DateTimeOffset now)
+    {
+        yield return WebhookSecret.Parse(delivery.Secret);
+        if (delivery.PreviousSecret is not null && delivery.PreviousSecretExpiresAt > now)
+        {
+            yield return WebhookSecret.Parse(delivery.PreviousSecret);
+        }
+    }
+
+    private static Dictionary<string, string> HeadersOf(HttpResponseMessage response)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        {
+            headers[name.ToLowerInvariant()] = string.Join(", ", values);
+        }
+        return headers;
+    }
+
+    private static async Task<string?> ReadTruncatedAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var buffer = new byte[DeliveryAttempt.MaxResponseBodyBytes];
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), ct)) > 0)
+        {
+            total += read;
+        }
+        if (total == 0)
+        {
+            return null;
+        }
+        // Cut at a character boundary, and keep text storable (Postgres text refuses NUL).
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, total).Replace('\0', '\uFFFD');
+    }
+
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response, DateTimeOffset now) =>
+        response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date > now ? date - now : TimeSpan.Zero,
+            _ => null,
+        };
+}
+
+/// <summary>The SSRF guard refused every address the endpoint's host resolved to.</summary>
+public sealed class DestinationBlockedException(string message) : IOException(message);
+
+/// <summary>
+/// The one outbound HTTP handler: pooled connections, no redirects, no cookies, and an SSRF guard in
+/// <c>ConnectCallback</c> that checks addresses after DNS resolution, so a hostname cannot smuggle in a
+/// private address.
+/// </summary>
+public static class DeliveryHttp
+{
+    public static HttpClient Create(IOptions<DeliveryOptions> options)
+    {
+        var allowPrivate = options.Value.AllowPrivateNetworks;
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            MaxConnectionsPerServer = 256,
+            ConnectCallback = (context, ct) => ConnectAsync(context, allowPrivate, ct),
+        };
+        return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, CancellationToken ct)
+    {
+        var host = context.DnsEndPoint.Host;
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+        var allowed = allowPrivate ? addresses : addresses.Where(a => !AddressRules.IsPrivate(a)).ToArray();
+        if (allowed.Length == 0)
+        {
+            throw new DestinationBlockedException(
+                $"'{host}' resolves only to loopback, private, link-local or reserved addresses; deliveries there are blocked.");
+        }
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, ct);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}
+
+public static class AddressRules
+{
+    /// <summary>Loopback, private (RFC 1918, ULA), link-local (incl. cloud metadata), CGNAT, unspecified, multicast and reserved.</summary>
+    public static bool IsPrivate(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.IPv6None))
+        {
+            return true;
+        }
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            return b[0] switch
+            {
+                0 or 10 or 127 => true,
+                100 => b[1] is >= 64 and <= 127,      // 100.64/10 carrier-grade NAT
+                169 => b[1] == 254,                   // link-local, 169.254.169.254 metadata
+                172 => b[1] is >= 16 and <= 31,
+                192 => (b[1] == 168) || (b[1] == 0 && b[2] is 0 or 2) || (b[1] == 88 && b[2] == 99),
+                198 => b[1] is 18 or 19 || (b[1] == 51 && b[2] == 100),
+                203 => b[1] == 0 && b[2] == 113,
+                >= 224 => true,                       // multicast and reserved
+                _ => false,
+            };
+        }
+        var bytes = address.GetAddressBytes();
+        return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast ||
+               (bytes[0] & 0xFE) == 0xFC ||           // fc00::/7 unique local
+               (bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0x0D && bytes[3] == 0xB8); // documentation
+    }
+}
