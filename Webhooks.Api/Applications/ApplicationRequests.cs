@@ -7,10 +7,10 @@ public sealed class ApplicationInValidator : AbstractValidator<ApplicationIn>
 {
     public ApplicationInValidator()
     {
-        RuleFor(a => a.Name).NotEmpty().MaximumLength(256).Must(Text.IsPrintable).WithMessage("'Name' must not contain control characters.");
+        RuleFor(a => a.Name).NotEmpty().MaximumLength(256).Must(Text.IsPrintable).WithMessage("'name' must not contain control characters.");
         RuleFor(a => a.Uid!).Length(1, 256).Matches("^[a-zA-Z0-9_.-]+$")
-            .WithMessage("'Uid' may contain only letters, digits, '_', '.' and '-'.")
-            .Must(uid => !uid.StartsWith("app_", StringComparison.Ordinal)).WithMessage("'Uid' must not start with 'app_' (reserved for ids).")
+            .WithMessage("'uid' may contain only letters, digits, '_', '.' and '-'.")
+            .Must(uid => !uid.StartsWith("app_", StringComparison.Ordinal)).WithMessage("'uid' must not start with 'app_' (reserved for ids).")
             .When(a => a.Uid is not null);
     }
 }

@@ -13,14 +13,14 @@ public sealed class EndpointInValidator : AbstractValidator<EndpointIn>
     {
         var httpsOnly = configuration.GetValue<bool>("Webhooks:RequireHttps");
         RuleFor(e => e.Url).NotEmpty().MaximumLength(MaxUrlLength).Must(url => IsWebUrl(url, httpsOnly))
-            .WithMessage(httpsOnly ? "'Url' must be an absolute https URL." : "'Url' must be an absolute http or https URL.");
+            .WithMessage(httpsOnly ? "'url' must be an absolute https URL." : "'Url' must be an absolute http or https URL.");
         RuleFor(e => e.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(e => e.Description is not null);
         RuleFor(e => e.EventTypes!).Must(t => t.Count <= 256).WithMessage("At most 256 event types.").When(e => e.EventTypes is not null);
         RuleForEach(e => e.EventTypes).SetValidator(new EventTypeNameValidator());
         RuleFor(e => e.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(e => e.Channels is not null);
         RuleForEach(e => e.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
         RuleFor(e => e.Secret!).Must(s => WebhookSecret.TryParse(s, out _, out _))
-            .WithMessage($"'Secret' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
+            .WithMessage($"'secret' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
             .When(e => e.Secret is not null);
         RuleFor(e => e.RateLimitPerSecond).InclusiveBetween(1, 10_000).When(e => e.RateLimitPerSecond is not null);
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);

@@ -29,12 +29,8 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
         {
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
-            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-            if (pending.Count > 0)
-            {
-                LogMigrating(pending.Count, string.Join(", ", pending));
-                await db.Database.MigrateAsync(cancellationToken);
-            }
+            // MigrateAsync checks for the history table itself, without a failing query on a new database.
+            await db.Database.MigrateAsync(cancellationToken);
         }
         finally
         {
@@ -62,9 +58,6 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Applying {Count} migrations: {Migrations}")]
-    private partial void LogMigrating(int count, string migrations);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Database not reachable yet ({Reason}); retrying")]
     private partial void LogWaiting(string reason);

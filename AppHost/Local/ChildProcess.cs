@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Webhooks.AppHost.Local;
+
+/// <summary>
+/// A child process whose output is streamed line by line, prefixed with its name, and which is stopped
+/// with SIGTERM (then SIGKILL after a grace period), never left behind.
+/// </summary>
+public sealed partial class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Action<string> _output;
+
+    private ChildProcess(string name, Process process, Action<string> output)
+    {
+        Name = name;
+        _process = process;
+        _output = output;
+    }
+
+    public string Name { get; }
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static ChildProcess Start(
+        string name, string fileName, IEnumerable<string> arguments, Action<string> output,
+        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[key] = value;
+        }
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var child = new ChildProcess(name, process, output);
+        process.OutputDataReceived += (_, e) => child.Write(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Write(e.Data);
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"{name}: '{fileName}' did not start.");
+        }
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    public Task WaitForExitAsync(CancellationToken ct = default) => _process.WaitForExitAsync(ct);
+
+    /// <summary>SIGTERM, wait up to <paramref name="grace"/>, then SIGKILL the whole tree.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        try
+        {
+            if (OperatingSystem.IsWindows() || !Signal(_process.Id, Sigterm))
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            using var timeout = new CancellationTokenSource(grace);
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited between the check and the signal.
+        }
+    }
+
+    /// <summary>SIGKILL, at once: a crash, as tests of crash safety need.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(10));
+        _process.Dispose();
+    }
+
+    private void Write(string? line)
+    {
+        if (line is not null)
+        {
+            _output($"[{Name}] {line}");
+        }
+    }
+
+    private const int Sigterm = 15;
+
+    private static bool Signal(int pid, int signal) => NativeMethods.kill(pid, signal) == 0;
+
+    /// <summary>Whether this process runs as root, where Postgres refuses to run and is started as 'postgres'.</summary>
+    public static bool IsRoot => !OperatingSystem.IsWindows() && NativeMethods.geteuid() == 0;
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("libc", SetLastError = true)]
+        internal static partial int kill(int pid, int sig);
+
+        [LibraryImport("libc")]
+        internal static partial uint geteuid();
+    }
+
+    /// <summary>Runs a short command to completion and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"'{fileName}' did not start.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'{fileName} {string.Join(' ', info.ArgumentList)}' did not finish within {timeout.TotalSeconds} s.");
+        }
+        return (process.ExitCode, (await stdout) + (await stderr));
+    }
+
+    /// <summary>Finds an executable on PATH.</summary>
+    public static string? FindOnPath(string name)
+    {
+        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(directory, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+}
