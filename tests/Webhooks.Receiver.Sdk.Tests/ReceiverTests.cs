@@ -1,0 +1,202 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Webhooks.Receiver.Sdk.Tests;
+
+public record OrderCreated(int N, string? Note);
+
+public sealed class FlakyHandler(FlakyHandler.State state) : IWebhookHandler<OrderCreated>
+{
+    public sealed class State
+    {
+        public int FailuresLeft;
+        public List<(OrderCreated Data, WebhookContext Context)> Handled { get; } = [];
+    }
+
+    public Task HandleAsync(OrderCreated data, WebhookContext context, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Decrement(ref state.FailuresLeft) >= 0)
+        {
+            throw new InvalidOperationException("the database is down");
+        }
+        lock (state.Handled)
+        {
+            state.Handled.Add((data, context));
+        }
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>The SDK's answers, through a real Kestrel receiver on loopback.</summary>
+public sealed class ReceiverTests : IAsyncLifetime
+{
+    private readonly WebhookSecret _secret = WebhookSecret.Generate();
+    private readonly FlakyHandler.State _state = new();
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSingleton(_state);
+        builder.Services.AddWebhookReceiver(o =>
+            {
+                o.Secrets.Add(_secret.ToString());
+                o.MaxBodyBytes = 1024;
+            })
+            .AddHandler<OrderCreated, FlakyHandler>("order.created");
+        _app = builder.Build();
+        _app.MapWebhookReceiver("/webhooks");
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _http = new HttpClient { BaseAddress = new Uri(address) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.DisposeAsync();
+    }
+
+    private static string Body(int n, string type = "order.created") =>
+        "{\"type\":\"" + type + "\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"data\":{\"n\":" + n + ",\"note\":\"hi\",\"unknownField\":true}}";
+
+    private Task<HttpResponseMessage> SendAsync(string body, string? id = null, long? timestamp = null, string? signature = null,
+        bool svixHeaders = false, WebhookSecret? secret = null)
+    {
+        id ??= "msg_" + Guid.NewGuid().ToString("N");
+        var ts = timestamp ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var bytes = Encoding.UTF8.GetBytes(body);
+        signature ??= SignatureScheme.Sign(secret ?? _secret, id, ts, bytes);
+        var prefix = svixHeaders ? "svix" : "webhook";
+        var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks") { Content = new ByteArrayContent(bytes) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add(prefix + "-id", id);
+        request.Headers.Add(prefix + "-timestamp", ts.ToString());
+        request.Headers.Add(prefix + "-signature", signature);
+        return _http.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task Verified_webhook_reaches_its_typed_handler_with_context()
+    {
+        var response = await SendAsync(Body(7), id: "msg_one");
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var (data, context) = Assert.Single(_state.Handled);
+        Assert.Equal(new OrderCreated(7, "hi"), data);
+        Assert.Equal("msg_one", context.Id);
+        Assert.Equal("order.created", context.EventType);
+    }
+
+    [Fact]
+    public async Task Svix_header_aliases_are_accepted()
+    {
+        var response = await SendAsync(Body(1), svixHeaders: true);
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Missing_signature_answers_401()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks") { Content = new StringContent(Body(1)) };
+        var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Signature_from_another_secret_answers_401()
+    {
+        var response = await SendAsync(Body(1), secret: WebhookSecret.Generate());
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Empty(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Stale_timestamp_answers_400()
+    {
+        var response = await SendAsync(Body(1), timestamp: DateTimeOffset.UtcNow.AddMinutes(-6).ToUnixTimeSeconds());
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(_state.Handled);
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[1,2]")]
+    [InlineData("{\"data\":{}}")]
+    public async Task Malformed_body_that_is_correctly_signed_answers_400(string body)
+    {
+        var response = await SendAsync(body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Body_over_the_limit_answers_413()
+    {
+        var response = await SendAsync(Body(1).Replace("hi", new string('x', 2000)));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Empty(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Replayed_webhook_is_handled_once_and_answered_2xx()
+    {
+        var first = await SendAsync(Body(3), id: "msg_replayed");
+        var second = await SendAsync(Body(3), id: "msg_replayed");
+        Assert.Equal(HttpStatusCode.NoContent, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Single(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Handler_failure_answers_500_and_the_retry_is_handled()
+    {
+        _state.FailuresLeft = 1;
+        var first = await SendAsync(Body(4), id: "msg_retry");
+        Assert.Equal(HttpStatusCode.InternalServerError, first.StatusCode);
+        Assert.Empty(_state.Handled);
+        var retry = await SendAsync(Body(4), id: "msg_retry");
+        Assert.Equal(HttpStatusCode.NoContent, retry.StatusCode);
+        Assert.Single(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Unknown_event_type_is_acknowledged_without_a_handler()
+    {
+        var response = await SendAsync(Body(1, type: "invoice.paid"));
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Empty(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Data_that_does_not_fit_the_handler_type_answers_400()
+    {
+        var response = await SendAsync("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":{"n":"seven"}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(_state.Handled);
+    }
+
+    [Fact]
+    public async Task Malformed_secret_in_configuration_fails_at_start_naming_the_setting()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration["Webhooks:Receiver:Secrets:0"] = _secret.ToString();
+        builder.Configuration["Webhooks:Receiver:Secrets:1"] = "whsec_not-base64!";
+        builder.Services.AddWebhookReceiver();
+        await using var app = builder.Build();
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync());
+        Assert.Contains("Webhooks:Receiver:Secrets:1", error.Message, StringComparison.Ordinal);
+    }
+}

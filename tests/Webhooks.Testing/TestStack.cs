@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using Npgsql;
+using Webhooks.AppHost.Local;
+using Webhooks.Client;
+
+namespace Webhooks.Testing;
+
+/// <summary>
+/// The real infrastructure the suite runs against, started once per test process: Postgres and Redis from the
+/// machine's binaries on free ports (or the servers named by WEBHOOKS_TEST_POSTGRES / WEBHOOKS_TEST_REDIS),
+/// the API and workers as processes. Removed when the test process exits. Tests isolate themselves by
+/// creating their own application (tenant).
+/// </summary>
+public sealed class TestStack : IAsyncDisposable
+{
+    private static readonly Lazy<Task<TestStack>> Shared = new(() => StartAsync());
+    private readonly string _root;
+    private readonly ConcurrentBag<IAsyncDisposable> _owned = [];
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private ServiceInstance? _api;
+    private ServiceInstance? _worker;
+
+    private TestStack(string root, string postgres, string redis, LocalPostgres? localPostgres, LocalRedis? localRedis)
+    {
+        _root = root;
+        PostgresConnectionString = postgres;
+        RedisConnectionString = redis;
+        LocalPostgres = localPostgres;
+        LocalRedis = localRedis;
+        AdminApiKey = "wh_test_admin_" + Guid.NewGuid().ToString("N");
+    }
+
+    public string PostgresConnectionString { get; }
+    public string RedisConnectionString { get; private set; }
+    public string AdminApiKey { get; }
+    public LocalPostgres? LocalPostgres { get; }
+    public LocalRedis? LocalRedis { get; private set; }
+    public static string LogPath { get; } = Path.Combine(Path.GetTempPath(), $"webhooks-tests-{Environment.ProcessId}.log");
+
+    public static Task<TestStack> GetAsync() => Shared.Value;
+
+    private static async Task<TestStack> StartAsync()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"webhooks-tests-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
+        Directory.CreateDirectory(root);
+        var database = "webhooks_test";
+        LocalPostgres? localPostgres = null;
+        LocalRedis? localRedis = null;
+
+        string postgres;
+        if (Environment.GetEnvironmentVariable("WEBHOOKS_TEST_POSTGRES") is { Length: > 0 } givenPostgres)
+        {
+            database = $"webhooks_test_{Guid.NewGuid():N}"[..30];
+            await using (var admin = new NpgsqlConnection(givenPostgres))
+            {
+                await admin.OpenAsync();
+                await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
+                await create.ExecuteNonQueryAsync();
+            }
+            postgres = new NpgsqlConnectionStringBuilder(givenPostgres) { Database = database }.ConnectionString;
+        }
+        else
+        {
+            localPostgres = await LocalPostgres.StartAsync(Path.Combine(root, "postgres"), LocalPostgres.FreePort(), Log, [database], durable: false);
+            postgres = localPostgres.ConnectionString(database);
+        }
+
+        string redis;
+        if (Environment.GetEnvironmentVariable("WEBHOOKS_TEST_REDIS") is { Length: > 0 } givenRedis)
+        {
+            redis = givenRedis;
+        }
+        else
+        {
+            localRedis = await LocalRedis.StartAsync(Path.Combine(root, "redis"), LocalPostgres.FreePort(), Log);
+            redis = localRedis.ConnectionString;
+        }
+
+        var stack = new TestStack(root, postgres, redis, localPostgres, localRedis);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stack.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30));
+        return stack;
+    }
+
+    /// <summary>The shared API process, started on first use.</summary>
+    public async Task<ServiceInstance> ApiAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            return _api ??= await StartApiAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The shared worker process, started on first use (after the API, which migrates first).</summary>
+    public async Task<ServiceInstance> WorkerAsync()
+    {
+        await ApiAsync();
+        await _gate.WaitAsync();
+        try
+        {
+            return _worker ??= await StartWorkerAsync("worker");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task<ServiceInstance> StartApiAsync(IReadOnlyDictionary<string, string?>? settings = null) =>
+        StartServiceAsync(ServiceProject.Api(BuildInfo.RepositoryRoot), "api", settings);
+
+    /// <summary>A worker of its own (for tests that crash or stop one); the caller disposes it.</summary>
+    public Task<ServiceInstance> StartWorkerAsync(string name, IReadOnlyDictionary<string, string?>? settings = null) =>
+        StartServiceAsync(ServiceProject.Worker(BuildInfo.RepositoryRoot), name, settings);
+
+    private async Task<ServiceInstance> StartServiceAsync(ServiceProject project, string name, IReadOnlyDictionary<string, string?>? settings)
+    {
+        var port = LocalPostgres.FreePort();
+        var environment = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Testing",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["ConnectionStrings__webhooksdb"] = PostgresConnectionString,
+            ["ConnectionStrings__redis"] = RedisConnectionString,
+            ["Webhooks__AdminApiKey"] = AdminApiKey,
+            ["Webhooks__Delivery__AllowPrivateNetworks"] = "true",
+            ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = null,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            environment[key] = value;
+        }
+        var process = project.Start(name, BuildInfo.Configuration, environment, Log);
+        var url = new Uri($"http://127.0.0.1:{port}/");
+        try
+        {
+            await ServiceProject.WaitHealthyAsync(process, url, TimeSpan.FromSeconds(90));
+        }
+        catch
+        {
+            await process.StopAsync(TimeSpan.FromSeconds(5));
+            throw new InvalidOperationException($"{name} did not become healthy; its log is in {LogPath}.");
+        }
+        var instance = new ServiceInstance(process, url, AdminApiKey);
+        _owned.Add(instance);
+        return instance;
+    }
+
+    /// <summary>A client authenticated with the admin key.</summary>
+    public async Task<IWebhooksApi> AdminClientAsync() => (await ApiAsync()).Client(AdminApiKey);
+
+    public static void Log(string line)
+    {
+        lock (LogPath)
+        {
+            File.AppendAllText(LogPath, $"{DateTime.UtcNow:HH:mm:ss.fff} {line}{Environment.NewLine}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var owned in _owned)
+        {
+            await owned.DisposeAsync();
+        }
+        _owned.Clear();
+        if (LocalRedis is not null)
+        {
+            await LocalRedis.DisposeAsync();
+            LocalRedis = null;
+        }
+        if (LocalPostgres is not null)
+        {
+            await LocalPostgres.DisposeAsync();
+        }
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>The repository root and build configuration these tests were built from.</summary>
+    public static class BuildInfo
+    {
+        private static readonly (string Root, string Configuration) Info = ServiceProject.BuildInfo(typeof(TestStack).Assembly);
+        public static string RepositoryRoot => Info.Root;
+        public static string Configuration => Info.Configuration;
+    }
+}
+
+/// <summary>A running API or worker process.</summary>
+public sealed class ServiceInstance(ChildProcess process, Uri url, string adminKey) : IAsyncDisposable
+{
+    public ChildProcess Process { get; } = process;
+    public Uri Url { get; } = url;
+
+    public IWebhooksApi Client(string? apiKey = null) => WebhooksClientExtensions.Create(Url, apiKey ?? adminKey);
+
+    public HttpClient Http(string? apiKey = null)
+    {
+        var http = new HttpClient { BaseAddress = Url };
+        if (apiKey is not null || adminKey is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new("Bearer", apiKey ?? adminKey);
+        }
+        return http;
+    }
+
+    public async ValueTask DisposeAsync() => await Process.DisposeAsync();
+}
