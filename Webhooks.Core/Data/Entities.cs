@@ -16,8 +16,8 @@ public sealed class Application
         Id = Ids.New(Ids.Application);
         Name = name;
         Uid = uid;
-        CreatedAt = now;
-        UpdatedAt = now;
+        CreatedAt = now.AtStoragePrecision();
+        UpdatedAt = now.AtStoragePrecision();
     }
 
     public string Id { get; private set; }
@@ -31,7 +31,7 @@ public sealed class Application
     {
         Name = name;
         Uid = uid;
-        UpdatedAt = now;
+        UpdatedAt = now.AtStoragePrecision();
     }
 }
 
@@ -50,7 +50,7 @@ public sealed class ApiKey
         ApplicationId = applicationId;
         KeyHash = keyHash;
         DisplayPrefix = displayPrefix;
-        CreatedAt = now;
+        CreatedAt = now.AtStoragePrecision();
     }
 
     public string Id { get; private set; }
@@ -62,7 +62,7 @@ public sealed class ApiKey
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset? RevokedAt { get; private set; }
 
-    public void Revoke(DateTimeOffset now) => RevokedAt ??= now;
+    public void Revoke(DateTimeOffset now) => RevokedAt ??= now.AtStoragePrecision();
 }
 
 public sealed class EventType
@@ -79,8 +79,8 @@ public sealed class EventType
         Name = name;
         Description = description;
         Schema = schema;
-        CreatedAt = now;
-        UpdatedAt = now;
+        CreatedAt = now.AtStoragePrecision();
+        UpdatedAt = now.AtStoragePrecision();
     }
 
     public string Id { get; private set; }
@@ -98,7 +98,7 @@ public sealed class EventType
         Description = description;
         Schema = schema;
         Archived = archived;
-        UpdatedAt = now;
+        UpdatedAt = now.AtStoragePrecision();
     }
 }
 
@@ -118,8 +118,8 @@ public sealed class Endpoint
         ApplicationId = applicationId;
         Url = url;
         Secret = secret;
-        CreatedAt = now;
-        UpdatedAt = now;
+        CreatedAt = now.AtStoragePrecision();
+        UpdatedAt = now.AtStoragePrecision();
     }
 
     public string Id { get; private set; }
@@ -158,17 +158,17 @@ public sealed class Endpoint
     public void RotateSecret(string secret, TimeSpan overlap, DateTimeOffset now)
     {
         PreviousSecret = Secret;
-        PreviousSecretExpiresAt = now + overlap;
+        PreviousSecretExpiresAt = (now + overlap).AtStoragePrecision();
         Secret = secret;
-        UpdatedAt = now;
+        UpdatedAt = now.AtStoragePrecision();
     }
 
     public void Disable(string reason, DateTimeOffset now)
     {
         Disabled = true;
         DisabledReason = reason;
-        DisabledAt = now;
-        UpdatedAt = now;
+        DisabledAt = now.AtStoragePrecision();
+        UpdatedAt = now.AtStoragePrecision();
     }
 
     public void Enable(DateTimeOffset now)
@@ -178,7 +178,7 @@ public sealed class Endpoint
         DisabledAt = null;
         ConsecutiveFailures = 0;
         FirstFailureAt = null;
-        UpdatedAt = now;
+        UpdatedAt = now.AtStoragePrecision();
     }
 }
 
@@ -199,7 +199,7 @@ public sealed class Message
         Channels = channels;
         IdempotencyKey = idempotencyKey;
         TraceParent = traceParent;
-        CreatedAt = now;
+        CreatedAt = now.AtStoragePrecision();
     }
 
     public string Id { get; private set; }
@@ -228,9 +228,9 @@ public sealed class Delivery
         EndpointId = endpointId;
         ApplicationId = applicationId;
         Status = DeliveryStatus.Pending;
-        NextAttemptAt = now;
-        CreatedAt = now;
-        UpdatedAt = now;
+        NextAttemptAt = now.AtStoragePrecision();
+        CreatedAt = now.AtStoragePrecision();
+        UpdatedAt = now.AtStoragePrecision();
     }
 
     public long Id { get; private set; }
@@ -250,10 +250,10 @@ public sealed class Delivery
     public void Requeue(DateTimeOffset now)
     {
         Status = DeliveryStatus.Pending;
-        NextAttemptAt = now;
+        NextAttemptAt = now.AtStoragePrecision();
         LeaseOwner = null;
         LeaseExpiresAt = null;
-        UpdatedAt = now;
+        UpdatedAt = now.AtStoragePrecision();
     }
 }
 
@@ -292,7 +292,7 @@ public sealed class DeliveryAttempt
         EndpointId = endpointId;
         Url = url;
         Trigger = trigger;
-        StartedAt = startedAt;
+        StartedAt = startedAt.AtStoragePrecision();
     }
 
     public string Id { get; private set; }
@@ -309,4 +309,10 @@ public sealed class DeliveryAttempt
     public string? ErrorKind { get; set; }
     public string? ErrorMessage { get; set; }
     public bool Succeeded { get; set; }
+}
+
+public static class StoragePrecision
+{
+    /// <summary>Postgres keeps microseconds; .NET ticks are 100 ns. Truncating first keeps what an API returns equal to what it stores.</summary>
+    public static DateTimeOffset AtStoragePrecision(this DateTimeOffset value) => new(value.Ticks - (value.Ticks % 10), value.Offset);
 }

@@ -77,8 +77,41 @@ public sealed class TestStack : IAsyncDisposable
         }
 
         var stack = new TestStack(root, postgres, redis, localPostgres, localRedis);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stack.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30));
+        stack.StartWatchdog();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stack.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
         return stack;
+    }
+
+    private string PidFile => Path.Combine(_root, "pids");
+
+    /// <summary>
+    /// A shell loop outside this process: if the test host dies without disposing (killed, crashed), it kills
+    /// what the stack started and removes its folder, so no server outlives the run.
+    /// </summary>
+    private void StartWatchdog()
+    {
+        File.WriteAllText(PidFile, "");
+        var postmaster = Path.Combine(_root, "postgres", "postmaster.pid");
+        var script = $$"""
+            while kill -0 {{Environment.ProcessId}} 2>/dev/null; do sleep 1; done
+            for pid in $(cat '{{PidFile}}' 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+            [ -f '{{postmaster}}' ] && kill -QUIT "$(head -n 1 '{{postmaster}}')" 2>/dev/null
+            sleep 2; rm -rf '{{_root}}'
+            """;
+        var watchdog = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("sh", ["-c", script])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+        });
+        watchdog?.Dispose();
+    }
+
+    private void Track(ChildProcess process)
+    {
+        lock (_owned)
+        {
+            File.AppendAllText(PidFile, process.Id + Environment.NewLine);
+        }
     }
 
     /// <summary>The shared API process, started on first use.</summary>
@@ -137,6 +170,7 @@ public sealed class TestStack : IAsyncDisposable
             environment[key] = value;
         }
         var process = project.Start(name, BuildInfo.Configuration, environment, Log);
+        Track(process);
         var url = new Uri($"http://127.0.0.1:{port}/");
         try
         {
@@ -165,10 +199,7 @@ public sealed class TestStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var owned in _owned)
-        {
-            await owned.DisposeAsync();
-        }
+        await Task.WhenAll(_owned.Select(o => o.DisposeAsync().AsTask()));
         _owned.Clear();
         if (LocalRedis is not null)
         {
@@ -218,5 +249,9 @@ public sealed class ServiceInstance(ChildProcess process, Uri url, string adminK
         return http;
     }
 
-    public async ValueTask DisposeAsync() => await Process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Process.StopAsync(TimeSpan.FromSeconds(5));
+        await Process.DisposeAsync();
+    }
 }

@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Refit;
+using Webhooks.Client;
+using Webhooks.Testing;
+
+namespace Webhooks.Api.Tests;
+
+[Collection(StackFixture.Collection)]
+public sealed class ApiTests(StackFixture fixture)
+{
+    private async Task<(IWebhooksApi Api, HttpClient Http)> ClientsAsync()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        return (service.Client(), service.Http());
+    }
+
+    private static async Task<JsonElement> ProblemOf(HttpResponseMessage response)
+    {
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
+    public async Task Creates_an_application_and_finds_it_by_id_and_by_uid()
+    {
+        var (api, _) = await ClientsAsync();
+        var uid = "acme-" + Guid.NewGuid().ToString("N")[..8];
+        var created = await api.CreateApplicationAsync(new ApplicationIn("Acme", uid));
+        Assert.StartsWith("app_", created.Id, StringComparison.Ordinal);
+        Assert.Equal(created, await api.GetApplicationAsync(created.Id));
+        Assert.Equal(created, await api.GetApplicationAsync(uid));
+    }
+
+    [Fact]
+    public async Task Endpoint_without_a_secret_gets_a_generated_one()
+    {
+        var (api, _) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("secrets"));
+        var endpoint = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/hook", EventTypes: ["order.created"]));
+        Assert.StartsWith("whsec_", endpoint.Secret, StringComparison.Ordinal);
+        Assert.True(Receiver.Sdk.WebhookSecret.TryParse(endpoint.Secret, out _, out _));
+        var fetched = await api.GetEndpointAsync(app.Id, endpoint.Id);
+        Assert.Equal(["order.created"], fetched.EventTypes);
+        Assert.DoesNotContain("whsec_", JsonSerializer.Serialize(fetched), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Publishing_with_the_same_idempotency_key_returns_the_first_message()
+    {
+        var (api, http) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("idempotent"));
+        var payload = JsonSerializer.SerializeToElement(new { n = 1 });
+        var first = await api.PublishAsync(app.Id, new MessageIn("order.created", payload, IdempotencyKey: "k-1"));
+        var again = await api.PublishAsync(app.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 2 }), IdempotencyKey: "k-1"));
+        Assert.Equal(first.Id, again.Id);
+        Assert.Equal(1, again.Payload.GetProperty("n").GetInt32());
+
+        // The header form is the same key space.
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app.Id}/messages")
+        {
+            Content = JsonContent.Create(new { eventType = "order.created", payload = new { n = 3 } }),
+        };
+        request.Headers.Add("idempotency-key", "k-1");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(first.Id, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Publish_answers_202_with_the_message()
+    {
+        var (api, http) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("publish"));
+        using var response = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages", new { eventType = "order.created", payload = new { n = 1 } });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var message = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.StartsWith("msg_", message.GetProperty("id").GetString(), StringComparison.Ordinal);
+        Assert.Equal(new Uri($"/api/v1/apps/{app.Id}/messages/{message.GetProperty("id").GetString()}", UriKind.Relative), response.Headers.Location);
+    }
+
+    [Fact]
+    public async Task Requests_without_a_valid_key_answer_401_problem_details()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        using var anonymous = new HttpClient { BaseAddress = service.Url };
+        using var missing = await anonymous.GetAsync("/api/v1/apps");
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Equal(401, (await ProblemOf(missing)).GetProperty("status").GetInt32());
+
+        using var wrong = service.Http("wh_not_a_key");
+        using var refused = await wrong.GetAsync("/api/v1/apps");
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_application_answers_404_problem_details()
+    {
+        var (api, _) = await ClientsAsync();
+        var error = await Assert.ThrowsAsync<ApiException>(() => api.GetApplicationAsync("app_01M83QVZ8PEHMARF83NFG2E3JN"));
+        Assert.Equal(HttpStatusCode.NotFound, error.StatusCode);
+    }
+
+    public static TheoryData<string, string, string> InvalidBodies => new()
+    {
+        { "/api/v1/apps", "{}", "name" },
+        { "/api/v1/apps", "{\"name\":\"\"}", "name" },
+        { "/api/v1/apps", "{\"name\":\"a\\u0000b\"}", "name" },
+        { "/api/v1/apps", "{\"name\":\"x\",\"uid\":\"has space\"}", "uid" },
+        { "/api/v1/apps", "{\"name\":5}", "name" },
+        { "/api/v1/apps", "{\"name\":\"x\"", "body" },
+        { "ENDPOINTS", "{\"url\":\"ftp://example.com\"}", "url" },
+        { "ENDPOINTS", "{\"url\":\"not a url\"}", "url" },
+        { "ENDPOINTS", "{\"url\":\"https://example.com\",\"secret\":\"whsec_short\"}", "secret" },
+        { "ENDPOINTS", "{\"url\":\"https://example.com\",\"timeoutSeconds\":0}", "timeoutSeconds" },
+        { "ENDPOINTS", "{\"url\":\"https://example.com\",\"headers\":{\"webhook-id\":\"x\"}}", "headers[0]" },
+        { "ENDPOINTS", "{\"url\":\"https://example.com\",\"eventTypes\":[\"bad type!\"]}", "eventTypes[0]" },
+        { "MESSAGES", "{\"eventType\":\"order.created\",\"payload\":[1]}", "payload" },
+        { "MESSAGES", "{\"eventType\":\"order.created\",\"payload\":\"text\"}", "payload" },
+        { "MESSAGES", "{\"eventType\":\"\",\"payload\":{}}", "eventType" },
+        { "MESSAGES", "{\"eventType\":\"x'; DROP TABLE messages;--\",\"payload\":{}}", "eventType" },
+        { "MESSAGES", "{\"payload\":{}}", "eventType" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidBodies))]
+    public async Task Invalid_bodies_answer_400_problem_details_naming_the_field_and_store_nothing(string path, string body, string field)
+    {
+        var (api, http) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("validation"));
+        path = path.Replace("ENDPOINTS", $"/api/v1/apps/{app.Id}/endpoints").Replace("MESSAGES", $"/api/v1/apps/{app.Id}/messages");
+        using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await ProblemOf(response);
+        Assert.StartsWith("https://webhooks-aspire.dev/problems/", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        var errors = problem.GetProperty("errors").EnumerateObject().Select(e => e.Name).ToList();
+        Assert.Contains(field, errors);
+
+        if (path.EndsWith("/messages", StringComparison.Ordinal))
+        {
+            using var list = await http.GetAsync($"/api/v1/apps/{app.Id}/messages/msg_01M83QVZ8PEHMARF83NFG2E3JN");
+            Assert.Equal(HttpStatusCode.NotFound, list.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Deeply_nested_payload_is_refused_without_a_500()
+    {
+        var (api, http) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("nesting"));
+        var nested = new string('[', 5000) + new string(']', 5000);
+        var body = "{\"eventType\":\"order.created\",\"payload\":{\"x\":" + nested + "}}";
+        using var response = await http.PostAsync($"/api/v1/apps/{app.Id}/messages", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await ProblemOf(response);
+    }
+
+    [Fact]
+    public async Task OpenApi_document_lists_the_routes()
+    {
+        var (_, http) = await ClientsAsync();
+        var document = await http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/api/v1/apps", paths);
+        Assert.Contains("/api/v1/apps/{appId}/endpoints", paths);
+        Assert.Contains("/api/v1/apps/{appId}/messages", paths);
+    }
+}

@@ -1,0 +1,127 @@
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+
+namespace Webhooks.Core.Tests;
+
+public class DeliveryRulesTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    [InlineData(200, AttemptOutcome.Succeeded)]
+    [InlineData(204, AttemptOutcome.Succeeded)]
+    [InlineData(299, AttemptOutcome.Succeeded)]
+    [InlineData(301, AttemptOutcome.Rejected)]
+    [InlineData(302, AttemptOutcome.Rejected)]
+    [InlineData(400, AttemptOutcome.Rejected)]
+    [InlineData(401, AttemptOutcome.Rejected)]
+    [InlineData(404, AttemptOutcome.Rejected)]
+    [InlineData(408, AttemptOutcome.Retryable)]
+    [InlineData(410, AttemptOutcome.Gone)]
+    [InlineData(429, AttemptOutcome.Retryable)]
+    [InlineData(500, AttemptOutcome.Retryable)]
+    [InlineData(503, AttemptOutcome.Retryable)]
+    [InlineData(null, AttemptOutcome.Retryable)]
+    public void Classifies_status_codes(int? status, AttemptOutcome expected) =>
+        Assert.Equal(expected, DeliveryRules.Classify(status));
+
+    [Fact]
+    public void Default_schedule_is_immediately_then_5s_5m_30m_2h_5h_10h_10h()
+    {
+        var delays = RetrySchedule.Default.Delays.Select(d => d.TotalSeconds).ToArray();
+        Assert.Equal([0, 5, 300, 1800, 7200, 18000, 36000, 36000], delays);
+    }
+
+    [Fact]
+    public void Retry_delays_stay_within_twenty_percent_jitter_and_vary()
+    {
+        var random = new Random(42);
+        var seen = new HashSet<long>();
+        for (var i = 0; i < 1000; i++)
+        {
+            var delay = RetrySchedule.Default.DelayBefore(3, random)!.Value;
+            Assert.InRange(delay.TotalSeconds, 240, 360);
+            seen.Add(delay.Ticks);
+        }
+        Assert.True(seen.Count > 900, "jitter spreads retries");
+    }
+
+    [Fact]
+    public void Success_ends_the_delivery()
+    {
+        var decision = DeliveryRules.Decide(1, AttemptOutcome.Succeeded, null, RetrySchedule.Default, Now, new Random(1));
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Succeeded, null, false), decision);
+    }
+
+    [Fact]
+    public void Retryable_failure_waits_the_next_delay_of_the_schedule()
+    {
+        var decision = DeliveryRules.Decide(1, AttemptOutcome.Retryable, null, RetrySchedule.Default, Now, new Random(1));
+        Assert.Equal(DeliveryStatus.Failed, decision.Status);
+        Assert.InRange((decision.NextAttemptAt!.Value - Now).TotalSeconds, 4, 6);
+    }
+
+    [Fact]
+    public void Retry_after_longer_than_the_schedule_is_honoured_up_to_the_cap()
+    {
+        var asked = DeliveryRules.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromMinutes(2), RetrySchedule.Default, Now, new Random(1));
+        Assert.Equal(Now + TimeSpan.FromMinutes(2), asked.NextAttemptAt);
+        var capped = DeliveryRules.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromDays(3), RetrySchedule.Default, Now, new Random(1));
+        Assert.Equal(Now + DeliveryRules.MaxRetryAfter, capped.NextAttemptAt);
+    }
+
+    [Fact]
+    public void The_last_failed_attempt_exhausts_the_delivery()
+    {
+        var decision = DeliveryRules.Decide(RetrySchedule.Default.MaxAttempts, AttemptOutcome.Retryable, null, RetrySchedule.Default, Now, new Random(1));
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, false), decision);
+    }
+
+    [Fact]
+    public void Rejection_is_not_retried_and_gone_disables_the_endpoint()
+    {
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, false),
+            DeliveryRules.Decide(1, AttemptOutcome.Rejected, null, RetrySchedule.Default, Now, new Random(1)));
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, true),
+            DeliveryRules.Decide(1, AttemptOutcome.Gone, null, RetrySchedule.Default, Now, new Random(1)));
+    }
+}
+
+public class IdsTests
+{
+    [Fact]
+    public void Ids_carry_their_prefix_and_sort_by_creation()
+    {
+        var ids = Enumerable.Range(0, 1000).Select(_ => Ids.New(Ids.Message)).ToList();
+        Assert.All(ids, id => Assert.True(Ids.IsValid(id, Ids.Message), id));
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        var earlier = Ids.New(Ids.Message, Guid.CreateVersion7(DateTimeOffset.UtcNow.AddSeconds(-1)));
+        Assert.True(string.CompareOrdinal(earlier, ids[0]) < 0);
+    }
+
+    [Theory]
+    [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3JN", true)]
+    [InlineData("app_01M83QVZ8PEHMARF83NFG2E3JN", false)]
+    [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3J", false)]
+    [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3JU", false)]
+    [InlineData("msg_01m83qvz8pehmarf83nfg2e3jn", false)]
+    [InlineData(null, false)]
+    public void Validates_the_shape_of_ids(string? id, bool valid) => Assert.Equal(valid, Ids.IsValid(id, Ids.Message));
+}
+
+public class EndpointTests
+{
+    [Fact]
+    public void Subscription_filters_by_event_type_and_channel_where_set()
+    {
+        var endpoint = new Endpoint("app_x", "https://example.com", "whsec_x", DateTimeOffset.UtcNow);
+        Assert.True(endpoint.Subscribes("any.thing", []));
+        endpoint.EventTypes = ["order.created"];
+        Assert.True(endpoint.Subscribes("order.created", []));
+        Assert.False(endpoint.Subscribes("order.deleted", []));
+        endpoint.Channels = ["eu"];
+        Assert.False(endpoint.Subscribes("order.created", []));
+        Assert.False(endpoint.Subscribes("order.created", ["us"]));
+        Assert.True(endpoint.Subscribes("order.created", ["us", "eu"]));
+    }
+}
