@@ -35,14 +35,13 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c
 using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; stopping.Cancel(); });
 
 Print("Webhooks.Aspire AppHost — local mode (no container runtime: Postgres and Redis from this machine's binaries).");
-var missing = new[]
-{
-    LocalPostgres.FindBinaries() is null ? LocalPostgres.InstallHint : null,
-    LocalRedis.FindBinary() is null ? LocalRedis.InstallHint : null,
-}.OfType<string>().ToList();
+var missing = await Prerequisites.EnsureAsync(Print);
 if (missing.Count > 0)
 {
-    missing.ForEach(m => Console.Error.WriteLine("error: " + m));
+    foreach (var problem in missing)
+    {
+        Console.Error.WriteLine("error: " + problem);
+    }
     return 1;
 }
 

@@ -46,6 +46,14 @@ public sealed class TestStack : IAsyncDisposable
         var database = "webhooks_test";
         LocalPostgres? localPostgres = null;
         LocalRedis? localRedis = null;
+        if (Environment.GetEnvironmentVariable("WEBHOOKS_TEST_POSTGRES") is null || Environment.GetEnvironmentVariable("WEBHOOKS_TEST_REDIS") is null)
+        {
+            var problems = await Prerequisites.EnsureAsync(Log);
+            if (problems.Count > 0)
+            {
+                throw new InvalidOperationException(string.Join(Environment.NewLine, problems));
+            }
+        }
 
         string postgres;
         if (Environment.GetEnvironmentVariable("WEBHOOKS_TEST_POSTGRES") is { Length: > 0 } givenPostgres)
