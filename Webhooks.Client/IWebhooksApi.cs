@@ -20,6 +20,18 @@ public interface IWebhooksApi
     [Get("/api/v1/apps/{appId}/endpoints/{endpointId}")]
     Task<EndpointOut> GetEndpointAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
 
+    [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/disable")]
+    Task<EndpointOut> DisableEndpointAsync(string appId, string endpointId, [Body] DisableEndpointIn input, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/enable")]
+    Task<EndpointOut> EnableEndpointAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/endpoints/{endpointId}/secret")]
+    Task<EndpointSecretOut> GetEndpointSecretAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate")]
+    Task<EndpointSecretOut> RotateEndpointSecretAsync(string appId, string endpointId, [Body] RotateSecretIn input, CancellationToken cancellationToken = default);
+
     [Post("/api/v1/apps/{appId}/messages")]
     Task<MessageOut> PublishAsync(string appId, [Body] MessageIn message, CancellationToken cancellationToken = default);
 

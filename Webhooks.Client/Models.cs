@@ -4,9 +4,9 @@ namespace Webhooks.Client;
 
 // The API's public shapes, shared by the server and the typed client. JSON is camelCase.
 
-public sealed record ApplicationIn(string Name, string? Uid = null);
+public sealed record ApplicationIn(string Name, string? Uid = null, IReadOnlyList<int>? RetrySchedule = null);
 
-public sealed record ApplicationOut(string Id, string Name, string? Uid, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+public sealed record ApplicationOut(string Id, string Name, string? Uid, IReadOnlyList<int>? RetrySchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 public sealed record EndpointIn(
     string Url,
@@ -17,7 +17,8 @@ public sealed record EndpointIn(
     int? RateLimitPerSecond = null,
     int? TimeoutSeconds = null,
     IReadOnlyDictionary<string, string>? Headers = null,
-    IReadOnlyDictionary<string, string>? Metadata = null);
+    IReadOnlyDictionary<string, string>? Metadata = null,
+    IReadOnlyList<int>? RetrySchedule = null);
 
 public sealed record EndpointOut(
     string Id,
@@ -27,12 +28,23 @@ public sealed record EndpointOut(
     IReadOnlyList<string> Channels,
     int? RateLimitPerSecond,
     int TimeoutSeconds,
+    IReadOnlyList<int>? RetrySchedule,
     IReadOnlyDictionary<string, string> Headers,
     IReadOnlyDictionary<string, string> Metadata,
     bool Disabled,
     string? DisabledReason,
+    DateTimeOffset? DisabledAt,
+    int ConsecutiveFailures,
+    DateTimeOffset? LastSuccessAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt);
+
+public sealed record EndpointSecretOut(string Key, string? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt);
+
+/// <summary>Rotates the signing secret; without a key one is generated. The old one keeps signing for the overlap.</summary>
+public sealed record RotateSecretIn(string? Key = null);
+
+public sealed record DisableEndpointIn(string? Reason = null);
 
 /// <summary>An endpoint as created: the only response besides <c>GET …/secret</c> that carries the secret.</summary>
 public sealed record EndpointCreated(string Id, string Url, string Secret, EndpointOut Endpoint);

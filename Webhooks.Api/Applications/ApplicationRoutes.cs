@@ -18,7 +18,7 @@ public static class ApplicationRoutes
         return api;
     }
 
-    internal static ApplicationOut ToOut(this Application a) => new(a.Id, a.Name, a.Uid, a.CreatedAt, a.UpdatedAt);
+    internal static ApplicationOut ToOut(this Application a) => new(a.Id, a.Name, a.Uid, a.RetrySchedule, a.CreatedAt, a.UpdatedAt);
 
     private static async Task<Results<Created<ApplicationOut>, ProblemHttpResult>> CreateAsync(
         ApplicationIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
@@ -31,7 +31,7 @@ public static class ApplicationRoutes
         {
             return TypedResults.Problem(type: Problems.Conflict, title: "Conflict", detail: $"An application with uid '{input.Uid}' exists.", statusCode: 409);
         }
-        var application = new Application(input.Name, input.Uid, time.GetUtcNow());
+        var application = new Application(input.Name, input.Uid, time.GetUtcNow()) { RetrySchedule = input.RetrySchedule?.ToArray() };
         db.Applications.Add(application);
         await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/api/v1/apps/{application.Id}", application.ToOut());

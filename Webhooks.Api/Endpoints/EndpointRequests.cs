@@ -24,6 +24,7 @@ public sealed class EndpointInValidator : AbstractValidator<EndpointIn>
             .When(e => e.Secret is not null);
         RuleFor(e => e.RateLimitPerSecond).InclusiveBetween(1, 10_000).When(e => e.RateLimitPerSecond is not null);
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
+        RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
         RuleFor(e => e.Headers!).Must(h => h.Count <= 20).WithMessage("At most 20 headers.").When(e => e.Headers is not null);
         RuleForEach(e => e.Headers).Must(h => HeaderRules.IsAllowed(h.Key, h.Value))
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
@@ -60,4 +61,22 @@ public static class HeaderRules
         !name.StartsWith("svix-", StringComparison.OrdinalIgnoreCase) &&
         !Reserved.Contains(name, StringComparer.OrdinalIgnoreCase) &&
         !value.Any(c => char.IsControl(c) && c != '\t');
+}
+
+public sealed class RotateSecretInValidator : AbstractValidator<RotateSecretIn>
+{
+    public RotateSecretInValidator()
+    {
+        RuleFor(r => r.Key!).Must(s => WebhookSecret.TryParse(s, out _, out _))
+            .WithMessage($"'key' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
+            .When(r => r.Key is not null);
+    }
+}
+
+public sealed class DisableEndpointInValidator : AbstractValidator<DisableEndpointIn>
+{
+    public DisableEndpointInValidator()
+    {
+        RuleFor(r => r.Reason!).MaximumLength(1024).Must(Text.IsPrintable).When(r => r.Reason is not null);
+    }
 }

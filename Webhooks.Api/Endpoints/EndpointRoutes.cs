@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
 using Webhooks.Receiver.Sdk;
 using Endpoint = Webhooks.Core.Data.Endpoint;
 
@@ -16,12 +17,30 @@ public static class EndpointRoutes
         var endpoints = api.MapGroup("/apps/{appId}/endpoints").WithTags("Endpoints");
         endpoints.MapPost("/", CreateAsync).Validate<EndpointIn>();
         endpoints.MapGet("/{endpointId}", GetAsync);
+        endpoints.MapPost("/{endpointId}/disable", DisableAsync).Validate<DisableEndpointIn>();
+        endpoints.MapPost("/{endpointId}/enable", EnableAsync);
+        endpoints.MapGet("/{endpointId}/secret", GetSecretAsync);
+        endpoints.MapPost("/{endpointId}/secret/rotate", RotateSecretAsync).Validate<RotateSecretIn>();
         return api;
     }
 
     internal static EndpointOut ToOut(this Endpoint e) => new(
-        e.Id, e.Url, e.Description, e.EventTypes, e.Channels, e.RateLimitPerSecond, e.TimeoutSeconds,
-        e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.CreatedAt, e.UpdatedAt);
+        e.Id, e.Url, e.Description, e.EventTypes, e.Channels, e.RateLimitPerSecond, e.TimeoutSeconds, e.RetrySchedule,
+        e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt, e.CreatedAt, e.UpdatedAt);
+
+    private static EndpointSecretOut SecretOf(Endpoint e, DateTimeOffset now) =>
+        e.PreviousSecretExpiresAt > now
+            ? new EndpointSecretOut(e.Secret, e.PreviousSecret, e.PreviousSecretExpiresAt)
+            : new EndpointSecretOut(e.Secret, null, null);
+
+    /// <summary>The endpoint, if its application exists and the caller may see it.</summary>
+    internal static async Task<Endpoint?> FindEndpointAsync(this WebhooksDbContext db, HttpContext http, string appId, string endpointId, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        return application is null
+            ? null
+            : await db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == application.Id, ct);
+    }
 
     private static async Task<Results<Created<EndpointCreated>, NotFound<ProblemDetails>>> CreateAsync(
         string appId, EndpointIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
@@ -41,6 +60,7 @@ public static class EndpointRoutes
             TimeoutSeconds = input.TimeoutSeconds ?? Endpoint.DefaultTimeoutSeconds,
             Headers = input.Headers?.ToDictionary() ?? [],
             Metadata = input.Metadata?.ToDictionary() ?? [],
+            RetrySchedule = input.RetrySchedule?.ToArray(),
         };
         db.Endpoints.Add(endpoint);
         await db.SaveChangesAsync(ct);
@@ -52,10 +72,58 @@ public static class EndpointRoutes
     private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> GetAsync(
         string appId, string endpointId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        var endpoint = application is null
-            ? null
-            : await db.Endpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == application.Id, ct);
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
         return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(endpoint.ToOut());
+    }
+
+    private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> DisableAsync(
+        string appId, string endpointId, DisableEndpointIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        if (endpoint is null)
+        {
+            return Problems.NotFound($"Endpoint '{endpointId}'");
+        }
+        if (!endpoint.Disabled)
+        {
+            await db.DisableAsync(endpoint, input.Reason ?? "Disabled by request.", time.GetUtcNow(), ct);
+        }
+        return TypedResults.Ok(endpoint.ToOut());
+    }
+
+    private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> EnableAsync(
+        string appId, string endpointId, WebhooksDbContext db, DispatchSignal signal, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        if (endpoint is null)
+        {
+            return Problems.NotFound($"Endpoint '{endpointId}'");
+        }
+        await db.EnableAsync(endpoint, time.GetUtcNow(), ct);
+        await signal.NotifyAsync();
+        return TypedResults.Ok(endpoint.ToOut());
+    }
+
+    private static async Task<Results<Ok<EndpointSecretOut>, NotFound<ProblemDetails>>> GetSecretAsync(
+        string appId, string endpointId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(SecretOf(endpoint, time.GetUtcNow()));
+    }
+
+    private static async Task<Results<Ok<EndpointSecretOut>, NotFound<ProblemDetails>>> RotateSecretAsync(
+        string appId, string endpointId, RotateSecretIn input, WebhooksDbContext db, HttpContext http, TimeProvider time,
+        IConfiguration configuration, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        if (endpoint is null)
+        {
+            return Problems.NotFound($"Endpoint '{endpointId}'");
+        }
+        var now = time.GetUtcNow();
+        var secret = input.Key is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Key);
+        endpoint.RotateSecret(secret.ToString(), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(SecretOf(endpoint, now));
     }
 }

@@ -9,7 +9,7 @@ using Webhooks.Core.Delivery;
 namespace Webhooks.Api.Messages;
 
 /// <summary>
-/// Stores a message and one delivery per subscribed, enabled endpoint in one transaction, then wakes the
+/// Stores a message and one delivery per subscribed endpoint (parked for a disabled one) in one transaction, then wakes the
 /// workers. The same idempotency key within the window returns the first message and stores nothing.
 /// </summary>
 public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal, TimeProvider time, IOptions<PublishOptions> options)
@@ -27,8 +27,8 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
         var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
         var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, Activity.Current?.Id, now);
         var endpoints = await db.Endpoints.AsNoTracking()
-            .Where(e => e.ApplicationId == application.Id && !e.Disabled && (e.EventTypes.Length == 0 || e.EventTypes.Contains(input.EventType)))
-            .Select(e => new { e.Id, e.EventTypes, e.Channels })
+            .Where(e => e.ApplicationId == application.Id && (e.EventTypes.Length == 0 || e.EventTypes.Contains(input.EventType)))
+            .Select(e => new { e.Id, e.Channels, e.Disabled })
             .ToListAsync(ct);
 
         db.Messages.Add(message);
@@ -36,7 +36,8 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
         {
             if (endpoint.Channels.Length == 0 || channels.Any(c => endpoint.Channels.Contains(c)))
             {
-                db.Deliveries.Add(new Core.Data.Delivery(message.Id, endpoint.Id, application.Id, now));
+                // A disabled endpoint's delivery is kept parked: enabling the endpoint delivers it.
+                db.Deliveries.Add(new Core.Data.Delivery(message.Id, endpoint.Id, application.Id, now, parked: endpoint.Disabled));
             }
         }
 

@@ -26,6 +26,8 @@ public sealed class Application
     public string? Uid { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
+    /// <summary>Retry delays in seconds for this application's endpoints; null: the worker's default.</summary>
+    public int[]? RetrySchedule { get; set; }
 
     public void Rename(string name, string? uid, DateTimeOffset now)
     {
@@ -134,6 +136,8 @@ public sealed class Endpoint
     public Dictionary<string, string> Metadata { get; set; } = [];
     public int? RateLimitPerSecond { get; set; }
     public int TimeoutSeconds { get; set; } = DefaultTimeoutSeconds;
+    /// <summary>Retry delays in seconds; null: the application's, else the worker's default.</summary>
+    public int[]? RetrySchedule { get; set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -222,13 +226,14 @@ public sealed class Delivery
     {
     }
 
-    public Delivery(string messageId, string endpointId, string applicationId, DateTimeOffset now)
+    /// <param name="parked">For a disabled endpoint: kept, but not due until the endpoint is enabled.</param>
+    public Delivery(string messageId, string endpointId, string applicationId, DateTimeOffset now, bool parked = false)
     {
         MessageId = messageId;
         EndpointId = endpointId;
         ApplicationId = applicationId;
         Status = DeliveryStatus.Pending;
-        NextAttemptAt = now.AtStoragePrecision();
+        NextAttemptAt = parked ? null : now.AtStoragePrecision();
         CreatedAt = now.AtStoragePrecision();
         UpdatedAt = now.AtStoragePrecision();
     }

@@ -14,11 +14,13 @@ public static class DeliveryEngineExtensions
         services.AddSingleton<WorkerIdentity>();
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<Dispatcher>();
+        services.AddSingleton<EndpointRateLimiter>();
         services.AddSingleton<DispatchSignal>();
         services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>()));
         builder.AddTelemetrySources(WebhookSender.ActivitySource.Name);
 
-        var poll = TimeSpan.FromSeconds(builder.Configuration.GetValue($"{DeliveryOptions.SectionName}:PollIntervalSeconds", 1.0));
+        var settings = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
+        var poll = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
         services.AddQuartz(q =>
         {
             q.SchedulerName = "webhooks-worker";
@@ -28,10 +30,12 @@ public static class DeliveryEngineExtensions
                 .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
             q.AddJob<LeaseSweepJob>(LeaseSweepJob.Key);
             q.AddTrigger(t => t.ForJob(LeaseSweepJob.Key).WithIdentity("lease-sweep")
-                .StartNow().WithSimpleSchedule(s => s.WithIntervalInSeconds(15).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
             q.AddJob<RetentionJob>(RetentionJob.Key);
             q.AddTrigger(t => t.ForJob(RetentionJob.Key).WithIdentity("retention")
-                .StartAt(DateBuilder.FutureDate(1, IntervalUnit.Minute)).WithSimpleSchedule(s => s.WithIntervalInHours(1).RepeatForever()));
+                .StartAt(DateTimeOffset.UtcNow.AddSeconds(Math.Min(60, settings.RetentionIntervalSeconds)))
+                .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.RetentionIntervalSeconds)).RepeatForever()
+                    .WithMisfireHandlingInstructionNextWithRemainingCount()));
         });
         services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
         services.AddHostedService<DispatchWakeup>();

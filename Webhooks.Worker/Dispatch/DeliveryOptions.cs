@@ -12,12 +12,32 @@ public sealed class DeliveryOptions
     [Range(1, 4096)]
     public int MaxConcurrency { get; set; } = 128;
 
+    /// <summary>Requests in flight at once from one worker to one endpoint: a slow endpoint holds no more slots than this.</summary>
+    [Range(1, 1024)]
+    public int MaxInFlightPerEndpoint { get; set; } = 16;
+
+    /// <summary>An endpoint is disabled after this many failed attempts in a row…</summary>
+    [Range(1, 100_000)]
+    public int DisableAfterFailures { get; set; } = 10;
+
+    /// <summary>…once it has been failing, without a success, for this long (default 5 days).</summary>
+    [Range(0, 365 * 24 * 3600)]
+    public double DisableAfterSeconds { get; set; } = 5 * 24 * 3600;
+
+    /// <summary>How often expired leases are swept back to due.</summary>
+    [Range(0.5, 3600)]
+    public double LeaseSweepSeconds { get; set; } = 15;
+
+    /// <summary>How often the retention job runs.</summary>
+    [Range(1, 7 * 24 * 3600)]
+    public double RetentionIntervalSeconds { get; set; } = 3600;
+
     /// <summary>How often the dispatcher polls when no wake-up signal comes (Redis down, or a retry fell due).</summary>
     [Range(0.05, 60)]
     public double PollIntervalSeconds { get; set; } = 1;
 
     /// <summary>How long a lease outlasts the endpoint's timeout: time to record the attempt.</summary>
-    [Range(5, 3600)]
+    [Range(1, 3600)]
     public int LeaseMarginSeconds { get; set; } = 30;
 
     /// <summary>Retry delays in seconds (the first is before the first attempt, normally 0). Empty: the default schedule.</summary>

@@ -21,7 +21,9 @@ public sealed record ClaimedDelivery(
     string? PreviousSecret,
     DateTimeOffset? PreviousSecretExpiresAt,
     Dictionary<string, string> Headers,
-    int TimeoutSeconds);
+    int TimeoutSeconds,
+    int? RateLimitPerSecond,
+    int[]? RetrySchedule);
 
 /// <summary>What one attempt produced, and the state the delivery moves to.</summary>
 public sealed record AttemptResult(ClaimedDelivery Delivery, DeliveryAttempt Attempt, DeliveryDecision Decision);
@@ -32,13 +34,30 @@ public sealed record AttemptResult(ClaimedDelivery Delivery, DeliveryAttempt Att
 /// </summary>
 public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 {
+    // Candidates in due order (the partial index), at most @per_endpoint per endpoint minus what this worker
+    // already has in flight there, none of the endpoints it excludes (at capacity, or rate-limited): one slow
+    // or busy endpoint cannot fill a claim. Disabled endpoints' deliveries are parked (next_attempt_at NULL)
+    // and never reach the index range; the join re-checks for ones disabled a moment ago.
     private const string ClaimSql = """
-        WITH due AS (
+        WITH candidates AS (
+            SELECT d.id, d.endpoint_id, d.next_attempt_at
+            FROM deliveries d
+            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now AND d.endpoint_id <> ALL(@full_ids)
+            ORDER BY d.next_attempt_at
+            LIMIT @scan
+        ), ranked AS (
+            SELECT c.id, c.next_attempt_at,
+                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) AS rank,
+                   @per_endpoint - coalesce(b.in_flight, 0) AS room
+            FROM candidates c
+            LEFT JOIN unnest(@flight_ids, @flight_counts) AS b(endpoint_id, in_flight) ON b.endpoint_id = c.endpoint_id
+        ), due AS (
             SELECT d.id, e.timeout_seconds
             FROM deliveries d
-            JOIN endpoints e ON e.id = d.endpoint_id
-            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now AND NOT e.disabled
-            ORDER BY d.next_attempt_at
+            JOIN ranked r ON r.id = d.id AND r.rank <= r.room
+            JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
+            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
+            ORDER BY r.next_attempt_at
             LIMIT @limit
             FOR UPDATE OF d SKIP LOCKED
         ), claimed AS (
@@ -52,10 +71,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload::text, m.created_at, m.trace_parent,
-               e.id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds
+               e.id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule)
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
+        JOIN applications a ON a.id = e.application_id
         """;
 
     private const string InsertAttemptsSql = """
@@ -79,27 +100,65 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
         """;
 
+    // Health: a success resets the failure streak; a streak of at least @disable_after_failures failures that
+    // began at least @disable_after_seconds ago, or a 410 Gone, disables the endpoint with a reason.
     private const string UpdateEndpointsSql = """
+        WITH outcome AS (
+            SELECT e.id, u.succeeded, u.failures, u.gone,
+                   NOT u.succeeded
+                       AND e.consecutive_failures + u.failures >= @disable_after_failures
+                       AND coalesce(e.first_failure_at, @now) <= @now - make_interval(secs => @disable_after_seconds) AS too_long
+            FROM unnest(@id, @succeeded, @failures, @gone) AS u(id, succeeded, failures, gone)
+            JOIN endpoints e ON e.id = u.id
+        )
         UPDATE endpoints e
-        SET consecutive_failures = CASE WHEN u.succeeded THEN 0 ELSE e.consecutive_failures + u.failures END,
-            first_failure_at = CASE WHEN u.succeeded THEN NULL ELSE coalesce(e.first_failure_at, @now) END,
-            last_success_at = CASE WHEN u.succeeded THEN @now ELSE e.last_success_at END,
-            disabled = e.disabled OR u.gone,
-            disabled_reason = CASE WHEN u.gone AND NOT e.disabled THEN 'The endpoint answered 410 Gone.' ELSE e.disabled_reason END,
-            disabled_at = CASE WHEN u.gone AND NOT e.disabled THEN @now ELSE e.disabled_at END,
+        SET consecutive_failures = CASE WHEN o.succeeded THEN 0 ELSE e.consecutive_failures + o.failures END,
+            first_failure_at = CASE WHEN o.succeeded THEN NULL ELSE coalesce(e.first_failure_at, @now) END,
+            last_success_at = CASE WHEN o.succeeded THEN @now ELSE e.last_success_at END,
+            disabled = e.disabled OR o.gone OR o.too_long,
+            disabled_reason = CASE
+                WHEN e.disabled THEN e.disabled_reason
+                WHEN o.gone THEN 'The endpoint answered 410 Gone.'
+                WHEN o.too_long THEN format('Failing without a success since %s (%s attempts in a row).',
+                    to_char(coalesce(e.first_failure_at, @now) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), e.consecutive_failures + o.failures)
+                ELSE e.disabled_reason END,
+            disabled_at = CASE WHEN NOT e.disabled AND (o.gone OR o.too_long) THEN @now ELSE e.disabled_at END,
             updated_at = @now
-        FROM unnest(@id, @succeeded, @failures, @gone) AS u(id, succeeded, failures, gone)
-        WHERE e.id = u.id
+        FROM outcome o
+        WHERE e.id = o.id
         """;
 
-    public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, int limit, int leaseMarginSeconds, DateTimeOffset now, CancellationToken ct)
+    // A disabled endpoint's due deliveries leave the due range (next_attempt_at NULL): kept, not attempted,
+    // and resumed when the endpoint is enabled again.
+    private const string ParkDisabledSql = """
+        UPDATE deliveries d
+        SET next_attempt_at = NULL, updated_at = @now
+        FROM endpoints e
+        WHERE e.id = ANY(@id) AND e.disabled AND d.endpoint_id = e.id
+          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NOT NULL
+        """;
+
+    /// <summary>What a claim may take: how many, how many per endpoint, and what this worker already holds.</summary>
+    public sealed record ClaimLimits(int Limit, int PerEndpoint, IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyCollection<string> Excluded);
+
+    public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, ClaimLimits limits, int leaseMarginSeconds, DateTimeOffset now, CancellationToken ct)
     {
+        var busy = new Dictionary<string, int>(limits.InFlightByEndpoint.Where(kv => kv.Value > 0));
+        foreach (var excluded in limits.Excluded)
+        {
+            busy[excluded] = limits.PerEndpoint;
+        }
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.AddWithValue("now", now);
-        command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.AddWithValue("limit", limits.Limit);
+        command.Parameters.AddWithValue("scan", limits.Limit * 4);
+        command.Parameters.AddWithValue("per_endpoint", limits.PerEndpoint);
+        command.Parameters.AddWithValue("full_ids", busy.Where(kv => kv.Value >= limits.PerEndpoint).Select(kv => kv.Key).ToArray());
+        command.Parameters.AddWithValue("flight_ids", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Key).ToArray());
+        command.Parameters.AddWithValue("flight_counts", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Value).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         command.Parameters.AddWithValue("margin", (double)leaseMarginSeconds);
-        var claimed = new List<ClaimedDelivery>(limit);
+        var claimed = new List<ClaimedDelivery>(limits.Limit);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
@@ -117,13 +176,18 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 PreviousSecret: reader.IsDBNull(10) ? null : reader.GetString(10),
                 PreviousSecretExpiresAt: reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
                 Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(12)) ?? [],
-                TimeoutSeconds: reader.GetInt32(13)));
+                TimeoutSeconds: reader.GetInt32(13),
+                RateLimitPerSecond: reader.IsDBNull(14) ? null : reader.GetInt32(14),
+                RetrySchedule: reader.IsDBNull(15) ? null : reader.GetFieldValue<int[]>(15)));
         }
         return claimed;
     }
 
     /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
-    public async Task RecordAsync(string owner, IReadOnlyList<AttemptResult> results, DateTimeOffset now, CancellationToken ct)
+    /// <summary>When failing endpoints are disabled: after this many failures in a row, failing for at least this long.</summary>
+    public readonly record struct HealthPolicy(int DisableAfterFailures, TimeSpan DisableAfter);
+
+    public async Task RecordAsync(string owner, IReadOnlyList<AttemptResult> results, HealthPolicy health, DateTimeOffset now, CancellationToken ct)
     {
         if (results.Count == 0)
         {
@@ -165,7 +229,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             batch.BatchCommands.Add(update);
 
             // Per endpoint: the batch's last outcome decides healthy or not; failures add up.
-            var health = results
+            var outcomes = results
                 .GroupBy(r => r.Delivery.EndpointId)
                 .Select(g => (
                     Id: g.Key,
@@ -174,16 +238,55 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                     Gone: g.Any(r => r.Decision.DisableEndpoint)))
                 .ToArray();
             var endpoints = new NpgsqlBatchCommand(UpdateEndpointsSql);
-            endpoints.Parameters.AddWithValue("id", health.Select(h => h.Id).ToArray());
-            endpoints.Parameters.AddWithValue("succeeded", health.Select(h => h.Succeeded).ToArray());
-            endpoints.Parameters.AddWithValue("failures", health.Select(h => h.Failures).ToArray());
-            endpoints.Parameters.AddWithValue("gone", health.Select(h => h.Gone).ToArray());
+            endpoints.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
+            endpoints.Parameters.AddWithValue("succeeded", outcomes.Select(h => h.Succeeded).ToArray());
+            endpoints.Parameters.AddWithValue("failures", outcomes.Select(h => h.Failures).ToArray());
+            endpoints.Parameters.AddWithValue("gone", outcomes.Select(h => h.Gone).ToArray());
             endpoints.Parameters.AddWithValue("now", now);
+            endpoints.Parameters.AddWithValue("disable_after_failures", health.DisableAfterFailures);
+            endpoints.Parameters.AddWithValue("disable_after_seconds", health.DisableAfter.TotalSeconds);
             batch.BatchCommands.Add(endpoints);
+
+            var park = new NpgsqlBatchCommand(ParkDisabledSql);
+            park.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
+            park.Parameters.AddWithValue("now", now);
+            batch.BatchCommands.Add(park);
 
             await batch.ExecuteNonQueryAsync(ct);
         }
         await transaction.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Gives claimed deliveries back unattempted (rate-limited, or the worker is stopping), due again at the given times.
+    /// </summary>
+    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, DateTimeOffset now, CancellationToken ct)
+    {
+        if (releases.Count == 0)
+        {
+            return;
+        }
+        await using var command = dataSource.CreateCommand("""
+            UPDATE deliveries d
+            SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
+                next_attempt_at = u.due_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+            FROM unnest(@id, @due_at) AS u(id, due_at)
+            WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
+            """);
+        command.Parameters.AddWithValue("id", releases.Select(r => r.Id).ToArray());
+        command.Parameters.AddWithValue("due_at", releases.Select(r => r.DueAt).ToArray());
+        command.Parameters.AddWithValue("owner", owner);
+        command.Parameters.AddWithValue("now", now);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>How many deliveries are due now and not yet claimed (the partial index makes this cheap).</summary>
+    public async Task<long> CountDueAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt_at <= @now");
+        command.Parameters.AddWithValue("now", now);
+        return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>Makes deliveries whose lease expired (their worker died or stalled) due again. Returns how many.</summary>

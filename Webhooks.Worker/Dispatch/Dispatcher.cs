@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
@@ -6,104 +8,230 @@ using Webhooks.Core.Delivery;
 namespace Webhooks.Worker.Dispatch;
 
 /// <summary>
-/// Claims due deliveries in batches, sends each batch concurrently, records the attempts, and repeats while
-/// there is work or a wake-up arrived meanwhile. Any number of workers may run it: the claim skips rows
-/// other workers hold, and a lease outlives the endpoint's timeout plus the time to record.
+/// The delivery pipeline of one worker. A claim loop keeps up to <see cref="DeliveryOptions.MaxConcurrency"/>
+/// requests in flight, claiming due deliveries into free slots (never more than
+/// <see cref="DeliveryOptions.MaxInFlightPerEndpoint"/> per endpoint, none for a rate-limited one); each send runs
+/// on its own, and a recorder writes finished attempts in batches. A slow endpoint therefore only ever holds its
+/// own few slots, and healthy endpoints' deliveries keep flowing past it. Any number of workers may run this:
+/// claims skip rows others hold, and a lease outlives the endpoint's timeout plus the time to record.
 /// </summary>
 public sealed partial class Dispatcher(
     DeliveryStore store,
     WebhookSender sender,
+    EndpointRateLimiter rateLimiter,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     WorkerIdentity identity,
     ILogger<Dispatcher> logger)
 {
     public static readonly Meter Meter = new("Webhooks.Worker");
-    private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("webhooks.delivery.attempts", description: "Delivery attempts by outcome");
+    private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("webhooks.delivery.attempts", description: "Delivery attempts, by outcome");
     private static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram<double>("webhooks.delivery.attempt.duration", "ms", "Duration of delivery attempts");
+    private static long _dueBacklog;
+    private static readonly ObservableGauge<long> DueBacklog = Meter.CreateObservableGauge("webhooks.delivery.due_backlog", () => Volatile.Read(ref _dueBacklog),
+        description: "Deliveries due and not yet claimed, as last counted");
 
-    private readonly Random _random = Random.Shared;
+    private readonly ConcurrentDictionary<string, int> _inFlightByEndpoint = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private int _inFlight;
     private int _wakeRequested;
     private int _running;
 
-    /// <summary>Whether a dispatch pass is running now (a wake-up then only flags more work).</summary>
+    public static void ReportDueBacklog(long count) => Volatile.Write(ref _dueBacklog, count);
+
+    /// <summary>New work was published: claim at once (the running pass wakes; an idle worker is triggered by the caller).</summary>
+    public void RequestWake()
+    {
+        Volatile.Write(ref _wakeRequested, 1);
+        _signal.Release();
+    }
+
     public bool IsRunning => Volatile.Read(ref _running) == 1;
 
-    /// <summary>Notes that new work arrived; the running pass, if any, will claim again before it stops.</summary>
-    public void RequestWake() => Volatile.Write(ref _wakeRequested, 1);
-
+    /// <summary>Runs the pipeline until there is nothing due and nothing in flight, or until stopped.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        if (Interlocked.Exchange(ref _running, 1) == 1)
+        while (Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
-            RequestWake();
-            return;
+            try
+            {
+                await PumpAsync(ct);
+            }
+            finally
+            {
+                Volatile.Write(ref _running, 0);
+            }
+            // A wake-up that raced with the end of the pass: go round again rather than wait for the next poll.
+            if (ct.IsCancellationRequested || Volatile.Read(ref _wakeRequested) == 0)
+            {
+                return;
+            }
         }
+        RequestWake();
+    }
+
+    private async Task PumpAsync(CancellationToken ct)
+    {
+        var settings = options.Value;
+        var health = new DeliveryStore.HealthPolicy(settings.DisableAfterFailures, TimeSpan.FromSeconds(settings.DisableAfterSeconds));
+        var results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
+        var recorder = RecordAsync(results.Reader, health);
+        var minimumClaim = Math.Max(1, settings.MaxConcurrency / 8);
+        var starved = false;
         try
         {
-            var settings = options.Value;
             while (!ct.IsCancellationRequested)
             {
-                Volatile.Write(ref _wakeRequested, 0);
-                var claimed = await store.ClaimAsync(identity.Id, settings.MaxConcurrency, settings.LeaseMarginSeconds, time.GetUtcNow(), ct);
-                if (claimed.Count == 0)
+                if (Interlocked.Exchange(ref _wakeRequested, 0) == 1)
                 {
-                    if (Interlocked.Exchange(ref _wakeRequested, 0) == 1)
+                    starved = false;
+                }
+                var free = settings.MaxConcurrency - Volatile.Read(ref _inFlight);
+                if (!starved && (free >= minimumClaim || (free > 0 && Volatile.Read(ref _inFlight) == 0)))
+                {
+                    var claimed = await ClaimAsync(free, settings, ct);
+                    starved = claimed.Count < free;
+                    await StartAsync(claimed, settings, results.Writer);
+                    if (!starved)
                     {
                         continue;
                     }
-                    break;
                 }
-                await DeliverAsync(claimed, settings.RetrySchedule, ct);
+                if (starved && Volatile.Read(ref _inFlight) == 0 && Volatile.Read(ref _wakeRequested) == 0)
+                {
+                    return;
+                }
+                // Wait for a finished send (a free slot), a wake-up, or the poll interval (retries falling due).
+                if (!await _signal.WaitAsync(TimeSpan.FromSeconds(settings.PollIntervalSeconds), ct))
+                {
+                    starved = false;
+                }
             }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
         }
         finally
         {
-            Volatile.Write(ref _running, 0);
+            while (Volatile.Read(ref _inFlight) > 0)
+            {
+                await _signal.WaitAsync(TimeSpan.FromMilliseconds(100), CancellationToken.None);
+            }
+            results.Writer.Complete();
+            await recorder;
         }
     }
 
-    private async Task DeliverAsync(List<ClaimedDelivery> claimed, RetrySchedule schedule, CancellationToken ct)
+    private Task<List<ClaimedDelivery>> ClaimAsync(int free, DeliveryOptions settings, CancellationToken ct)
     {
-        var results = new AttemptResult[claimed.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, claimed.Count), new ParallelOptions { MaxDegreeOfParallelism = claimed.Count, CancellationToken = ct },
-            async (i, token) =>
+        var now = time.GetUtcNow();
+        foreach (var (endpoint, until) in _throttledUntil)
+        {
+            if (until <= now)
             {
-                var delivery = claimed[i];
-                var sent = await sender.SendAsync(delivery, AttemptTrigger.Scheduled, token);
-                var decision = DeliveryRules.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, time.GetUtcNow(), _random);
-                results[i] = new AttemptResult(delivery, sent.Attempt, decision);
-                Attempts.Add(1, new KeyValuePair<string, object?>("outcome", SnakeCase.Of(sent.Outcome)));
-                AttemptDuration.Record(sent.Attempt.DurationMs);
-            });
-        try
-        {
-            await store.RecordAsync(identity.Id, results, time.GetUtcNow(), ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The leases expire and the deliveries are sent again: at-least-once, never lost.
-            LogRecordFailed(ex, results.Length);
-            return;
-        }
-        foreach (var result in results)
-        {
-            if (!result.Attempt.Succeeded)
-            {
-                LogAttemptFailed(result.Delivery.MessageId, result.Delivery.EndpointId, result.Attempt.ErrorMessage, SnakeCase.Of(result.Decision.Status));
+                _throttledUntil.TryRemove(endpoint, out _);
             }
         }
-        LogBatch(results.Length, results.Count(r => r.Attempt.Succeeded));
+        var limits = new DeliveryStore.ClaimLimits(free, settings.MaxInFlightPerEndpoint, _inFlightByEndpoint, _throttledUntil.Keys.ToArray());
+        return store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, now, ct);
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Delivered a batch of {Count}: {Succeeded} succeeded")]
-    private partial void LogBatch(int count, int succeeded);
+    private async Task StartAsync(List<ClaimedDelivery> claimed, DeliveryOptions settings, ChannelWriter<AttemptResult> results)
+    {
+        List<(long, DateTimeOffset)>? releases = null;
+        foreach (var delivery in claimed)
+        {
+            if (delivery.RateLimitPerSecond is { } rate)
+            {
+                var wait = await rateLimiter.TryAcquireAsync(delivery.EndpointId, rate);
+                if (wait > TimeSpan.Zero)
+                {
+                    var dueAt = time.GetUtcNow() + wait;
+                    _throttledUntil[delivery.EndpointId] = dueAt;
+                    (releases ??= []).Add((delivery.Id, dueAt));
+                    continue;
+                }
+            }
+            Interlocked.Increment(ref _inFlight);
+            _inFlightByEndpoint.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
+            _ = Task.Run(() => SendAsync(delivery, settings, results));
+        }
+        if (releases is not null)
+        {
+            // Rate-limited: handed back unattempted, due when a token is free; the slot goes to another endpoint.
+            await store.ReleaseAsync(identity.Id, releases, time.GetUtcNow(), CancellationToken.None);
+        }
+    }
+
+    private async Task SendAsync(ClaimedDelivery delivery, DeliveryOptions settings, ChannelWriter<AttemptResult> results)
+    {
+        try
+        {
+            var sent = await sender.SendAsync(delivery, AttemptTrigger.Scheduled, CancellationToken.None);
+            var schedule = delivery.RetrySchedule is { Length: > 0 } custom
+                ? new RetrySchedule(custom.Select(s => TimeSpan.FromSeconds(s)).ToArray())
+                : settings.RetrySchedule;
+            var decision = DeliveryRules.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, time.GetUtcNow(), Random.Shared);
+            Attempts.Add(1, new KeyValuePair<string, object?>("outcome", SnakeCase.Of(sent.Outcome)));
+            AttemptDuration.Record(sent.Attempt.DurationMs);
+            results.TryWrite(new AttemptResult(delivery, sent.Attempt, decision));
+        }
+        catch (Exception ex)
+        {
+            // Not recorded: the lease expires and the delivery is sent again. At-least-once, never lost.
+            LogSendCrashed(ex, delivery.MessageId, delivery.EndpointId);
+        }
+        finally
+        {
+            _inFlightByEndpoint.AddOrUpdate(delivery.EndpointId, 0, (_, n) => n - 1);
+            if (_inFlightByEndpoint.TryGetValue(delivery.EndpointId, out var left) && left <= 0)
+            {
+                _inFlightByEndpoint.TryRemove(new KeyValuePair<string, int>(delivery.EndpointId, left));
+            }
+            Interlocked.Decrement(ref _inFlight);
+            _signal.Release();
+        }
+    }
+
+    private async Task RecordAsync(ChannelReader<AttemptResult> results, DeliveryStore.HealthPolicy health)
+    {
+        var batch = new List<AttemptResult>(256);
+        while (await results.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < 500 && results.TryRead(out var result))
+            {
+                batch.Add(result);
+            }
+            try
+            {
+                await store.RecordAsync(identity.Id, batch, health, time.GetUtcNow(), CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                // The leases expire and these deliveries are sent again: at-least-once, never lost.
+                LogRecordFailed(ex, batch.Count);
+                continue;
+            }
+            foreach (var result in batch)
+            {
+                if (!result.Attempt.Succeeded)
+                {
+                    LogAttemptFailed(result.Delivery.MessageId, result.Delivery.EndpointId, result.Attempt.ErrorMessage, SnakeCase.Of(result.Decision.Status));
+                }
+            }
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivery of {MessageId} to {EndpointId} failed: {Error}; now {Status}")]
     private partial void LogAttemptFailed(string messageId, string endpointId, string? error, string status);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} attempts failed; their leases will expire and they will be sent again")]
     private partial void LogRecordFailed(Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sending {MessageId} to {EndpointId} failed unexpectedly; its lease will expire and it will be sent again")]
+    private partial void LogSendCrashed(Exception exception, string messageId, string endpointId);
 }
 
 /// <summary>This worker process's lease owner name.</summary>

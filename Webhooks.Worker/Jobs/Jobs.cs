@@ -22,11 +22,13 @@ public sealed partial class LeaseSweepJob(DeliveryStore store, TimeProvider time
 
     public async Task Execute(IJobExecutionContext context)
     {
-        var requeued = await store.RequeueExpiredLeasesAsync(time.GetUtcNow(), context.CancellationToken);
+        var now = time.GetUtcNow();
+        var requeued = await store.RequeueExpiredLeasesAsync(now, context.CancellationToken);
         if (requeued > 0)
         {
             LogRequeued(requeued);
         }
+        Dispatcher.ReportDueBacklog(await store.CountDueAsync(now, context.CancellationToken));
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Re-queued {Count} deliveries whose lease expired")]

@@ -41,6 +41,12 @@ public sealed class TestReceiver : IAsyncDisposable
     /// <summary>When set and returning a status, the receiver answers it without verifying or handling.</summary>
     public Func<ReceivedRequest, Task<int?>>? Respond { get; set; }
 
+    /// <summary>Sent as <c>Retry-After</c> with a 429 or 503 answered through <see cref="Respond"/>.</summary>
+    public int? RetryAfterSeconds { get; set; }
+
+    /// <summary>The body of answers given through <see cref="Respond"/>.</summary>
+    public string? ResponseBody { get; set; }
+
     public static async Task<TestReceiver> StartAsync(string secret, params string[] eventTypes)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -70,6 +76,18 @@ public sealed class TestReceiver : IAsyncDisposable
             if (self.Respond is { } respond && await respond(request) is { } status)
             {
                 context.Response.StatusCode = status;
+                if (status is 429 or 503 && self.RetryAfterSeconds is { } seconds)
+                {
+                    context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+                if (status is >= 300 and < 400)
+                {
+                    context.Response.Headers.Location = new Uri(self.Url, "elsewhere").ToString();
+                }
+                if (self.ResponseBody is { } body)
+                {
+                    await context.Response.WriteAsync(body);
+                }
                 return;
             }
             await next(context);

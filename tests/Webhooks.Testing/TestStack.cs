@@ -158,6 +158,41 @@ public sealed class TestStack : IAsyncDisposable
     public Task<ServiceInstance> StartWorkerAsync(string name, IReadOnlyDictionary<string, string?>? settings = null) =>
         StartServiceAsync(ServiceProject.Worker(BuildInfo.RepositoryRoot), name, settings);
 
+    /// <summary>
+    /// A stack of its own on the shared servers: a new database, an API and workers with the given settings,
+    /// and optionally a Redis of its own (to stop and restart). Nothing else delivers its messages.
+    /// </summary>
+    public async Task<IsolatedStack> IsolatedAsync(IReadOnlyDictionary<string, string?>? workerSettings = null, int workers = 1, bool ownRedis = false)
+    {
+        var database = $"webhooks_iso_{Guid.NewGuid():N}"[..28];
+        var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString);
+        await using (var admin = new NpgsqlConnection(builder.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {database}", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        builder.Database = database;
+        LocalRedis? redis = null;
+        var redisConnection = RedisConnectionString;
+        var redisPort = 0;
+        if (ownRedis)
+        {
+            redisPort = LocalPostgres.FreePort();
+            redis = await LocalRedis.StartAsync(Path.Combine(_root, "redis-" + database), redisPort, Log);
+            redisConnection = redis.ConnectionString;
+        }
+        var common = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__webhooksdb"] = builder.ConnectionString,
+            ["ConnectionStrings__redis"] = redisConnection,
+        };
+        var api = await StartApiAsync(common);
+        var started = await Task.WhenAll(Enumerable.Range(1, workers).Select(i =>
+            StartWorkerAsync($"{database}-worker-{i}", common.Concat(workerSettings ?? new Dictionary<string, string?>()).ToDictionary())));
+        return new IsolatedStack(builder.ConnectionString, api, started.ToList(), redis, redisPort);
+    }
+
     private async Task<ServiceInstance> StartServiceAsync(ServiceProject project, string name, IReadOnlyDictionary<string, string?>? settings)
     {
         var port = LocalPostgres.FreePort();
@@ -236,6 +271,54 @@ public sealed class TestStack : IAsyncDisposable
         private static readonly (string Root, string Configuration) Info = ServiceProject.BuildInfo(typeof(TestStack).Assembly);
         public static string RepositoryRoot => Info.Root;
         public static string Configuration => Info.Configuration;
+    }
+}
+
+/// <summary>An API and workers on a database of their own; see <see cref="TestStack.IsolatedAsync"/>.</summary>
+public sealed class IsolatedStack(string databaseConnectionString, ServiceInstance api, List<ServiceInstance> workers, LocalRedis? redis, int redisPort)
+    : IAsyncDisposable
+{
+    public string DatabaseConnectionString { get; } = databaseConnectionString;
+    public ServiceInstance Api { get; } = api;
+    public IReadOnlyList<ServiceInstance> Workers => workers;
+    public IWebhooksApi Client() => Api.Client();
+
+    /// <summary>Stops this stack's own Redis (only with <c>ownRedis</c>).</summary>
+    public async Task StopRedisAsync()
+    {
+        if (redis is not null)
+        {
+            await redis.DisposeAsync();
+            redis = null;
+        }
+    }
+
+    /// <summary>Starts this stack's own Redis again on the same port.</summary>
+    public async Task StartRedisAsync()
+    {
+        redis ??= await LocalRedis.StartAsync(Path.Combine(Path.GetTempPath(), $"webhooks-redis-{redisPort}"), redisPort, TestStack.Log);
+    }
+
+    /// <summary>Runs a scalar SQL query on this stack's database.</summary>
+    public async Task<T> QueryAsync<T>(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()).Append(Api.DisposeAsync().AsTask()));
+        if (redis is not null)
+        {
+            await redis.DisposeAsync();
+        }
     }
 }
 

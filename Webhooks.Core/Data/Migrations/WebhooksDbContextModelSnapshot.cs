@@ -83,6 +83,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("name");
 
+                    b.PrimitiveCollection<int[]>("RetrySchedule")
+                        .HasColumnType("integer[]")
+                        .HasColumnName("retry_schedule");
+
                     b.Property<string>("Uid")
                         .HasColumnType("text")
                         .HasColumnName("uid");
@@ -334,6 +338,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.Property<int?>("RateLimitPerSecond")
                         .HasColumnType("integer")
                         .HasColumnName("rate_limit_per_second");
+
+                    b.PrimitiveCollection<int[]>("RetrySchedule")
+                        .HasColumnType("integer[]")
+                        .HasColumnName("retry_schedule");
 
                     b.Property<string>("Secret")
                         .IsRequired()
