@@ -29,7 +29,11 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
         {
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
-            // MigrateAsync checks for the history table itself, without a failing query on a new database.
+            // EF reads the history table before creating it, which logs a failed command on a new database:
+            // create it first, exactly as EF would (snake_case naming applies to it too).
+            await db.Database.ExecuteSqlRawAsync(
+                "CREATE TABLE IF NOT EXISTS \"__EFMigrationsHistory\" (migration_id character varying(150) NOT NULL PRIMARY KEY, product_version character varying(32) NOT NULL)",
+                cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
         }
         finally

@@ -9,25 +9,35 @@ namespace Webhooks.Core.Data;
 /// </summary>
 public static class EndpointLifecycle
 {
-    public static async Task DisableAsync(this WebhooksDbContext db, Endpoint endpoint, string reason, DateTimeOffset now, CancellationToken ct)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        endpoint.Disable(reason, now);
-        await db.SaveChangesAsync(ct);
-        await db.Deliveries
-            .Where(d => d.EndpointId == endpoint.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed) && d.NextAttemptAt != null)
-            .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, (DateTimeOffset?)null).SetProperty(d => d.UpdatedAt, now), ct);
-        await transaction.CommitAsync(ct);
-    }
+    public static Task DisableAsync(this WebhooksDbContext db, Endpoint endpoint, string reason, DateTimeOffset now, CancellationToken ct) =>
+        db.InTransactionAsync(async () =>
+        {
+            endpoint.Disable(reason, now);
+            await db.SaveChangesAsync(ct);
+            await db.Deliveries
+                .Where(d => d.EndpointId == endpoint.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed) && d.NextAttemptAt != null)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, (DateTimeOffset?)null).SetProperty(d => d.UpdatedAt, now), ct);
+        }, ct);
 
-    public static async Task EnableAsync(this WebhooksDbContext db, Endpoint endpoint, DateTimeOffset now, CancellationToken ct)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        endpoint.Enable(now);
-        await db.SaveChangesAsync(ct);
-        await db.Deliveries
-            .Where(d => d.EndpointId == endpoint.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed) && d.NextAttemptAt == null)
-            .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, now).SetProperty(d => d.UpdatedAt, now), ct);
-        await transaction.CommitAsync(ct);
-    }
+    public static Task EnableAsync(this WebhooksDbContext db, Endpoint endpoint, DateTimeOffset now, CancellationToken ct) =>
+        db.InTransactionAsync(async () =>
+        {
+            endpoint.Enable(now);
+            await db.SaveChangesAsync(ct);
+            await db.Deliveries
+                .Where(d => d.EndpointId == endpoint.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed) && d.NextAttemptAt == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, now).SetProperty(d => d.UpdatedAt, now), ct);
+        }, ct);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction under the context's execution strategy, so a transient
+    /// failure retries the whole unit rather than half of it.
+    /// </summary>
+    public static Task InTransactionAsync(this WebhooksDbContext db, Func<Task> work, CancellationToken ct) =>
+        db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await work();
+            await transaction.CommitAsync(ct);
+        });
 }

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Webhooks.Testing;
+
+namespace Webhooks.Worker.Tests;
+
+/// <summary>Rate limits, per-endpoint caps, and one endpoint's trouble not slowing another's deliveries.</summary>
+[Collection(StackFixture.Collection)]
+public sealed class IsolationTests(StackFixture fixture)
+{
+    [Fact]
+    public async Task Rate_limit_spaces_deliveries_to_an_endpoint()
+    {
+        await fixture.Stack.WorkerAsync();
+        await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(), e => e with { RateLimitPerSecond = 5 });
+        await s.PublishManyAsync(20);
+        await s.WaitForHandledAsync(20, TimeSpan.FromSeconds(30));
+        var times = s.Receiver.Requests.Select(r => r.ReceivedAt).Order().ToArray();
+        // A burst of 5, then 5 a second: the 20th request comes no sooner than 3 s after the first.
+        Assert.True((times[^1] - times[0]).TotalSeconds >= 2.8, $"20 requests took {(times[^1] - times[0]).TotalSeconds:0.00} s");
+        var offsets = string.Join(", ", times.Select(t => (t - times[0]).TotalMilliseconds.ToString("0")));
+        // The token bucket's promise: any k consecutive requests span at least (k - burst) / rate seconds
+        // (less 250 ms for the network and scheduling jitter between send and receipt).
+        for (var i = 0; i < times.Length; i++)
+        {
+            for (var j = i + 6; j < times.Length; j++)
+            {
+                var k = j - i + 1;
+                Assert.True((times[j] - times[i]).TotalSeconds >= (k - 5) / 5.0 - 0.25,
+                    $"requests {i}..{j} came faster than 5/s with a burst of 5: {offsets}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_hanging_endpoint_does_not_delay_deliveries_to_a_healthy_one()
+    {
+        await fixture.Stack.WorkerAsync();
+        var api = await fixture.Stack.AdminClientAsync();
+        await using var hanging = await Scenario.CreateAsync(api, e => e with { TimeoutSeconds = 10, RetrySchedule = [0] },
+            async _ =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(30));
+                return 200;
+            });
+        await using var healthy = await Scenario.CreateAsync(api);
+
+        await hanging.PublishManyAsync(60);
+        await Eventually.HoldsAsync(() => hanging.Receiver.Requests.Count >= 10, TimeSpan.FromSeconds(10), "the hanging endpoint holds requests");
+
+        var started = Stopwatch.GetTimestamp();
+        var messages = await healthy.PublishManyAsync(20);
+        await healthy.WaitForHandledAsync(20, TimeSpan.FromSeconds(5));
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        Assert.True(elapsed < TimeSpan.FromSeconds(5), $"healthy deliveries took {elapsed.TotalSeconds:0.0} s");
+        // The hanging endpoint never had more than the per-endpoint cap in flight.
+        Assert.InRange(hanging.Receiver.Requests.Count, 1, 16);
+        Assert.Equal(20, messages.Count);
+    }
+}
