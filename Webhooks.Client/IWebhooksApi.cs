@@ -35,6 +35,9 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/messages")]
     Task<MessageOut> PublishAsync(string appId, [Body] MessageIn message, CancellationToken cancellationToken = default);
 
+    [Post("/api/v1/apps/{appId}/messages/batch")]
+    Task<MessageBatchOut> PublishBatchAsync(string appId, [Body] MessageBatchIn batch, CancellationToken cancellationToken = default);
+
     [Get("/api/v1/apps/{appId}/messages/{messageId}")]
     Task<MessageOut> GetMessageAsync(string appId, string messageId, CancellationToken cancellationToken = default);
 

@@ -51,6 +51,11 @@ public sealed record EndpointCreated(string Id, string Url, string Secret, Endpo
 
 public sealed record MessageIn(string EventType, JsonElement Payload, IReadOnlyList<string>? Channels = null, string? IdempotencyKey = null);
 
+/// <summary>Up to 500 messages, published in one transaction: all are stored or none.</summary>
+public sealed record MessageBatchIn(IReadOnlyList<MessageIn> Messages);
+
+public sealed record MessageBatchOut(IReadOnlyList<MessageOut> Data);
+
 public sealed record MessageOut(
     string Id,
     string EventType,

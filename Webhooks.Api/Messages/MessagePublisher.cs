@@ -16,44 +16,68 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
 {
     public sealed record Published(Message Message, bool Created);
 
-    public async Task<Published> PublishAsync(Application application, MessageIn input, CancellationToken ct)
+    public async Task<Published> PublishAsync(Application application, MessageIn input, CancellationToken ct) =>
+        (await PublishBatchAsync(application, [input], ct))[0];
+
+    /// <summary>Publishes every message in one transaction: all are stored (with their deliveries) or none.</summary>
+    public async Task<IReadOnlyList<Published>> PublishBatchAsync(Application application, IReadOnlyList<MessageIn> inputs, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        if (input.IdempotencyKey is { } key && await FindByIdempotencyKeyAsync(application.Id, key, now, ct) is { } existing)
+        var results = new Published?[inputs.Count];
+        for (var i = 0; i < inputs.Count; i++)
         {
-            return new Published(existing, false);
-        }
-
-        var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
-        var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, Activity.Current?.Id, now);
-        var endpoints = await db.Endpoints.AsNoTracking()
-            .Where(e => e.ApplicationId == application.Id && (e.EventTypes.Length == 0 || e.EventTypes.Contains(input.EventType)))
-            .Select(e => new { e.Id, e.Channels, e.Disabled })
-            .ToListAsync(ct);
-
-        db.Messages.Add(message);
-        foreach (var endpoint in endpoints)
-        {
-            if (endpoint.Channels.Length == 0 || channels.Any(c => endpoint.Channels.Contains(c)))
+            if (inputs[i].IdempotencyKey is { } key && await FindByIdempotencyKeyAsync(application.Id, key, now, ct) is { } existing)
             {
-                // A disabled endpoint's delivery is kept parked: enabling the endpoint delivers it.
-                db.Deliveries.Add(new Core.Data.Delivery(message.Id, endpoint.Id, application.Id, now, parked: endpoint.Disabled));
+                results[i] = new Published(existing, false);
             }
         }
 
-        try
+        var eventTypes = inputs.Select(m => m.EventType).Distinct().ToArray();
+        var endpoints = await db.Endpoints.AsNoTracking()
+            .Where(e => e.ApplicationId == application.Id && (e.EventTypes.Length == 0 || e.EventTypes.Any(t => eventTypes.Contains(t))))
+            .Select(e => new { e.Id, e.EventTypes, e.Channels, e.Disabled })
+            .ToListAsync(ct);
+        var traceParent = Activity.Current?.Id;
+        var created = new List<Message>();
+        for (var i = 0; i < inputs.Count; i++)
         {
-            await db.SaveChangesAsync(ct);
+            if (results[i] is not null)
+            {
+                continue;
+            }
+            var input = inputs[i];
+            var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
+            var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now);
+            db.Messages.Add(message);
+            foreach (var endpoint in endpoints)
+            {
+                if ((endpoint.EventTypes.Length == 0 || endpoint.EventTypes.Contains(input.EventType)) &&
+                    (endpoint.Channels.Length == 0 || channels.Any(c => endpoint.Channels.Contains(c))))
+                {
+                    // A disabled endpoint's delivery is kept parked: enabling the endpoint delivers it.
+                    db.Deliveries.Add(new Core.Data.Delivery(message.Id, endpoint.Id, application.Id, now, parked: endpoint.Disabled));
+                }
+            }
+            results[i] = new Published(message, true);
+            created.Add(message);
         }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } && input.IdempotencyKey is not null)
+
+        if (created.Count > 0)
         {
-            // A concurrent publish with the same key won the race: answer with its message.
-            db.ChangeTracker.Clear();
-            var winner = await FindByIdempotencyKeyAsync(application.Id, input.IdempotencyKey, now, ct);
-            return winner is not null ? new Published(winner, false) : throw new InvalidOperationException("Idempotency conflict without a stored message.", ex);
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            {
+                // A concurrent publish with the same idempotency key won the race: nothing of this call was
+                // stored; publish again, now finding the winner's message for that key.
+                db.ChangeTracker.Clear();
+                return await PublishBatchAsync(application, inputs, ct);
+            }
+            await signal.NotifyAsync();
         }
-        await signal.NotifyAsync();
-        return new Published(message, true);
+        return results!;
     }
 
     private async Task<Message?> FindByIdempotencyKeyAsync(string applicationId, string key, DateTimeOffset now, CancellationToken ct)

@@ -25,3 +25,17 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
         RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Applications.Text.IsPrintable).When(m => m.IdempotencyKey is not null);
     }
 }
+
+public sealed class MessageBatchInValidator : AbstractValidator<MessageBatchIn>
+{
+    public const int MaxMessages = 500;
+
+    public MessageBatchInValidator(IValidator<MessageIn> message)
+    {
+        RuleFor(b => b.Messages).NotNull().Must(m => m is { Count: > 0 and <= MaxMessages })
+            .WithMessage($"A batch has 1 to {MaxMessages} messages.");
+        RuleForEach(b => b.Messages).NotNull().SetValidator(message);
+        RuleFor(b => b.Messages).Must(m => m.Where(x => x?.IdempotencyKey is not null).GroupBy(x => x.IdempotencyKey).All(g => g.Count() == 1))
+            .WithMessage("Idempotency keys must be unique within a batch.").When(b => b.Messages is not null);
+    }
+}

@@ -14,6 +14,7 @@ public static class MessageRoutes
     {
         var messages = api.MapGroup("/apps/{appId}/messages").WithTags("Messages");
         messages.MapPost("/", PublishAsync).Validate<MessageIn>();
+        messages.MapPost("/batch", PublishBatchAsync).Validate<MessageBatchIn>();
         messages.MapGet("/{messageId}", GetAsync);
         messages.MapGet("/{messageId}/deliveries", ListDeliveriesAsync);
         messages.MapGet("/{messageId}/attempts", ListAttemptsAsync);
@@ -48,6 +49,18 @@ public static class MessageRoutes
         return published.Created
             ? TypedResults.Accepted($"/api/v1/apps/{application.Id}/messages/{body.Id}", body)
             : TypedResults.Ok(body);
+    }
+
+    private static async Task<Results<Accepted<MessageBatchOut>, NotFound<ProblemDetails>>> PublishBatchAsync(
+        string appId, MessageBatchIn input, WebhooksDbContext db, MessagePublisher publisher, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        var published = await publisher.PublishBatchAsync(application, input.Messages, ct);
+        return TypedResults.Accepted((string?)null, new MessageBatchOut(published.Select(p => p.Message.ToOut()).ToList()));
     }
 
     private static async Task<Results<Ok<MessageOut>, NotFound<ProblemDetails>>> GetAsync(

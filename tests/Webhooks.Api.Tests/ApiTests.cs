@@ -82,6 +82,32 @@ public sealed class ApiTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task Batch_publish_stores_all_messages_with_their_deliveries_or_none()
+    {
+        var (api, http) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("batch"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/a"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/b", EventTypes: ["invoice.paid"]));
+        var batch = Enumerable.Range(0, 300)
+            .Select(n => new MessageIn(n % 3 == 0 ? "invoice.paid" : "order.created", JsonSerializer.SerializeToElement(new { n })))
+            .ToList();
+        var published = await api.PublishBatchAsync(app.Id, new MessageBatchIn(batch));
+        Assert.Equal(300, published.Data.Select(m => m.Id).Distinct().Count());
+        Assert.Equal(2, (await api.ListDeliveriesAsync(app.Id, published.Data[0].Id)).Data.Count);
+        Assert.Single((await api.ListDeliveriesAsync(app.Id, published.Data[1].Id)).Data);
+
+        // One bad message refuses the whole batch, naming it; nothing of it is stored.
+        var bad = batch.Take(5).Append(new MessageIn("order.created", JsonSerializer.SerializeToElement(new[] { 1 }))).ToList();
+        using var response = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch", new MessageBatchIn(bad));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("messages[5].payload", (await ProblemOf(response)).GetProperty("errors").EnumerateObject().Select(e => e.Name));
+
+        using var tooMany = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch",
+            new MessageBatchIn(Enumerable.Repeat(batch[0], 501).ToList()));
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+    }
+
+    [Fact]
     public async Task Requests_without_a_valid_key_answer_401_problem_details()
     {
         var service = await fixture.Stack.ApiAsync();
