@@ -11,6 +11,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Action<string> _output;
+    private int _disposed;
 
     private ChildProcess(string name, Process process, Action<string> output)
     {
@@ -21,7 +22,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     public string Name { get; }
     public int Id => _process.Id;
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => Volatile.Read(ref _disposed) == 1 || _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
     public static ChildProcess Start(
@@ -62,7 +63,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGTERM, wait up to <paramref name="grace"/>, then SIGKILL the whole tree.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        if (_process.HasExited)
+        if (HasExited)
         {
             return;
         }
@@ -89,7 +90,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGKILL, at once: a crash, as tests of crash safety need.</summary>
     public void Kill()
     {
-        if (!_process.HasExited)
+        if (!HasExited)
         {
             _process.Kill(entireProcessTree: true);
         }
@@ -98,7 +99,10 @@ public sealed partial class ChildProcess : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(TimeSpan.FromSeconds(10));
-        _process.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _process.Dispose();
+        }
     }
 
     private void Write(string? line)

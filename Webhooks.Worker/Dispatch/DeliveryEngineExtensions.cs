@@ -27,15 +27,15 @@ public static class DeliveryEngineExtensions
             q.UseDefaultThreadPool(pool => pool.MaxConcurrency = 4);
             q.AddJob<DispatchJob>(DispatchJob.Key, j => j.StoreDurably());
             q.AddTrigger(t => t.ForJob(DispatchJob.Key).WithIdentity("dispatch-poll")
-                .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
             q.AddJob<LeaseSweepJob>(LeaseSweepJob.Key);
             q.AddTrigger(t => t.ForJob(LeaseSweepJob.Key).WithIdentity("lease-sweep")
-                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
             q.AddJob<RetentionJob>(RetentionJob.Key);
             q.AddTrigger(t => t.ForJob(RetentionJob.Key).WithIdentity("retention")
                 .StartAt(DateTimeOffset.UtcNow.AddSeconds(Math.Min(60, settings.RetentionIntervalSeconds)))
                 .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.RetentionIntervalSeconds)).RepeatForever()
-                    .WithMisfireHandlingInstructionNextWithRemainingCount()));
+                    .WithMisfireHandlingInstructionNextWithExistingCount()));
         });
         services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
         services.AddHostedService<DispatchWakeup>();

@@ -35,6 +35,7 @@ public sealed partial class Dispatcher(
     private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
     private readonly SemaphoreSlim _signal = new(0);
     private int _inFlight;
+    private int _finishedSinceClaim;
     private int _wakeRequested;
     private int _running;
 
@@ -77,35 +78,53 @@ public sealed partial class Dispatcher(
         var health = new DeliveryStore.HealthPolicy(settings.DisableAfterFailures, TimeSpan.FromSeconds(settings.DisableAfterSeconds));
         var results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
         var recorder = RecordAsync(results.Reader, health);
+        // Claim in batches, not one row per finished request: wait for this many free slots (or, when every
+        // claimable endpoint is at its cap, for half a cap's worth of its requests to finish).
         var minimumClaim = Math.Max(1, settings.MaxConcurrency / 8);
-        var starved = false;
+        var cappedClaim = Math.Max(1, settings.MaxInFlightPerEndpoint / 2);
+        var claimNow = true;
+        var starved = false; // the last claim found less due than it could take
+        var capped = false;  // an endpoint is at its cap: claims leave it out, though more of its work may be due
+        LogPumpStarted(Volatile.Read(ref _inFlight));
         try
         {
             while (!ct.IsCancellationRequested)
             {
                 if (Interlocked.Exchange(ref _wakeRequested, 0) == 1)
                 {
-                    starved = false;
+                    claimNow = true;
                 }
-                var free = settings.MaxConcurrency - Volatile.Read(ref _inFlight);
-                if (!starved && (free >= minimumClaim || (free > 0 && Volatile.Read(ref _inFlight) == 0)))
+                var inFlight = Volatile.Read(ref _inFlight);
+                var free = settings.MaxConcurrency - inFlight;
+                if (!claimNow && !starved && free > 0)
                 {
-                    var claimed = await ClaimAsync(free, settings, ct);
-                    starved = claimed.Count < free;
+                    claimNow = inFlight == 0 || (capped ? Volatile.Read(ref _finishedSinceClaim) >= cappedClaim : free >= minimumClaim);
+                }
+                if (claimNow && free > 0)
+                {
+                    claimNow = false;
+                    Volatile.Write(ref _finishedSinceClaim, 0);
+                    var snapshot = new Dictionary<string, int>(_inFlightByEndpoint);
+                    var claimed = await ClaimAsync(free, snapshot, settings, ct);
+                    // An endpoint at its cap (left out of the claim) or filled up to it by the claim may have more
+                    // work due: that is not starvation, and its next finished requests make room to claim again.
+                    capped = snapshot.Values.Any(n => n >= settings.MaxInFlightPerEndpoint) ||
+                             claimed.CountBy(d => d.EndpointId).Any(c => snapshot.GetValueOrDefault(c.Key) + c.Value >= settings.MaxInFlightPerEndpoint);
                     await StartAsync(claimed, settings, results.Writer);
-                    if (!starved)
-                    {
-                        continue;
-                    }
+                    starved = claimed.Count < free && !capped;
+                    LogClaimed(claimed.Count, free, Volatile.Read(ref _inFlight));
+                    continue;
                 }
                 if (starved && Volatile.Read(ref _inFlight) == 0 && Volatile.Read(ref _wakeRequested) == 0)
                 {
+                    LogPumpIdle();
                     return;
                 }
-                // Wait for a finished send (a free slot), a wake-up, or the poll interval (retries falling due).
-                if (!await _signal.WaitAsync(TimeSpan.FromSeconds(settings.PollIntervalSeconds), ct))
+                // Wait for a finished request, a wake-up, a rate limit to lift, or the poll interval (retries falling due).
+                if (!await _signal.WaitAsync(NextTimeout(settings), ct))
                 {
                     starved = false;
+                    claimNow = true;
                 }
             }
         }
@@ -123,7 +142,18 @@ public sealed partial class Dispatcher(
         }
     }
 
-    private Task<List<ClaimedDelivery>> ClaimAsync(int free, DeliveryOptions settings, CancellationToken ct)
+    private TimeSpan NextTimeout(DeliveryOptions settings)
+    {
+        var timeout = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
+        if (!_throttledUntil.IsEmpty)
+        {
+            var untilThrottleLifts = _throttledUntil.Values.Min() - time.GetUtcNow();
+            timeout = untilThrottleLifts < timeout ? untilThrottleLifts : timeout;
+        }
+        return timeout < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : timeout;
+    }
+
+    private Task<List<ClaimedDelivery>> ClaimAsync(int free, IReadOnlyDictionary<string, int> inFlightByEndpoint, DeliveryOptions settings, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         foreach (var (endpoint, until) in _throttledUntil)
@@ -133,7 +163,7 @@ public sealed partial class Dispatcher(
                 _throttledUntil.TryRemove(endpoint, out _);
             }
         }
-        var limits = new DeliveryStore.ClaimLimits(free, settings.MaxInFlightPerEndpoint, _inFlightByEndpoint, _throttledUntil.Keys.ToArray());
+        var limits = new DeliveryStore.ClaimLimits(free, settings.MaxInFlightPerEndpoint, inFlightByEndpoint, _throttledUntil.Keys.ToArray());
         return store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, now, ct);
     }
 
@@ -190,6 +220,7 @@ public sealed partial class Dispatcher(
                 _inFlightByEndpoint.TryRemove(new KeyValuePair<string, int>(delivery.EndpointId, left));
             }
             Interlocked.Decrement(ref _inFlight);
+            Interlocked.Increment(ref _finishedSinceClaim);
             _signal.Release();
         }
     }
@@ -223,6 +254,15 @@ public sealed partial class Dispatcher(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dispatch pass started ({InFlight} in flight)")]
+    private partial void LogPumpStarted(int inFlight);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dispatch pass idle: nothing due, nothing in flight")]
+    private partial void LogPumpIdle();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Claimed {Claimed} of {Free} free slots ({InFlight} in flight)")]
+    private partial void LogClaimed(int claimed, int free, int inFlight);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivery of {MessageId} to {EndpointId} failed: {Error}; now {Status}")]
     private partial void LogAttemptFailed(string messageId, string endpointId, string? error, string status);
