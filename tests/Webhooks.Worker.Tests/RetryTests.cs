@@ -162,6 +162,25 @@ public sealed class RetryTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task Worker_exports_attempts_by_outcome_their_duration_and_the_due_backlog()
+    {
+        await using var s = await ScenarioAsync([0, 1], FailFirst(1, 503));
+        var message = await s.PublishAsync(1);
+        await s.WaitForStatusAsync(message.Id, "succeeded", TimeSpan.FromSeconds(20));
+        var worker = await fixture.Stack.WorkerAsync();
+        using var http = new HttpClient { BaseAddress = worker.Url };
+        string metrics = "";
+        await Eventually.HoldsAsync(async () =>
+            {
+                metrics = await http.GetStringAsync("/metrics");
+                return metrics.Contains("webhooks_delivery_due_backlog", StringComparison.Ordinal);
+            }, TimeSpan.FromSeconds(30), "the worker exports the due backlog");
+        Assert.Matches("webhooks_delivery_attempts_total\\{[^}]*outcome=\"retryable\"[^}]*\\} [1-9]", metrics);
+        Assert.Matches("webhooks_delivery_attempts_total\\{[^}]*outcome=\"succeeded\"[^}]*\\} [1-9]", metrics);
+        Assert.Matches("webhooks_delivery_attempt_duration_milliseconds_count(\\{[^}]*\\})? [1-9]", metrics);
+    }
+
+    [Fact]
     public async Task Attempt_continues_the_trace_of_the_publish_request()
     {
         await using var s = await ScenarioAsync([0], _ => Task.FromResult<int?>(null));
