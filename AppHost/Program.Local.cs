@@ -3,6 +3,7 @@
 // child processes with the configuration keys Aspire would inject. Ctrl+C (or SIGTERM) stops them all.
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
+using Webhooks.AppHost;
 using Webhooks.AppHost.Local;
 
 var configuration = new ConfigurationBuilder()
@@ -19,6 +20,8 @@ var redisPort = local.GetValue("RedisPort", 16379);
 var apiPort = local.GetValue("ApiPort", 5080);
 var workerPorts = local.GetSection("WorkerPorts").Get<int[]>() ?? [5091, 5092];
 var adminKey = local["AdminApiKey"] ?? "wh_admin_dev_0000000000000000000000000000";
+var samplePort = local.GetValue("SampleReceiverPort", 5100);
+var sampleSecret = local["SampleReceiverSecret"] ?? "whsec_c2FtcGxlLXJlY2VpdmVyLWRldmVsb3BtZW50LXNlY3JldA==";
 
 var consoleLock = new object();
 void Print(string line)
@@ -78,7 +81,20 @@ try
         children.Add(worker);
         services.Add((worker, new Uri($"http://localhost:{workerPorts[i]}/")));
     }
+    // The receiver SDK's sample app, as a receiving team would run it, subscribed to the sample events.
+    var sample = ServiceProject.SampleReceiver(repositoryRoot).Start("sample-receiver", buildConfiguration, new Dictionary<string, string?>
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Development",
+        ["ASPNETCORE_URLS"] = $"http://localhost:{samplePort}",
+        ["Webhooks__Receiver__Secrets__0"] = sampleSecret,
+        ["Logging__Console__FormatterName"] = "simple",
+        ["Logging__Console__FormatterOptions__SingleLine"] = "true",
+    }, Print);
+    children.Add(sample);
+    services.Add((sample, new Uri($"http://localhost:{samplePort}/")));
     await Task.WhenAll(services.Select(s => ServiceProject.WaitHealthyAsync(s.Process, s.Url, TimeSpan.FromSeconds(90), stopping.Token)));
+    var sampleApp = await SampleSubscription.EnsureAsync(new Uri($"http://localhost:{apiPort}/"), adminKey,
+        new Uri($"http://localhost:{samplePort}/webhooks"), sampleSecret, stopping.Token);
 
     Print("");
     Print($"  postgres   127.0.0.1:{postgresPort}  (data: {Path.Combine(dataDirectory, "postgres")})");
@@ -88,6 +104,7 @@ try
     {
         Print($"  worker-{i + 1}   http://localhost:{workerPorts[i]}/health");
     }
+    Print($"  sample     http://localhost:{samplePort}/webhooks  (application '{sampleApp}', subscribed to order.created)");
     Print($"  admin API key: {adminKey}");
     Print(otlp is null
         ? "  traces: set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector or dashboard"

@@ -17,6 +17,9 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/endpoints")]
     Task<EndpointCreated> CreateEndpointAsync(string appId, [Body] EndpointIn endpoint, CancellationToken cancellationToken = default);
 
+    [Get("/api/v1/apps/{appId}/endpoints")]
+    Task<ListResponse<EndpointOut>> ListEndpointsAsync(string appId, int? limit = null, string? iterator = null, CancellationToken cancellationToken = default);
+
     [Get("/api/v1/apps/{appId}/endpoints/{endpointId}")]
     Task<EndpointOut> GetEndpointAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
 

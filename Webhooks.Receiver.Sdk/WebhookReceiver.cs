@@ -19,7 +19,7 @@ public sealed partial class WebhookReceiver
     private readonly Dictionary<string, WebhookHandlerRegistration> _handlers;
     private volatile ParsedSecrets _secrets;
 
-    private sealed record ParsedSecrets(WebhookReceiverOptions Source, IReadOnlyList<WebhookSecret> Secrets);
+    private sealed record ParsedSecrets(WebhookReceiverOptions Source, IReadOnlyList<WebhookSecret> Secrets, WebhookReceiverOptions? Rejected = null);
 
     internal WebhookReceiver(
         IOptionsMonitor<WebhookReceiverOptions> options,
@@ -59,12 +59,31 @@ public sealed partial class WebhookReceiver
         LogWebhook(id ?? "-", outcome.EventType ?? "-", outcome.Title, outcome.Status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
+    /// <summary>The settings in force: the current ones, or after a malformed reload the last valid ones.</summary>
+    private (WebhookReceiverOptions Options, IReadOnlyList<WebhookSecret> Secrets) Current()
+    {
+        var current = _options.CurrentValue;
+        var known = _secrets;
+        if (ReferenceEquals(known.Source, current) || ReferenceEquals(known.Rejected, current))
+        {
+            return (known.Source, known.Secrets);
+        }
+        var validation = WebhookReceiverOptionsValidator.Validate(current);
+        if (validation.Failed)
+        {
+            LogInvalidReload(validation.FailureMessage);
+            _secrets = known with { Rejected = current };
+            return (known.Source, known.Secrets);
+        }
+        _secrets = Parse(current);
+        return (current, _secrets.Secrets);
+    }
+
     private readonly record struct Outcome(int Status, string Title, string? Detail = null, string? EventType = null);
 
     private async Task<Outcome> HandleCoreAsync(HttpContext context, string? id)
     {
-        var options = _options.CurrentValue;
-        var secrets = _secrets.Source == options ? _secrets.Secrets : (_secrets = Parse(options)).Secrets;
+        var (options, secrets) = Current();
         var request = context.Request;
 
         if (request.ContentLength > options.MaxBodyBytes || await ReadBodyAsync(context, options.MaxBodyBytes) is not { } body)
@@ -194,6 +213,9 @@ public sealed partial class WebhookReceiver
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook {WebhookId} {EventType}: {Outcome} ({StatusCode}) in {ElapsedMs:0.0} ms")]
     private partial void LogWebhook(string webhookId, string eventType, string outcome, int statusCode, double elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The reloaded webhook receiver settings are invalid; the last valid ones stay in use: {Reason}")]
+    private partial void LogInvalidReload(string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {WebhookId} {EventType}: the handler threw")]
     private partial void LogHandlerFailed(Exception exception, string webhookId, string eventType);

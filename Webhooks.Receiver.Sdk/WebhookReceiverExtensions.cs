@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Webhooks.Receiver.Sdk;
@@ -18,8 +19,10 @@ public static class WebhookReceiverExtensions
         {
             options.Configure(configure);
         }
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebhookReceiverOptions>, WebhookReceiverOptionsValidator>());
+        // Checked at start (a malformed secret stops the app, naming the setting); later reloads are checked by
+        // the receiver, which keeps the last valid settings rather than failing requests. (An IValidateOptions
+        // would make a bad reload throw inside the configuration's change callback instead.)
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebhookReceiverStartupCheck>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IWebhookReplayStore, InMemoryReplayStore>();
         services.TryAddSingleton(sp => new WebhookReceiver(
@@ -55,9 +58,22 @@ public static class WebhookReceiverExtensions
     }
 }
 
-internal sealed class WebhookReceiverOptionsValidator : IValidateOptions<WebhookReceiverOptions>
+internal sealed class WebhookReceiverStartupCheck(IOptionsMonitor<WebhookReceiverOptions> options) : IHostedService
 {
-    public ValidateOptionsResult Validate(string? name, WebhookReceiverOptions options)
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var result = WebhookReceiverOptionsValidator.Validate(options.CurrentValue);
+        return result.Failed
+            ? throw new OptionsValidationException(Options.DefaultName, typeof(WebhookReceiverOptions), result.Failures)
+            : Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+internal static class WebhookReceiverOptionsValidator
+{
+    public static ValidateOptionsResult Validate(WebhookReceiverOptions options)
     {
         var failures = new List<string>();
         if (options.Secrets.Count == 0)

@@ -9,6 +9,9 @@ public sealed record ServiceProject(string Name, string ProjectDirectory)
 
     public static ServiceProject Worker(string repositoryRoot) => new("Webhooks.Worker", Path.Combine(repositoryRoot, "Webhooks.Worker"));
 
+    public static ServiceProject SampleReceiver(string repositoryRoot) =>
+        new("Webhooks.SampleReceiver", Path.Combine(repositoryRoot, "samples", "Webhooks.SampleReceiver"));
+
     public string AssemblyPath(string configuration) =>
         Path.Combine(ProjectDirectory, "bin", configuration, "net10.0", Name + ".dll");
 

@@ -16,6 +16,7 @@ public static class EndpointRoutes
     {
         var endpoints = api.MapGroup("/apps/{appId}/endpoints").WithTags("Endpoints");
         endpoints.MapPost("/", CreateAsync).Validate<EndpointIn>();
+        endpoints.MapGet("/", ListAsync);
         endpoints.MapGet("/{endpointId}", GetAsync);
         endpoints.MapPost("/{endpointId}/disable", DisableAsync).Validate<DisableEndpointIn>();
         endpoints.MapPost("/{endpointId}/enable", EnableAsync);
@@ -67,6 +68,24 @@ public static class EndpointRoutes
         return TypedResults.Created(
             $"/api/v1/apps/{application.Id}/endpoints/{endpoint.Id}",
             new EndpointCreated(endpoint.Id, endpoint.Url, endpoint.Secret, endpoint.ToOut()));
+    }
+
+    private static async Task<Results<Ok<ListResponse<EndpointOut>>, NotFound<ProblemDetails>>> ListAsync(
+        string appId, int? limit, string? iterator, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        var take = Paging.Clamp(limit);
+        var query = db.Endpoints.AsNoTracking().Where(e => e.ApplicationId == application.Id);
+        if (iterator is not null)
+        {
+            query = query.Where(e => string.Compare(e.Id, iterator) > 0);
+        }
+        var rows = await query.OrderBy(e => e.Id).Take(take + 1).ToListAsync(ct);
+        return TypedResults.Ok(Paging.Page(rows, take, e => e.Id, e => e.ToOut()));
     }
 
     private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> GetAsync(
