@@ -22,4 +22,10 @@ builder.AddProject<Projects.Webhooks_Worker>("worker")
     .WaitFor(api)
     .WithHttpHealthCheck("/health");
 
+// The receiver SDK's sample app. (Local mode also subscribes it through the API; here, publish to an
+// endpoint created for http://…/webhooks with this secret.)
+builder.AddProject<Projects.Webhooks_SampleReceiver>("sample-receiver")
+    .WithEnvironment("Webhooks__Receiver__Secrets__0", builder.Configuration["SampleReceiver:Secret"] ?? "whsec_c2FtcGxlLXJlY2VpdmVyLWRldmVsb3BtZW50LXNlY3JldA==")
+    .WithHttpHealthCheck("/health");
+
 builder.Build().Run();
