@@ -35,6 +35,21 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate")]
     Task<EndpointSecretOut> RotateEndpointSecretAsync(string appId, string endpointId, [Body] RotateSecretIn input, CancellationToken cancellationToken = default);
 
+    [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/recover")]
+    Task<RecoverOut> RecoverAsync(string appId, string endpointId, [Body] RecoverIn input, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/messages/{messageId}/endpoints/{endpointId}/resend")]
+    Task<DeliveryOut> ResendAsync(string appId, string messageId, string endpointId, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/api-keys")]
+    Task<ApiKeyCreated> CreateApiKeyAsync([Body] ApiKeyIn input, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/api-keys")]
+    Task<ListResponse<ApiKeyOut>> ListApiKeysAsync(CancellationToken cancellationToken = default);
+
+    [Delete("/api/v1/api-keys/{keyId}")]
+    Task RevokeApiKeyAsync(string keyId, CancellationToken cancellationToken = default);
+
     [Post("/api/v1/apps/{appId}/messages")]
     Task<MessageOut> PublishAsync(string appId, [Body] MessageIn message, CancellationToken cancellationToken = default);
 

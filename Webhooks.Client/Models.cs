@@ -90,3 +90,16 @@ public sealed record AttemptOut(
 
 /// <summary>A page of a list; pass <see cref="Iterator"/> back to get the next one, until <see cref="Done"/>.</summary>
 public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? Iterator, bool Done);
+
+/// <summary>A new API key: for one application, or (without one) an admin key for all.</summary>
+public sealed record ApiKeyIn(string Name, string? ApplicationId = null);
+
+public sealed record ApiKeyOut(string Id, string Name, string? ApplicationId, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+/// <summary>A key as created: the only time its plain text is shown.</summary>
+public sealed record ApiKeyCreated(string Id, string Key, ApiKeyOut ApiKey);
+
+/// <summary>Re-queues every failed or exhausted delivery of an endpoint created at or after <see cref="Since"/>.</summary>
+public sealed record RecoverIn(DateTimeOffset Since);
+
+public sealed record RecoverOut(int Requeued);

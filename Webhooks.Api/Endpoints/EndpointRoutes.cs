@@ -1,3 +1,4 @@
+using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -21,6 +22,7 @@ public static class EndpointRoutes
         endpoints.MapPost("/{endpointId}/disable", DisableAsync).Validate<DisableEndpointIn>();
         endpoints.MapPost("/{endpointId}/enable", EnableAsync);
         endpoints.MapGet("/{endpointId}/secret", GetSecretAsync);
+        endpoints.MapPost("/{endpointId}/recover", RecoverAsync).Validate<RecoverIn>();
         endpoints.MapPost("/{endpointId}/secret/rotate", RotateSecretAsync).Validate<RotateSecretIn>();
         return api;
     }
@@ -123,6 +125,27 @@ public static class EndpointRoutes
         return TypedResults.Ok(endpoint.ToOut());
     }
 
+    private static async Task<Results<Accepted<RecoverOut>, NotFound<ProblemDetails>>> RecoverAsync(
+        string appId, string endpointId, RecoverIn input, WebhooksDbContext db, DispatchSignal signal, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        if (endpoint is null)
+        {
+            return Problems.NotFound($"Endpoint '{endpointId}'");
+        }
+        var now = time.GetUtcNow().AtStoragePrecision();
+        DateTimeOffset? dueAt = endpoint.Disabled ? null : now;
+        var requeued = await db.Deliveries
+            .Where(d => d.EndpointId == endpoint.Id && d.CreatedAt >= input.Since &&
+                        (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Exhausted))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(d => d.Status, DeliveryStatus.Pending)
+                .SetProperty(d => d.NextAttemptAt, dueAt)
+                .SetProperty(d => d.UpdatedAt, now), ct);
+        await signal.NotifyAsync();
+        return TypedResults.Accepted((string?)null, new RecoverOut(requeued));
+    }
+
     private static async Task<Results<Ok<EndpointSecretOut>, NotFound<ProblemDetails>>> GetSecretAsync(
         string appId, string endpointId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
     {
@@ -144,5 +167,13 @@ public static class EndpointRoutes
         endpoint.RotateSecret(secret.ToString(), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(SecretOf(endpoint, now));
+    }
+}
+
+public sealed class RecoverInValidator : AbstractValidator<RecoverIn>
+{
+    public RecoverInValidator(TimeProvider time)
+    {
+        RuleFor(r => r.Since).Must(since => since <= time.GetUtcNow()).WithMessage("'since' must not be in the future.");
     }
 }

@@ -4,6 +4,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
 using Scalar.AspNetCore;
+using Webhooks.Api.ApiKeys;
 using Webhooks.Api.Applications;
 using Webhooks.Api.Endpoints;
 using Webhooks.Api.Messages;
@@ -51,6 +52,7 @@ public static class ApiExtensions
         api.MapApplicationRoutes();
         api.MapEndpointRoutes();
         api.MapMessageRoutes();
+        api.MapApiKeyRoutes();
         return app;
     }
 }

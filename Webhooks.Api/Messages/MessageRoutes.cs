@@ -18,6 +18,7 @@ public static class MessageRoutes
         messages.MapGet("/{messageId}", GetAsync);
         messages.MapGet("/{messageId}/deliveries", ListDeliveriesAsync);
         messages.MapGet("/{messageId}/attempts", ListAttemptsAsync);
+        messages.MapPost("/{messageId}/endpoints/{endpointId}/resend", ResendAsync);
         return api;
     }
 
@@ -63,6 +64,33 @@ public static class MessageRoutes
         return TypedResults.Accepted((string?)null, new MessageBatchOut(published.Select(p => p.Message.ToOut()).ToList()));
     }
 
+    internal static DeliveryOut ToOut(this Core.Data.Delivery d) =>
+        new(d.MessageId, d.EndpointId, Core.Data.SnakeCase.Of(d.Status), d.AttemptCount, d.NextAttemptAt, d.LastStatusCode, d.UpdatedAt);
+
+    /// <summary>Delivers one message to one endpoint again, now (after the endpoint was fixed, say).</summary>
+    private static async Task<Results<Accepted<DeliveryOut>, NotFound<ProblemDetails>, ProblemHttpResult>> ResendAsync(
+        string appId, string messageId, string endpointId, WebhooksDbContext db, Core.Delivery.DispatchSignal signal, HttpContext http,
+        TimeProvider time, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var delivery = application is null
+            ? null
+            : await db.Deliveries.FirstOrDefaultAsync(d => d.MessageId == messageId && d.EndpointId == endpointId && d.ApplicationId == application.Id, ct);
+        if (delivery is null)
+        {
+            return Problems.NotFound($"A delivery of message '{messageId}' to endpoint '{endpointId}'");
+        }
+        if (delivery.Status == DeliveryStatus.InFlight)
+        {
+            return TypedResults.Problem(type: Problems.Conflict, title: "Conflict", detail: "The delivery is being attempted right now.", statusCode: 409);
+        }
+        var disabled = await db.Endpoints.Where(e => e.Id == endpointId).Select(e => e.Disabled).FirstAsync(ct);
+        delivery.Requeue(time.GetUtcNow(), disabled);
+        await db.SaveChangesAsync(ct);
+        await signal.NotifyAsync();
+        return TypedResults.Accepted((string?)null, delivery.ToOut());
+    }
+
     private static async Task<Results<Ok<MessageOut>, NotFound<ProblemDetails>>> GetAsync(
         string appId, string messageId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
@@ -85,9 +113,7 @@ public static class MessageRoutes
             .Where(d => d.MessageId == messageId && d.ApplicationId == application.Id)
             .OrderBy(d => d.Id)
             .ToListAsync(ct);
-        var data = deliveries
-            .Select(d => new DeliveryOut(d.MessageId, d.EndpointId, Core.Data.SnakeCase.Of(d.Status), d.AttemptCount, d.NextAttemptAt, d.LastStatusCode, d.UpdatedAt))
-            .ToList();
+        var data = deliveries.Select(d => d.ToOut()).ToList();
         return TypedResults.Ok(new ListResponse<DeliveryOut>(data, null, true));
     }
 

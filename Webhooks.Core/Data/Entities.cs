@@ -251,11 +251,14 @@ public sealed class Delivery
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
 
-    /// <summary>Makes the delivery due now again (resend, recover), keeping its attempt history.</summary>
-    public void Requeue(DateTimeOffset now)
+    /// <summary>
+    /// Makes the delivery due now again (resend), keeping its attempt history; parked instead while its
+    /// endpoint is disabled.
+    /// </summary>
+    public void Requeue(DateTimeOffset now, bool endpointDisabled)
     {
         Status = DeliveryStatus.Pending;
-        NextAttemptAt = now.AtStoragePrecision();
+        NextAttemptAt = endpointDisabled ? null : now.AtStoragePrecision();
         LeaseOwner = null;
         LeaseExpiresAt = null;
         UpdatedAt = now.AtStoragePrecision();

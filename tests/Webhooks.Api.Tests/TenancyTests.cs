@@ -1,0 +1,76 @@
+using System.Net;
+using System.Text.Json;
+using Refit;
+using Webhooks.Client;
+using Webhooks.Testing;
+
+namespace Webhooks.Api.Tests;
+
+/// <summary>API keys scoped to one application see nothing of another's.</summary>
+[Collection(StackFixture.Collection)]
+public sealed class TenancyTests(StackFixture fixture)
+{
+    private static async Task<HttpStatusCode> StatusOf(Func<Task> call)
+    {
+        var error = await Assert.ThrowsAnyAsync<ApiException>(call);
+        return error.StatusCode;
+    }
+
+    [Fact]
+    public async Task An_application_key_gets_404_for_everything_of_another_application()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var admin = service.Client();
+        var mine = await admin.CreateApplicationAsync(new ApplicationIn("tenant a"));
+        var theirs = await admin.CreateApplicationAsync(new ApplicationIn("tenant b", "tenant-b-" + Guid.NewGuid().ToString("N")[..8]));
+        var theirEndpoint = await admin.CreateEndpointAsync(theirs.Id, new EndpointIn("https://example.com/b"));
+        var theirMessage = await admin.PublishAsync(theirs.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 1 })));
+
+        var created = await admin.CreateApiKeyAsync(new ApiKeyIn("a's key", mine.Id));
+        Assert.StartsWith("wh_", created.Key, StringComparison.Ordinal);
+        Assert.DoesNotContain(created.Key, JsonSerializer.Serialize(created.ApiKey), StringComparison.Ordinal);
+        var a = service.Client(created.Key);
+
+        // Its own application works.
+        Assert.Equal(mine.Id, (await a.GetApplicationAsync(mine.Id)).Id);
+        await a.CreateEndpointAsync(mine.Id, new EndpointIn("https://example.com/a"));
+        await a.PublishAsync(mine.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 2 })));
+        Assert.Equal([mine.Id], (await a.ListApplicationsAsync()).Data.Select(x => x.Id));
+
+        // Another's, by id or uid, is not found, whatever the route.
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetApplicationAsync(theirs.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetApplicationAsync(theirs.Uid!)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetEndpointAsync(theirs.Id, theirEndpoint.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetEndpointSecretAsync(theirs.Id, theirEndpoint.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetMessageAsync(theirs.Id, theirMessage.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ListDeliveriesAsync(theirs.Id, theirMessage.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.PublishAsync(theirs.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 3 })))));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.DisableEndpointAsync(theirs.Id, theirEndpoint.Id, new DisableEndpointIn())));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.CreateApiKeyAsync(new ApiKeyIn("sneaky", theirs.Id))));
+        // Nor can it widen itself.
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(() => a.CreateApplicationAsync(new ApplicationIn("new"))));
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(() => a.CreateApiKeyAsync(new ApiKeyIn("admin please"))));
+        Assert.False((await admin.GetEndpointAsync(theirs.Id, theirEndpoint.Id)).Disabled);
+    }
+
+    [Fact]
+    public async Task A_revoked_key_is_refused_and_keys_are_listed_only_within_their_scope()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var admin = service.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("revocation"));
+        var first = await admin.CreateApiKeyAsync(new ApiKeyIn("first", app.Id));
+        var second = await admin.CreateApiKeyAsync(new ApiKeyIn("second", app.Id));
+        var client = service.Client(first.Key);
+
+        var listed = (await client.ListApiKeysAsync()).Data;
+        Assert.Equal([first.Id, second.Id], listed.Select(k => k.Id).Order());
+        Assert.All(listed, k => Assert.Equal(app.Id, k.ApplicationId));
+
+        await client.RevokeApiKeyAsync(second.Id);
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(() => service.Client(second.Key).GetApplicationAsync(app.Id)));
+        Assert.Equal(app.Id, (await client.GetApplicationAsync(app.Id)).Id);
+        await admin.RevokeApiKeyAsync(first.Id);
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(() => client.GetApplicationAsync(app.Id)));
+    }
+}

@@ -1,0 +1,38 @@
+using Webhooks.Client;
+using Webhooks.Testing;
+
+namespace Webhooks.Worker.Tests;
+
+/// <summary>Resend and recover, through the API and the real worker.</summary>
+[Collection(StackFixture.Collection)]
+public sealed class RecoveryTests(StackFixture fixture)
+{
+    [Fact]
+    public async Task Exhausted_deliveries_are_recovered_since_a_time_and_one_is_resent()
+    {
+        await fixture.Stack.WorkerAsync();
+        var healthy = false;
+        await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(),
+            e => e with { RetrySchedule = [0] }, _ => Task.FromResult(healthy ? null : (int?)500));
+        var since = DateTimeOffset.UtcNow.AddSeconds(-1);
+        var messages = await s.PublishManyAsync(4);
+        foreach (var message in messages)
+        {
+            await s.WaitForStatusAsync(message.Id, "exhausted", TimeSpan.FromSeconds(20));
+        }
+        healthy = true;
+
+        var resent = await s.Api.ResendAsync(s.App.Id, messages[0].Id, s.Endpoint.Id);
+        Assert.Equal("pending", resent.Status);
+        await s.WaitForStatusAsync(messages[0].Id, "succeeded", TimeSpan.FromSeconds(20));
+        Assert.Equal(2, (await s.AttemptsAsync(messages[0].Id)).Count);
+
+        var recovered = await s.Api.RecoverAsync(s.App.Id, s.Endpoint.Id, new RecoverIn(since));
+        Assert.Equal(3, recovered.Requeued);
+        foreach (var message in messages)
+        {
+            await s.WaitForStatusAsync(message.Id, "succeeded", TimeSpan.FromSeconds(20));
+        }
+        Assert.Equal(4, s.Receiver.Handled.Select(h => h.Id).Distinct().Count());
+    }
+}
