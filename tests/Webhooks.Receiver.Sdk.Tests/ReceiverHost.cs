@@ -12,14 +12,15 @@ namespace Webhooks.Receiver.Sdk.Tests;
 internal static class ReceiverHost
 {
     public static async Task<(WebApplication App, HttpClient Http)> StartAsync(
-        WebhookSecret secret, FlakyHandler.State state, Action<WebhookReceiverBuilder>? configure = null, bool middleware = false)
+        WebhookSecret secret, FlakyHandler.State state, Action<WebhookReceiverBuilder>? configure = null, bool middleware = false,
+        Action<WebhookReceiverOptions>? options = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddSingleton(state);
         builder.Configuration["Webhooks:Receiver:Secrets:0"] = secret.ToString();
-        var receiver = builder.Services.AddWebhookReceiver().AddHandler<OrderCreated, FlakyHandler>("order.created");
+        var receiver = builder.Services.AddWebhookReceiver(options).AddHandler<OrderCreated, FlakyHandler>("order.created");
         configure?.Invoke(receiver);
         var app = builder.Build();
         if (middleware)

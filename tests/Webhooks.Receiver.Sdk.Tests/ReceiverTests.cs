@@ -43,24 +43,8 @@ public sealed class ReceiverTests : IAsyncLifetime
     private WebApplication _app = null!;
     private HttpClient _http = null!;
 
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddSingleton(_state);
-        builder.Services.AddWebhookReceiver(o =>
-            {
-                o.Secrets.Add(_secret.ToString());
-                o.MaxBodyBytes = 1024;
-            })
-            .AddHandler<OrderCreated, FlakyHandler>("order.created");
-        _app = builder.Build();
-        _app.MapWebhookReceiver("/webhooks");
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        _http = new HttpClient { BaseAddress = new Uri(address) };
-    }
+    public async Task InitializeAsync() =>
+        (_app, _http) = await ReceiverHost.StartAsync(_secret, _state, options: o => o.MaxBodyBytes = 1024);
 
     public async Task DisposeAsync()
     {
@@ -78,12 +62,15 @@ public sealed class ReceiverTests : IAsyncLifetime
         var ts = timestamp ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var bytes = Encoding.UTF8.GetBytes(body);
         signature ??= SignatureScheme.Sign(secret ?? _secret, id, ts, bytes);
-        var prefix = svixHeaders ? "svix" : "webhook";
+        if (!svixHeaders)
+        {
+            return ReceiverHost.PostAsync(_http, bytes, id, ts, signature);
+        }
         var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks") { Content = new ByteArrayContent(bytes) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Add(prefix + "-id", id);
-        request.Headers.Add(prefix + "-timestamp", ts.ToString());
-        request.Headers.Add(prefix + "-signature", signature);
+        request.Headers.Add("svix-id", id);
+        request.Headers.Add("svix-timestamp", ts.ToString());
+        request.Headers.Add("svix-signature", signature);
         return _http.SendAsync(request);
     }
 
