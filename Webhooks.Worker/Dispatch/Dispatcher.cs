@@ -111,6 +111,9 @@ public sealed partial class Dispatcher(
                     capped = snapshot.Values.Any(n => n >= settings.MaxInFlightPerEndpoint) ||
                              claimed.CountBy(d => d.EndpointId).Any(c => snapshot.GetValueOrDefault(c.Key) + c.Value >= settings.MaxInFlightPerEndpoint);
                     await StartAsync(claimed, settings, results.Writer);
+                    // A rate-limited endpoint is left out of claims until its bucket refills: not starvation either;
+                    // the wait below ends when the earliest limit lifts.
+                    capped |= !_throttledUntil.IsEmpty;
                     starved = claimed.Count < free && !capped;
                     LogClaimed(claimed.Count, free, Volatile.Read(ref _inFlight));
                     continue;

@@ -5,7 +5,7 @@ namespace Webhooks.Worker.Tests;
 
 /// <summary>Rate limits, per-endpoint caps, and one endpoint's trouble not slowing another's deliveries.</summary>
 [Collection(StackFixture.Collection)]
-public sealed class IsolationTests(StackFixture fixture)
+public sealed class IsolationTests(StackFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public async Task Rate_limit_spaces_deliveries_to_an_endpoint()
@@ -18,6 +18,7 @@ public sealed class IsolationTests(StackFixture fixture)
         // A burst of 5, then 5 a second: the 20th request comes no sooner than 3 s after the first.
         Assert.True((times[^1] - times[0]).TotalSeconds >= 2.8, $"20 requests took {(times[^1] - times[0]).TotalSeconds:0.00} s");
         var offsets = string.Join(", ", times.Select(t => (t - times[0]).TotalMilliseconds.ToString("0")));
+        output.WriteLine($"request offsets (ms): {offsets}");
         // The token bucket's promise: any k consecutive requests span at least (k - burst) / rate seconds
         // (less 250 ms for the network and scheduling jitter between send and receipt).
         for (var i = 0; i < times.Length; i++)
