@@ -62,7 +62,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         {
             var status = bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? 413 : 400;
             var json = FindJsonException(bad);
-            var field = json?.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : "body";
+            var field = json?.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : ParameterOf(bad.Message) ?? "body";
             problem = new HttpValidationProblemDetails(new Dictionary<string, string[]>
             {
                 [field] = [json is null ? bad.Message : "The value is not valid JSON of the expected type."],
@@ -86,6 +86,13 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    // Route and query binding failures read: Failed to bind parameter "int? limit" from "abc".
+    private static string? ParameterOf(string message)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(message, "^Failed to bind parameter \"(?:[^\"]* )?([A-Za-z0-9_]+)\"");
+        return match.Success ? match.Groups[1].Value : null;
     }
 
     private static JsonException? FindJsonException(Exception exception)

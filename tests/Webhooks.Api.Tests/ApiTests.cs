@@ -171,6 +171,18 @@ public sealed class ApiTests(StackFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData("/api/v1/apps?limit=abc", "limit")]
+    [InlineData("/api/v1/apps?limit=99999999999999", "limit")]
+    public async Task Malformed_query_parameters_answer_400_naming_the_parameter(string path, string field)
+    {
+        var (_, http) = await ClientsAsync();
+        using var response = await http.GetAsync(path);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await ProblemOf(response);
+        Assert.Contains(field, problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+    }
+
     [Fact]
     public async Task Deeply_nested_payload_is_refused_without_a_500()
     {
