@@ -36,13 +36,14 @@ internal static class ReceiverHost
         return (app, new HttpClient { BaseAddress = new Uri(address) });
     }
 
-    public static Task<HttpResponseMessage> PostAsync(HttpClient http, byte[] body, string id, long timestamp, string signature)
+    /// <param name="headerPrefix"><c>webhook</c> (Standard Webhooks) or <c>svix</c> (the aliases).</param>
+    public static Task<HttpResponseMessage> PostAsync(HttpClient http, byte[] body, string id, long timestamp, string signature, string headerPrefix = "webhook")
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks") { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Add("webhook-id", id);
-        request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", signature);
+        request.Headers.Add(headerPrefix + "-id", id);
+        request.Headers.Add(headerPrefix + "-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        request.Headers.Add(headerPrefix + "-signature", signature);
         return http.SendAsync(request);
     }
 

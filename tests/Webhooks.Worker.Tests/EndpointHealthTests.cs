@@ -31,7 +31,7 @@ public sealed class EndpointHealthTests(StackFixture fixture)
         healthy = true;
         await s.Api.EnableEndpointAsync(s.App.Id, s.Endpoint.Id);
         await s.WaitForStatusAsync(second.Id, "succeeded", TimeSpan.FromSeconds(20));
-        Assert.Equal(2, (await s.Receiver.Handled.ToAsyncList()).Single().Data.GetProperty("n").GetInt32());
+        Assert.Equal(2, s.Receiver.Handled.Single().Data.GetProperty("n").GetInt32());
     }
 
     [Fact]
@@ -85,9 +85,4 @@ public sealed class EndpointHealthTests(StackFixture fixture)
         await s.WaitForHandledAsync(5, TimeSpan.FromSeconds(20));
         Assert.True(messages.Select(m => m.Id).ToHashSet().SetEquals(s.Receiver.Handled.Select(h => h.Id)));
     }
-}
-
-internal static class AsyncListExtensions
-{
-    public static Task<List<T>> ToAsyncList<T>(this IEnumerable<T> source) => Task.FromResult(source.ToList());
 }

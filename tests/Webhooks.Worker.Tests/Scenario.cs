@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Webhooks.Client;
 using Webhooks.Receiver.Sdk;
@@ -61,9 +60,4 @@ public sealed class Scenario : IAsyncDisposable
         Eventually.HoldsAsync(() => Receiver.Handled.Select(h => h.Id).Distinct().Count() >= count, timeout, $"{count} webhooks handled");
 
     public ValueTask DisposeAsync() => Receiver.DisposeAsync();
-}
-
-public static class Stopwatches
-{
-    public static TimeSpan Since(long started) => Stopwatch.GetElapsedTime(started);
 }
