@@ -60,8 +60,55 @@ public interface IWebhooksApi
     Task<MessageOut> GetMessageAsync(string appId, string messageId, CancellationToken cancellationToken = default);
 
     [Get("/api/v1/apps/{appId}/messages/{messageId}/deliveries")]
-    Task<ListResponse<DeliveryOut>> ListDeliveriesAsync(string appId, string messageId, CancellationToken cancellationToken = default);
+    Task<ListResponse<DeliveryOut>> ListDeliveriesAsync(string appId, string messageId, [Query] DeliveryQuery? query = null, CancellationToken cancellationToken = default);
 
     [Get("/api/v1/apps/{appId}/messages/{messageId}/attempts")]
-    Task<ListResponse<AttemptOut>> ListAttemptsAsync(string appId, string messageId, CancellationToken cancellationToken = default);
+    Task<ListResponse<AttemptOut>> ListAttemptsAsync(string appId, string messageId, [Query] AttemptQuery? query = null, CancellationToken cancellationToken = default);
+
+    [Put("/api/v1/apps/{appId}")]
+    Task<ApplicationOut> UpdateApplicationAsync(string appId, [Body] ApplicationIn application, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the application; its data goes once no delivery of it is in flight.</summary>
+    [Delete("/api/v1/apps/{appId}")]
+    Task DeleteApplicationAsync(string appId, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/event-types")]
+    Task<EventTypeOut> CreateEventTypeAsync(string appId, [Body] EventTypeIn eventType, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/event-types")]
+    Task<ListResponse<EventTypeOut>> ListEventTypesAsync(string appId, bool? includeArchived = null, int? limit = null, string? iterator = null, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/event-types/{name}")]
+    Task<EventTypeOut> GetEventTypeAsync(string appId, string name, CancellationToken cancellationToken = default);
+
+    [Put("/api/v1/apps/{appId}/event-types/{name}")]
+    Task<EventTypeOut> UpdateEventTypeAsync(string appId, string name, [Body] EventTypeUpdateIn eventType, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/event-types/{name}/archive")]
+    Task<EventTypeOut> ArchiveEventTypeAsync(string appId, string name, CancellationToken cancellationToken = default);
+
+    [Put("/api/v1/apps/{appId}/endpoints/{endpointId}")]
+    Task<EndpointOut> UpdateEndpointAsync(string appId, string endpointId, [Body] EndpointUpdateIn endpoint, CancellationToken cancellationToken = default);
+
+    [Delete("/api/v1/apps/{appId}/endpoints/{endpointId}")]
+    Task DeleteEndpointAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/test")]
+    Task<EndpointTestOut> TestEndpointAsync(string appId, string endpointId, [Body] EndpointTestIn input, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/endpoints/{endpointId}/stats")]
+    Task<EndpointStatsOut> GetEndpointStatsAsync(string appId, string endpointId, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/endpoints/{endpointId}/deliveries")]
+    Task<ListResponse<DeliveryOut>> ListEndpointDeliveriesAsync(string appId, string endpointId, [Query] DeliveryQuery? query = null, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/endpoints/{endpointId}/attempts")]
+    Task<ListResponse<AttemptOut>> ListEndpointAttemptsAsync(string appId, string endpointId, [Query] AttemptQuery? query = null, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/messages")]
+    Task<ListResponse<MessageOut>> ListMessagesAsync(string appId, [Query] MessageQuery? query = null, CancellationToken cancellationToken = default);
+
+    /// <summary>One attempt, with the request headers sent (credential-like values redacted) and the response.</summary>
+    [Get("/api/v1/apps/{appId}/attempts/{attemptId}")]
+    Task<AttemptOut> GetAttemptAsync(string appId, string attemptId, CancellationToken cancellationToken = default);
 }

@@ -8,6 +8,20 @@ public sealed record ApplicationIn(string Name, string? Uid = null, IReadOnlyLis
 
 public sealed record ApplicationOut(string Id, string Name, string? Uid, IReadOnlyList<int>? RetrySchedule, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
+/// <summary>What an endpoint's create and update requests have in common.</summary>
+public interface IEndpointSettings
+{
+    string Url { get; }
+    string? Description { get; }
+    IReadOnlyList<string>? EventTypes { get; }
+    IReadOnlyList<string>? Channels { get; }
+    int? RateLimitPerSecond { get; }
+    int? TimeoutSeconds { get; }
+    IReadOnlyDictionary<string, string>? Headers { get; }
+    IReadOnlyDictionary<string, string>? Metadata { get; }
+    IReadOnlyList<int>? RetrySchedule { get; }
+}
+
 public sealed record EndpointIn(
     string Url,
     string? Description = null,
@@ -18,7 +32,39 @@ public sealed record EndpointIn(
     int? TimeoutSeconds = null,
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
-    IReadOnlyList<int>? RetrySchedule = null);
+    IReadOnlyList<int>? RetrySchedule = null) : IEndpointSettings;
+
+/// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
+public sealed record EndpointUpdateIn(
+    string Url,
+    string? Description = null,
+    IReadOnlyList<string>? EventTypes = null,
+    IReadOnlyList<string>? Channels = null,
+    int? RateLimitPerSecond = null,
+    int? TimeoutSeconds = null,
+    IReadOnlyDictionary<string, string>? Headers = null,
+    IReadOnlyDictionary<string, string>? Metadata = null,
+    IReadOnlyList<int>? RetrySchedule = null) : IEndpointSettings;
+
+/// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
+public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
+
+/// <summary>The test message, and its attempt if it was made within the endpoint's timeout (else null: look it up later).</summary>
+public sealed record EndpointTestOut(string MessageId, AttemptOut? Attempt);
+
+public sealed record StatsWindowOut(long Attempts, long Succeeded, long Failed, double? SuccessRate);
+
+public sealed record LastFailureOut(string AttemptId, string MessageId, DateTimeOffset At, int? ResponseStatus, string? ErrorKind, string? ErrorMessage);
+
+/// <summary>An endpoint's attempts over the last 24 hours and 7 days, its last failure, and what waits for it.</summary>
+public sealed record EndpointStatsOut(StatsWindowOut Last24h, StatsWindowOut Last7d, LastFailureOut? LastFailure, long Pending);
+
+public sealed record EventTypeIn(string Name, string? Description = null, JsonElement? Schema = null);
+
+/// <summary>Replaces an event type's description and schema; <see cref="Archived"/> false un-archives it.</summary>
+public sealed record EventTypeUpdateIn(string? Description = null, JsonElement? Schema = null, bool Archived = false);
+
+public sealed record EventTypeOut(string Id, string Name, string? Description, JsonElement? Schema, bool Archived, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 public sealed record EndpointOut(
     string Id,
@@ -62,9 +108,11 @@ public sealed record MessageOut(
     JsonElement Payload,
     IReadOnlyList<string> Channels,
     string? IdempotencyKey,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    IReadOnlyList<DeliveryOut>? Deliveries = null);
 
 public sealed record DeliveryOut(
+    string Id,
     string MessageId,
     string EndpointId,
     string Status,
@@ -82,6 +130,7 @@ public sealed record AttemptOut(
     DateTimeOffset StartedAt,
     int DurationMs,
     bool Succeeded,
+    IReadOnlyDictionary<string, string>? RequestHeaders,
     int? ResponseStatus,
     IReadOnlyDictionary<string, string>? ResponseHeaders,
     string? ResponseBody,

@@ -40,6 +40,21 @@ public static class Ids
         return new string(text);
     }
 
+    /// <summary>
+    /// The smallest id of the prefix created at or after <paramref name="time"/> (a UUIDv7 starts with its millisecond
+    /// timestamp): a time range becomes an id range, served by the indexes on ids.
+    /// </summary>
+    public static string LowerBound(string prefix, DateTimeOffset time)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var ms = (ulong)Math.Max(0, time.ToUnixTimeMilliseconds());
+        for (var i = 0; i < 6; i++)
+        {
+            bytes[i] = (byte)(ms >> (8 * (5 - i)));
+        }
+        return New(prefix, new Guid(bytes, bigEndian: true));
+    }
+
     /// <summary>Whether <paramref name="id"/> has the shape of an id of the given prefix.</summary>
     public static bool IsValid(string? id, string prefix) =>
         id is not null &&

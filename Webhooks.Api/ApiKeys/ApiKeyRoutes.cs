@@ -35,7 +35,7 @@ public static class ApiKeyRoutes
 
     private static ApiKeyOut ToOut(ApiKey k) => new(k.Id, k.Name, k.ApplicationId, k.DisplayPrefix, k.CreatedAt, k.RevokedAt);
 
-    private static async Task<Results<Created<ApiKeyCreated>, NotFound<ProblemDetails>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<ApiKeyCreated>, ProblemHttpResult>> CreateAsync(
         ApiKeyIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);
@@ -51,7 +51,7 @@ public static class ApiKeyRoutes
         }
         else if (!caller.IsAdmin)
         {
-            return TypedResults.Problem(type: Problems.Unauthorized, title: "Forbidden", detail: "Only an admin key can create admin keys.", statusCode: 403);
+            return Problems.ForbiddenProblem("Only an admin key can create admin keys.");
         }
         var plain = Infrastructure.ApiKeys.Generate();
         var key = new ApiKey(input.Name, applicationId, Infrastructure.ApiKeys.Hash(plain), plain[..10], time.GetUtcNow());
@@ -70,7 +70,7 @@ public static class ApiKeyRoutes
         return TypedResults.Ok(new ListResponse<ApiKeyOut>(keys.Select(ToOut).ToList(), null, true));
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>>> RevokeAsync(
+    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(
         string keyId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);

@@ -13,8 +13,10 @@ public static class ApplicationRoutes
     {
         var apps = api.MapGroup("/apps").WithTags("Applications");
         apps.MapPost("/", CreateAsync).Validate<ApplicationIn>();
-        apps.MapGet("/", ListAsync);
+        apps.MapGet("/", ListAsync).Validate<PageQuery>();
         apps.MapGet("/{appId}", GetAsync);
+        apps.MapPut("/{appId}", UpdateAsync).Validate<ApplicationIn>();
+        apps.MapDelete("/{appId}", DeleteAsync);
         return api;
     }
 
@@ -25,11 +27,11 @@ public static class ApplicationRoutes
     {
         if (!ApiCaller.From(http.User).IsAdmin)
         {
-            return TypedResults.Problem(type: Problems.Unauthorized, title: "Forbidden", detail: "Only an admin key can create applications.", statusCode: 403);
+            return Problems.ForbiddenProblem("Only an admin key can create applications.");
         }
         if (input.Uid is not null && await db.Applications.AnyAsync(a => a.Uid == input.Uid, ct))
         {
-            return TypedResults.Problem(type: Problems.Conflict, title: "Conflict", detail: $"An application with uid '{input.Uid}' exists.", statusCode: 409);
+            return Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
         }
         var application = new Application(input.Name, input.Uid, time.GetUtcNow()) { RetrySchedule = input.RetrySchedule?.ToArray() };
         db.Applications.Add(application);
@@ -38,23 +40,61 @@ public static class ApplicationRoutes
     }
 
     private static async Task<Ok<ListResponse<ApplicationOut>>> ListAsync(
-        WebhooksDbContext db, HttpContext http, int? limit, string? iterator, CancellationToken ct)
+        WebhooksDbContext db, HttpContext http, [AsParameters] PageQuery page, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);
-        var take = Paging.Clamp(limit);
+        var take = Paging.Clamp(page.Limit);
         var query = db.Applications.AsNoTracking().Where(a => caller.IsAdmin || a.Id == caller.ApplicationId);
-        if (iterator is not null)
+        if (page.Iterator is not null)
         {
-            query = query.Where(a => string.Compare(a.Id, iterator) > 0);
+            query = query.Where(a => string.Compare(a.Id, page.Iterator) > 0);
         }
         var rows = await query.OrderBy(a => a.Id).Take(take + 1).ToListAsync(ct);
         return TypedResults.Ok(Paging.Page(rows, take, a => a.Id, ToOut));
     }
 
-    private static async Task<Results<Ok<ApplicationOut>, NotFound<ProblemDetails>>> GetAsync(
+    private static async Task<Results<Ok<ApplicationOut>, ProblemHttpResult>> GetAsync(
         string appId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         return application is null ? Problems.NotFound($"Application '{appId}'") : TypedResults.Ok(application.ToOut());
+    }
+
+    private static async Task<Results<Ok<ApplicationOut>, ProblemHttpResult>> UpdateAsync(
+        string appId, ApplicationIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        if (input.Uid is not null && input.Uid != application.Uid && await db.Applications.IgnoreQueryFilters().AnyAsync(a => a.Uid == input.Uid, ct))
+        {
+            return Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
+        }
+        application.Update(input.Name, input.Uid, input.RetrySchedule?.ToArray(), time.GetUtcNow());
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(application.ToOut());
+    }
+
+    /// <summary>
+    /// Deletes an application: at once it is gone for the API and nothing more of it is delivered; its rows (endpoints,
+    /// messages, deliveries, attempts, keys) are removed when no delivery of it is in flight — now, or by the worker's sweep.
+    /// </summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string appId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var caller = ApiCaller.From(http.User);
+        var application = await db.FindApplicationAsync(caller, appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        if (!caller.IsAdmin)
+        {
+            return Problems.ForbiddenProblem("Only an admin key can delete applications.");
+        }
+        await db.DeleteAsync(application, time.GetUtcNow(), ct);
+        return TypedResults.NoContent();
     }
 }

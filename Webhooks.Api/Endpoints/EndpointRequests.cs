@@ -5,23 +5,31 @@ using Webhooks.Receiver.Sdk;
 
 namespace Webhooks.Api.Endpoints;
 
-public sealed class EndpointInValidator : AbstractValidator<EndpointIn>
+public sealed class EndpointInValidator : EndpointSettingsValidator<EndpointIn>
 {
-    public const int MaxUrlLength = 2048;
+    public EndpointInValidator(IConfiguration configuration) : base(configuration)
+    {
+        RuleFor(e => e.Secret!).Must(s => WebhookSecret.TryParse(s, out _, out _))
+            .WithMessage($"'secret' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
+            .When(e => e.Secret is not null);
+    }
+}
 
-    public EndpointInValidator(IConfiguration configuration)
+public sealed class EndpointUpdateInValidator(IConfiguration configuration) : EndpointSettingsValidator<EndpointUpdateIn>(configuration);
+
+/// <summary>The rules an endpoint's settings follow, on create and on update.</summary>
+public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where T : IEndpointSettings
+{
+    protected EndpointSettingsValidator(IConfiguration configuration)
     {
         var httpsOnly = configuration.GetValue<bool>("Webhooks:RequireHttps");
-        RuleFor(e => e.Url).NotEmpty().MaximumLength(MaxUrlLength).Must(url => IsWebUrl(url, httpsOnly))
-            .WithMessage(httpsOnly ? "'url' must be an absolute https URL." : "'Url' must be an absolute http or https URL.");
+        RuleFor(e => e.Url).NotEmpty().MaximumLength(UrlRules.MaxUrlLength).Must(url => UrlRules.IsWebUrl(url, httpsOnly))
+            .WithMessage(httpsOnly ? "'url' must be an absolute https URL." : "'url' must be an absolute http or https URL.");
         RuleFor(e => e.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(e => e.Description is not null);
         RuleFor(e => e.EventTypes!).Must(t => t.Count <= 256).WithMessage("At most 256 event types.").When(e => e.EventTypes is not null);
         RuleForEach(e => e.EventTypes).SetValidator(new EventTypeNameValidator());
         RuleFor(e => e.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(e => e.Channels is not null);
         RuleForEach(e => e.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
-        RuleFor(e => e.Secret!).Must(s => WebhookSecret.TryParse(s, out _, out _))
-            .WithMessage($"'secret' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
-            .When(e => e.Secret is not null);
         RuleFor(e => e.RateLimitPerSecond).InclusiveBetween(1, 10_000).When(e => e.RateLimitPerSecond is not null);
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
@@ -31,6 +39,11 @@ public sealed class EndpointInValidator : AbstractValidator<EndpointIn>
         RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
             .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
     }
+}
+
+public static class UrlRules
+{
+    public const int MaxUrlLength = 2048;
 
     public static bool IsWebUrl(string? url, bool httpsOnly) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) &&

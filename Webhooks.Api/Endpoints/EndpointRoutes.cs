@@ -3,10 +3,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Webhooks.Api.Infrastructure;
+using Webhooks.Api.Messages;
 using Webhooks.Client;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
-using Webhooks.Receiver.Sdk;
 using Endpoint = Webhooks.Core.Data.Endpoint;
 
 namespace Webhooks.Api.Endpoints;
@@ -17,24 +17,25 @@ public static class EndpointRoutes
     {
         var endpoints = api.MapGroup("/apps/{appId}/endpoints").WithTags("Endpoints");
         endpoints.MapPost("/", CreateAsync).Validate<EndpointIn>();
-        endpoints.MapGet("/", ListAsync);
+        endpoints.MapGet("/", ListAsync).Validate<PageQuery>();
         endpoints.MapGet("/{endpointId}", GetAsync);
+        endpoints.MapPut("/{endpointId}", UpdateAsync).Validate<EndpointUpdateIn>();
+        endpoints.MapDelete("/{endpointId}", DeleteAsync);
         endpoints.MapPost("/{endpointId}/disable", DisableAsync).Validate<DisableEndpointIn>();
         endpoints.MapPost("/{endpointId}/enable", EnableAsync);
         endpoints.MapGet("/{endpointId}/secret", GetSecretAsync);
-        endpoints.MapPost("/{endpointId}/recover", RecoverAsync).Validate<RecoverIn>();
         endpoints.MapPost("/{endpointId}/secret/rotate", RotateSecretAsync).Validate<RotateSecretIn>();
+        endpoints.MapPost("/{endpointId}/recover", RecoverAsync).Validate<RecoverIn>();
+        endpoints.MapPost("/{endpointId}/test", TestAsync).Validate<EndpointTestIn>().ProducesValidationProblem(422);
+        endpoints.MapGet("/{endpointId}/stats", StatsAsync);
+        endpoints.MapGet("/{endpointId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
+        endpoints.MapGet("/{endpointId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();
         return api;
     }
 
     internal static EndpointOut ToOut(this Endpoint e) => new(
         e.Id, e.Url, e.Description, e.EventTypes, e.Channels, e.RateLimitPerSecond, e.TimeoutSeconds, e.RetrySchedule,
         e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt, e.CreatedAt, e.UpdatedAt);
-
-    private static EndpointSecretOut SecretOf(Endpoint e, DateTimeOffset now) =>
-        e.PreviousSecretExpiresAt > now
-            ? new EndpointSecretOut(e.Secret, e.PreviousSecret, e.PreviousSecretExpiresAt)
-            : new EndpointSecretOut(e.Secret, null, null);
 
     /// <summary>The endpoint, if its application exists and the caller may see it.</summary>
     internal static async Task<Endpoint?> FindEndpointAsync(this WebhooksDbContext db, HttpContext http, string appId, string endpointId, CancellationToken ct)
@@ -45,59 +46,70 @@ public static class EndpointRoutes
             : await db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == application.Id, ct);
     }
 
-    private static async Task<Results<Created<EndpointCreated>, NotFound<ProblemDetails>>> CreateAsync(
-        string appId, EndpointIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<Created<EndpointCreated>, ProblemHttpResult>> CreateAsync(
+        string appId, EndpointIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         if (application is null)
         {
             return Problems.NotFound($"Application '{appId}'");
         }
-        var secret = input.Secret is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Secret);
-        var endpoint = new Endpoint(application.Id, input.Url, secret.ToString(), time.GetUtcNow())
-        {
-            Description = input.Description,
-            EventTypes = input.EventTypes?.Distinct(StringComparer.Ordinal).ToArray() ?? [],
-            Channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [],
-            RateLimitPerSecond = input.RateLimitPerSecond,
-            TimeoutSeconds = input.TimeoutSeconds ?? Endpoint.DefaultTimeoutSeconds,
-            Headers = input.Headers?.ToDictionary() ?? [],
-            Metadata = input.Metadata?.ToDictionary() ?? [],
-            RetrySchedule = input.RetrySchedule?.ToArray(),
-        };
-        db.Endpoints.Add(endpoint);
-        await db.SaveChangesAsync(ct);
+        var endpoint = await service.CreateAsync(application, input, ct);
         return TypedResults.Created(
             $"/api/v1/apps/{application.Id}/endpoints/{endpoint.Id}",
             new EndpointCreated(endpoint.Id, endpoint.Url, endpoint.Secret, endpoint.ToOut()));
     }
 
-    private static async Task<Results<Ok<ListResponse<EndpointOut>>, NotFound<ProblemDetails>>> ListAsync(
-        string appId, int? limit, string? iterator, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Ok<ListResponse<EndpointOut>>, ProblemHttpResult>> ListAsync(
+        string appId, [AsParameters] PageQuery page, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         if (application is null)
         {
             return Problems.NotFound($"Application '{appId}'");
         }
-        var take = Paging.Clamp(limit);
+        var take = Paging.Clamp(page.Limit);
         var query = db.Endpoints.AsNoTracking().Where(e => e.ApplicationId == application.Id);
-        if (iterator is not null)
+        if (page.Iterator is not null)
         {
-            query = query.Where(e => string.Compare(e.Id, iterator) > 0);
+            query = query.Where(e => string.Compare(e.Id, page.Iterator) > 0);
         }
         var rows = await query.OrderBy(e => e.Id).Take(take + 1).ToListAsync(ct);
         return TypedResults.Ok(Paging.Page(rows, take, e => e.Id, e => e.ToOut()));
     }
 
-    private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> GetAsync(
+    private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> GetAsync(
         string appId, string endpointId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
         return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(endpoint.ToOut());
     }
 
-    private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> DisableAsync(
+    private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> UpdateAsync(
+        string appId, string endpointId, EndpointUpdateIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        if (endpoint is null)
+        {
+            return Problems.NotFound($"Endpoint '{endpointId}'");
+        }
+        await service.UpdateAsync(endpoint, input, ct);
+        return TypedResults.Ok(endpoint.ToOut());
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string appId, string endpointId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        if (endpoint is null)
+        {
+            return Problems.NotFound($"Endpoint '{endpointId}'");
+        }
+        await db.DeleteAsync(endpoint, time.GetUtcNow(), ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> DisableAsync(
         string appId, string endpointId, DisableEndpointIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
@@ -112,7 +124,7 @@ public static class EndpointRoutes
         return TypedResults.Ok(endpoint.ToOut());
     }
 
-    private static async Task<Results<Ok<EndpointOut>, NotFound<ProblemDetails>>> EnableAsync(
+    private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> EnableAsync(
         string appId, string endpointId, WebhooksDbContext db, DispatchSignal signal, HttpContext http, TimeProvider time, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
@@ -125,48 +137,78 @@ public static class EndpointRoutes
         return TypedResults.Ok(endpoint.ToOut());
     }
 
-    private static async Task<Results<Accepted<RecoverOut>, NotFound<ProblemDetails>>> RecoverAsync(
-        string appId, string endpointId, RecoverIn input, WebhooksDbContext db, DispatchSignal signal, HttpContext http, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<Accepted<RecoverOut>, ProblemHttpResult>> RecoverAsync(
+        string appId, string endpointId, RecoverIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
         }
-        var now = time.GetUtcNow().AtStoragePrecision();
-        DateTimeOffset? dueAt = endpoint.Disabled ? null : now;
-        var requeued = await db.Deliveries
-            .Where(d => d.EndpointId == endpoint.Id && d.CreatedAt >= input.Since &&
-                        (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Exhausted))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(d => d.Status, DeliveryStatus.Pending)
-                .SetProperty(d => d.NextAttemptAt, dueAt)
-                .SetProperty(d => d.UpdatedAt, now), ct);
-        await signal.NotifyAsync();
-        return TypedResults.Accepted((string?)null, new RecoverOut(requeued));
+        return TypedResults.Accepted((string?)null, new RecoverOut(await service.RecoverAsync(endpoint, input.Since, ct)));
     }
 
-    private static async Task<Results<Ok<EndpointSecretOut>, NotFound<ProblemDetails>>> GetSecretAsync(
-        string appId, string endpointId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<Ok<EndpointSecretOut>, ProblemHttpResult>> GetSecretAsync(
+        string appId, string endpointId, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
-        return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(SecretOf(endpoint, time.GetUtcNow()));
+        return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(service.SecretOf(endpoint));
     }
 
-    private static async Task<Results<Ok<EndpointSecretOut>, NotFound<ProblemDetails>>> RotateSecretAsync(
-        string appId, string endpointId, RotateSecretIn input, WebhooksDbContext db, HttpContext http, TimeProvider time,
-        IConfiguration configuration, CancellationToken ct)
+    private static async Task<Results<Ok<EndpointSecretOut>, ProblemHttpResult>> RotateSecretAsync(
+        string appId, string endpointId, RotateSecretIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        return endpoint is null
+            ? Problems.NotFound($"Endpoint '{endpointId}'")
+            : TypedResults.Ok(await service.RotateSecretAsync(endpoint, input.Key, ct));
+    }
+
+    /// <summary>200 with the attempt when the worker made it within the endpoint's timeout; 202 with the message id otherwise.</summary>
+    private static async Task<Results<Ok<EndpointTestOut>, Accepted<EndpointTestOut>, ProblemHttpResult>> TestAsync(
+        string appId, string endpointId, EndpointTestIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var endpoint = application is null ? null : await db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == application.Id, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
         }
-        var now = time.GetUtcNow();
-        var secret = input.Key is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Key);
-        endpoint.RotateSecret(secret.ToString(), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(SecretOf(endpoint, now));
+        if (endpoint.Disabled)
+        {
+            return Problems.ConflictProblem("The endpoint is disabled: enable it to send a test event.");
+        }
+        var result = await service.TestAsync(application!, endpoint, input, ct);
+        if (result.Rejected is { } rejected)
+        {
+            return Problems.Rejected(rejected);
+        }
+        return result.Sent!.Attempt is null ? TypedResults.Accepted((string?)null, result.Sent) : TypedResults.Ok(result.Sent);
+    }
+
+    private static async Task<Results<Ok<EndpointStatsOut>, ProblemHttpResult>> StatsAsync(
+        string appId, string endpointId, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(await service.StatsAsync(endpoint, ct));
+    }
+
+    private static async Task<Results<Ok<ListResponse<DeliveryOut>>, ProblemHttpResult>> ListDeliveriesAsync(
+        string appId, string endpointId, [AsParameters] DeliveryQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        return endpoint is null
+            ? Problems.NotFound($"Endpoint '{endpointId}'")
+            : TypedResults.Ok(await db.Deliveries.Where(d => d.EndpointId == endpoint.Id).PageAsync(query, ct));
+    }
+
+    private static async Task<Results<Ok<ListResponse<AttemptOut>>, ProblemHttpResult>> ListAttemptsAsync(
+        string appId, string endpointId, [AsParameters] AttemptQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        return endpoint is null
+            ? Problems.NotFound($"Endpoint '{endpointId}'")
+            : TypedResults.Ok(await db.DeliveryAttempts.Where(a => a.EndpointId == endpoint.Id).PageAsync(query, ct));
     }
 }
 
@@ -175,5 +217,18 @@ public sealed class RecoverInValidator : AbstractValidator<RecoverIn>
     public RecoverInValidator(TimeProvider time)
     {
         RuleFor(r => r.Since).Must(since => since <= time.GetUtcNow()).WithMessage("'since' must not be in the future.");
+    }
+}
+
+public sealed class EndpointTestInValidator : AbstractValidator<EndpointTestIn>
+{
+    public EndpointTestInValidator(Microsoft.Extensions.Options.IOptions<PublishOptions> options)
+    {
+        var max = options.Value.MaxPayloadBytes;
+        RuleFor(t => t.EventType).NotEmpty().SetValidator(new EventTypeNameValidator());
+        RuleFor(t => t.Payload!.Value).Must(p => p.ValueKind == System.Text.Json.JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
+            .Must(p => p.ValueKind != System.Text.Json.JsonValueKind.Object || p.GetRawText().Length <= max).WithMessage($"'payload' must be at most {max} bytes.")
+            .OverridePropertyName("payload")
+            .When(t => t.Payload is { ValueKind: not System.Text.Json.JsonValueKind.Null });
     }
 }

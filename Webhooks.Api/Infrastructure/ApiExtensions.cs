@@ -7,6 +7,7 @@ using Scalar.AspNetCore;
 using Webhooks.Api.ApiKeys;
 using Webhooks.Api.Applications;
 using Webhooks.Api.Endpoints;
+using Webhooks.Api.EventTypes;
 using Webhooks.Api.Messages;
 using Webhooks.Core.Delivery;
 
@@ -37,6 +38,11 @@ public static class ApiExtensions
         services.AddValidatorsFromAssemblyContaining<ApplicationInValidator>(includeInternalTypes: true);
         services.AddOptions<PublishOptions>().BindConfiguration("Webhooks").ValidateOnStart();
         services.AddScoped<MessagePublisher>();
+        services.AddScoped<EndpointService>();
+        services.AddScoped<EventTypeService>();
+        services.AddSingleton<PayloadSchemas>();
+        // Tenants write the regular expressions of their schemas' 'pattern's: none may run away with a core.
+        AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(200));
         services.AddSingleton<DispatchSignal>();
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
@@ -48,8 +54,11 @@ public static class ApiExtensions
     {
         app.MapOpenApi();
         app.MapScalarApiReference();
-        var api = app.MapGroup("/api/v1").RequireAuthorization();
+        var api = app.MapGroup("/api/v1").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapApplicationRoutes();
+        api.MapEventTypeRoutes();
         api.MapEndpointRoutes();
         api.MapMessageRoutes();
         api.MapApiKeyRoutes();

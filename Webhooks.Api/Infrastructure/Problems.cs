@@ -16,9 +16,21 @@ public static class Problems
     public const string Unauthorized = Base + "unauthorized";
     public const string Conflict = Base + "conflict";
     public const string Internal = Base + "internal";
+    public const string PayloadRejected = Base + "payload-rejected";
+    public const string Forbidden = Base + "forbidden";
 
-    public static NotFound<ProblemDetails> NotFound(string what) =>
-        TypedResults.NotFound(new ProblemDetails { Type = NotFoundType, Title = "Not found", Status = 404, Detail = $"{what} does not exist." });
+    public static ProblemHttpResult ConflictProblem(string detail) =>
+        TypedResults.Problem(type: Conflict, title: "Conflict", detail: detail, statusCode: 409);
+
+    public static ProblemHttpResult ForbiddenProblem(string detail) =>
+        TypedResults.Problem(type: Forbidden, title: "Forbidden", detail: detail, statusCode: 403);
+
+    /// <summary>422: the request is well formed, but a payload does not match its event type (schema, or archived).</summary>
+    public static ProblemHttpResult Rejected(IDictionary<string, string[]> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors) { Type = PayloadRejected, Title = "The payload does not match its event type.", Status = 422 });
+
+    public static ProblemHttpResult NotFound(string what) =>
+        TypedResults.Problem(type: NotFoundType, title: "Not found", statusCode: 404, detail: $"{what} does not exist.");
 
     public static ValidationProblem Invalid(IDictionary<string, string[]> errors) =>
         TypedResults.ValidationProblem(errors, title: "The request is invalid.", type: Validation);
@@ -92,7 +104,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     private static string? ParameterOf(string message)
     {
         var match = System.Text.RegularExpressions.Regex.Match(message, "^Failed to bind parameter \"(?:[^\"]* )?([A-Za-z0-9_]+)\"");
-        return match.Success ? match.Groups[1].Value : null;
+        return match.Success ? JsonNamingPolicy.CamelCase.ConvertName(match.Groups[1].Value) : null;
     }
 
     private static JsonException? FindJsonException(Exception exception)

@@ -80,6 +80,40 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
         return results!;
     }
 
+    public enum ResendOutcome { Requeued, NotFound, InFlight }
+
+    /// <summary>Makes one message's delivery to one endpoint due now again (parked while the endpoint is disabled).</summary>
+    public async Task<(ResendOutcome Outcome, Core.Data.Delivery? Delivery)> ResendAsync(Application application, string messageId, string endpointId, CancellationToken ct)
+    {
+        var delivery = await db.Deliveries.FirstOrDefaultAsync(d => d.MessageId == messageId && d.EndpointId == endpointId && d.ApplicationId == application.Id, ct);
+        var endpoint = delivery is null ? null : await db.Endpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Id == endpointId, ct);
+        if (delivery is null || endpoint is null)
+        {
+            return (ResendOutcome.NotFound, null);
+        }
+        if (delivery.Status == DeliveryStatus.InFlight)
+        {
+            return (ResendOutcome.InFlight, delivery);
+        }
+        delivery.Requeue(time.GetUtcNow(), endpoint.Disabled);
+        await db.SaveChangesAsync(ct);
+        await signal.NotifyAsync();
+        return (ResendOutcome.Requeued, delivery);
+    }
+
+    /// <summary>Stores an event for one endpoint only (a test), due now whatever the endpoint's filters.</summary>
+    public async Task<Core.Data.Delivery> PublishTestAsync(Application application, Core.Data.Endpoint endpoint, string eventType, System.Text.Json.JsonElement payload, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var message = new Message(application.Id, eventType, payload.GetRawText(), [], null, Activity.Current?.Id, now);
+        var delivery = Core.Data.Delivery.ForTest(message.Id, endpoint.Id, application.Id, now);
+        db.Messages.Add(message);
+        db.Deliveries.Add(delivery);
+        await db.SaveChangesAsync(ct);
+        await signal.NotifyAsync();
+        return delivery;
+    }
+
     private async Task<Message?> FindByIdempotencyKeyAsync(string applicationId, string key, DateTimeOffset now, CancellationToken ct)
     {
         var message = await db.Messages.FirstOrDefaultAsync(m => m.ApplicationId == applicationId && m.IdempotencyKey == key, ct);

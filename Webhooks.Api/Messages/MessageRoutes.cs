@@ -2,8 +2,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Webhooks.Api.EventTypes;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
+using Webhooks.Core;
 using Webhooks.Core.Data;
 
 namespace Webhooks.Api.Messages;
@@ -13,37 +15,52 @@ public static class MessageRoutes
     public static RouteGroupBuilder MapMessageRoutes(this RouteGroupBuilder api)
     {
         var messages = api.MapGroup("/apps/{appId}/messages").WithTags("Messages");
-        messages.MapPost("/", PublishAsync).Validate<MessageIn>();
-        messages.MapPost("/batch", PublishBatchAsync).Validate<MessageBatchIn>();
+        messages.MapPost("/", PublishAsync).Validate<MessageIn>().ProducesValidationProblem(422);
+        messages.MapPost("/batch", PublishBatchAsync).Validate<MessageBatchIn>().ProducesValidationProblem(422);
+        messages.MapGet("/", ListAsync).Validate<MessageQuery>();
         messages.MapGet("/{messageId}", GetAsync);
-        messages.MapGet("/{messageId}/deliveries", ListDeliveriesAsync);
-        messages.MapGet("/{messageId}/attempts", ListAttemptsAsync);
+        messages.MapGet("/{messageId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
+        messages.MapGet("/{messageId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();
         messages.MapPost("/{messageId}/endpoints/{endpointId}/resend", ResendAsync);
+        api.MapGet("/apps/{appId}/attempts/{attemptId}", GetAttemptAsync).WithTags("Messages");
         return api;
     }
 
-    internal static MessageOut ToOut(this Message m)
+    internal static MessageOut ToOut(this Message m, IReadOnlyList<DeliveryOut>? deliveries = null)
     {
         using var payload = JsonDocument.Parse(m.Payload);
-        return new MessageOut(m.Id, m.EventType, payload.RootElement.Clone(), m.Channels, m.IdempotencyKey, m.CreatedAt);
+        return new MessageOut(m.Id, m.EventType, payload.RootElement.Clone(), m.Channels, m.IdempotencyKey, m.CreatedAt, deliveries);
     }
 
     internal static AttemptOut ToOut(this DeliveryAttempt a) => new(
-        a.Id, a.MessageId, a.EndpointId, a.Url, Core.Data.SnakeCase.Of(a.Trigger), a.StartedAt, a.DurationMs, a.Succeeded,
-        a.ResponseStatus, a.ResponseHeaders, a.ResponseBody, a.ErrorKind, a.ErrorMessage);
+        a.Id, a.MessageId, a.EndpointId, a.Url, SnakeCase.Of(a.Trigger), a.StartedAt, a.DurationMs, a.Succeeded,
+        a.RequestHeaders, a.ResponseStatus, a.ResponseHeaders, a.ResponseBody, a.ErrorKind, a.ErrorMessage);
 
-    private static async Task<Results<Accepted<MessageOut>, Ok<MessageOut>, NotFound<ProblemDetails>>> PublishAsync(
+    internal static DeliveryOut ToOut(this Core.Data.Delivery d) =>
+        new(d.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), d.MessageId, d.EndpointId, SnakeCase.Of(d.Status),
+            d.AttemptCount, d.NextAttemptAt, d.LastStatusCode, d.UpdatedAt);
+
+    private static async Task<Results<Accepted<MessageOut>, Ok<MessageOut>, ProblemHttpResult, ValidationProblem>> PublishAsync(
         string appId, MessageIn input, [FromHeader(Name = "idempotency-key")] string? idempotencyKey,
-        WebhooksDbContext db, MessagePublisher publisher, HttpContext http, CancellationToken ct)
+        WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         if (application is null)
         {
             return Problems.NotFound($"Application '{appId}'");
         }
-        if (idempotencyKey is { Length: > 0 and <= 256 } && input.IdempotencyKey is null)
+        if (idempotencyKey is not null && input.IdempotencyKey is null)
         {
+            if (idempotencyKey.Length is 0 or > 256 || !Applications.Text.IsPrintable(idempotencyKey))
+            {
+                return Problems.Invalid("idempotency-key", "The 'idempotency-key' header must be 1 to 256 printable characters.");
+            }
             input = input with { IdempotencyKey = idempotencyKey };
+        }
+        var rejected = await schemas.CheckAsync(db, application.Id, [(input.EventType, input.Payload)], _ => "", ct);
+        if (rejected.Count > 0)
+        {
+            return Problems.Rejected(rejected);
         }
         var published = await publisher.PublishAsync(application, input, ct);
         var body = published.Message.ToOut();
@@ -52,86 +69,129 @@ public static class MessageRoutes
             : TypedResults.Ok(body);
     }
 
-    private static async Task<Results<Accepted<MessageBatchOut>, NotFound<ProblemDetails>>> PublishBatchAsync(
-        string appId, MessageBatchIn input, WebhooksDbContext db, MessagePublisher publisher, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Accepted<MessageBatchOut>, ProblemHttpResult>> PublishBatchAsync(
+        string appId, MessageBatchIn input, WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         if (application is null)
         {
             return Problems.NotFound($"Application '{appId}'");
         }
+        var rejected = await schemas.CheckAsync(db, application.Id, input.Messages.Select(m => (m.EventType, m.Payload)).ToList(), i => $"messages[{i}].", ct);
+        if (rejected.Count > 0)
+        {
+            return Problems.Rejected(rejected);
+        }
         var published = await publisher.PublishBatchAsync(application, input.Messages, ct);
         return TypedResults.Accepted((string?)null, new MessageBatchOut(published.Select(p => p.Message.ToOut()).ToList()));
     }
 
-    internal static DeliveryOut ToOut(this Core.Data.Delivery d) =>
-        new(d.MessageId, d.EndpointId, Core.Data.SnakeCase.Of(d.Status), d.AttemptCount, d.NextAttemptAt, d.LastStatusCode, d.UpdatedAt);
-
-    /// <summary>Delivers one message to one endpoint again, now (after the endpoint was fixed, say).</summary>
-    private static async Task<Results<Accepted<DeliveryOut>, NotFound<ProblemDetails>, ProblemHttpResult>> ResendAsync(
-        string appId, string messageId, string endpointId, WebhooksDbContext db, Core.Delivery.DispatchSignal signal, HttpContext http,
-        TimeProvider time, CancellationToken ct)
+    /// <summary>An application's messages, newest first, filtered by event type, channel and creation time.</summary>
+    private static async Task<Results<Ok<ListResponse<MessageOut>>, ProblemHttpResult>> ListAsync(
+        string appId, [AsParameters] MessageQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        var delivery = application is null
-            ? null
-            : await db.Deliveries.FirstOrDefaultAsync(d => d.MessageId == messageId && d.EndpointId == endpointId && d.ApplicationId == application.Id, ct);
-        if (delivery is null)
+        if (application is null)
         {
-            return Problems.NotFound($"A delivery of message '{messageId}' to endpoint '{endpointId}'");
+            return Problems.NotFound($"Application '{appId}'");
         }
-        if (delivery.Status == DeliveryStatus.InFlight)
-        {
-            return TypedResults.Problem(type: Problems.Conflict, title: "Conflict", detail: "The delivery is being attempted right now.", statusCode: 409);
-        }
-        var disabled = await db.Endpoints.Where(e => e.Id == endpointId).Select(e => e.Disabled).FirstAsync(ct);
-        delivery.Requeue(time.GetUtcNow(), disabled);
-        await db.SaveChangesAsync(ct);
-        await signal.NotifyAsync();
-        return TypedResults.Accepted((string?)null, delivery.ToOut());
+        return TypedResults.Ok(await db.Messages.Where(m => m.ApplicationId == application.Id).PageAsync(query, ct));
     }
 
-    private static async Task<Results<Ok<MessageOut>, NotFound<ProblemDetails>>> GetAsync(
+    internal static async Task<ListResponse<MessageOut>> PageAsync(this IQueryable<Message> messages, MessageQuery query, CancellationToken ct)
+    {
+        var take = Paging.Clamp(query.Limit);
+        messages = messages.AsNoTracking();
+        if (query.EventType is not null)
+        {
+            messages = messages.Where(m => m.EventType == query.EventType);
+        }
+        if (query.Channel is not null)
+        {
+            messages = messages.Where(m => m.Channels.Contains(query.Channel));
+        }
+        // Ids start with their creation time: time bounds become id bounds on the (application_id, …, id) indexes.
+        if (query.Since is { } since)
+        {
+            var bound = Ids.LowerBound(Ids.Message, since.AddSeconds(-1));
+            messages = messages.Where(m => string.Compare(m.Id, bound) >= 0 && m.CreatedAt >= since);
+        }
+        if (query.Until is { } until)
+        {
+            var bound = Ids.LowerBound(Ids.Message, until.AddSeconds(1));
+            messages = messages.Where(m => string.Compare(m.Id, bound) < 0 && m.CreatedAt < until);
+        }
+        if (query.Iterator is not null)
+        {
+            messages = messages.Where(m => string.Compare(m.Id, query.Iterator) < 0);
+        }
+        var rows = await messages.OrderByDescending(m => m.Id).Take(take + 1).ToListAsync(ct);
+        return Paging.Page(rows, take, m => m.Id, m => m.ToOut());
+    }
+
+    /// <summary>Delivers one message to one endpoint again, now (after the endpoint was fixed, say).</summary>
+    private static async Task<Results<Accepted<DeliveryOut>, ProblemHttpResult>> ResendAsync(
+        string appId, string messageId, string endpointId, WebhooksDbContext db, MessagePublisher publisher, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var (outcome, delivery) = application is null
+            ? (MessagePublisher.ResendOutcome.NotFound, null)
+            : await publisher.ResendAsync(application, messageId, endpointId, ct);
+        return outcome switch
+        {
+            MessagePublisher.ResendOutcome.Requeued => TypedResults.Accepted((string?)null, delivery!.ToOut()),
+            MessagePublisher.ResendOutcome.InFlight => Problems.ConflictProblem("The delivery is being attempted right now."),
+            _ => Problems.NotFound($"A delivery of message '{messageId}' to endpoint '{endpointId}'"),
+        };
+    }
+
+    /// <summary>One message with the state of its delivery to each endpoint.</summary>
+    private static async Task<Results<Ok<MessageOut>, ProblemHttpResult>> GetAsync(
         string appId, string messageId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         var message = application is null
             ? null
             : await db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == messageId && m.ApplicationId == application.Id, ct);
-        return message is null ? Problems.NotFound($"Message '{messageId}'") : TypedResults.Ok(message.ToOut());
-    }
-
-    private static async Task<Results<Ok<ListResponse<DeliveryOut>>, NotFound<ProblemDetails>>> ListDeliveriesAsync(
-        string appId, string messageId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
-    {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
+        if (message is null)
         {
-            return Problems.NotFound($"Application '{appId}'");
+            return Problems.NotFound($"Message '{messageId}'");
         }
-        var deliveries = await db.Deliveries.AsNoTracking()
-            .Where(d => d.MessageId == messageId && d.ApplicationId == application.Id)
-            .OrderBy(d => d.Id)
-            .ToListAsync(ct);
-        var data = deliveries.Select(d => d.ToOut()).ToList();
-        return TypedResults.Ok(new ListResponse<DeliveryOut>(data, null, true));
+        var deliveries = await db.Deliveries.AsNoTracking().Where(d => d.MessageId == message.Id).OrderBy(d => d.Id).Take(1000).ToListAsync(ct);
+        return TypedResults.Ok(message.ToOut(deliveries.Select(d => d.ToOut()).ToList()));
     }
 
-    private static async Task<Results<Ok<ListResponse<AttemptOut>>, NotFound<ProblemDetails>>> ListAttemptsAsync(
-        string appId, string messageId, int? limit, string? iterator, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    private static async Task<Results<Ok<ListResponse<DeliveryOut>>, ProblemHttpResult>> ListDeliveriesAsync(
+        string appId, string messageId, [AsParameters] DeliveryQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         if (application is null || !await db.Messages.AnyAsync(m => m.Id == messageId && m.ApplicationId == application.Id, ct))
         {
             return Problems.NotFound($"Message '{messageId}'");
         }
-        var take = Paging.Clamp(limit);
-        var query = db.DeliveryAttempts.AsNoTracking().Where(a => a.MessageId == messageId);
-        if (iterator is not null)
+        return TypedResults.Ok(await db.Deliveries.Where(d => d.MessageId == messageId).PageAsync(query, ct, oldestFirst: true));
+    }
+
+    private static async Task<Results<Ok<ListResponse<AttemptOut>>, ProblemHttpResult>> ListAttemptsAsync(
+        string appId, string messageId, [AsParameters] AttemptQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null || !await db.Messages.AnyAsync(m => m.Id == messageId && m.ApplicationId == application.Id, ct))
         {
-            query = query.Where(a => string.Compare(a.Id, iterator) > 0);
+            return Problems.NotFound($"Message '{messageId}'");
         }
-        var rows = await query.OrderBy(a => a.Id).Take(take + 1).ToListAsync(ct);
-        return TypedResults.Ok(Paging.Page(rows, take, a => a.Id, a => a.ToOut()));
+        return TypedResults.Ok(await db.DeliveryAttempts.Where(a => a.MessageId == messageId).PageAsync(query, ct, oldestFirst: true));
+    }
+
+    private static async Task<Results<Ok<AttemptOut>, ProblemHttpResult>> GetAttemptAsync(
+        string appId, string attemptId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var attempt = application is null
+            ? null
+            : await db.DeliveryAttempts.AsNoTracking()
+                .Where(a => a.Id == attemptId && db.Messages.Any(m => m.Id == a.MessageId && m.ApplicationId == application.Id))
+                .FirstOrDefaultAsync(ct);
+        return attempt is null ? Problems.NotFound($"Attempt '{attemptId}'") : TypedResults.Ok(attempt.ToOut());
     }
 }

@@ -30,6 +30,47 @@ public static class EndpointLifecycle
         }, ct);
 
     /// <summary>
+    /// Deletes an endpoint: hidden and no longer delivered to at once (its waiting deliveries are cancelled); the row and
+    /// its deliveries go now if nothing is in flight to it, else when the worker's sweep finds it idle.
+    /// </summary>
+    public static async Task DeleteAsync(this WebhooksDbContext db, Endpoint endpoint, DateTimeOffset now, CancellationToken ct)
+    {
+        await db.InTransactionAsync(async () =>
+        {
+            endpoint.MarkDeleted(now);
+            await db.SaveChangesAsync(ct);
+            await db.CancelWaitingAsync(db.Deliveries.Where(d => d.EndpointId == endpoint.Id), now, ct);
+        }, ct);
+        await db.Endpoints.IgnoreQueryFilters()
+            .Where(e => e.Id == endpoint.Id && !db.Deliveries.Any(d => d.EndpointId == e.Id && d.Status == DeliveryStatus.InFlight && d.LeaseExpiresAt > now))
+            .ExecuteDeleteAsync(ct);
+    }
+
+    /// <summary>Deletes an application the same way: hidden at once, its rows removed once nothing of it is in flight.</summary>
+    public static async Task DeleteAsync(this WebhooksDbContext db, Application application, DateTimeOffset now, CancellationToken ct)
+    {
+        await db.InTransactionAsync(async () =>
+        {
+            application.MarkDeleted(now);
+            await db.SaveChangesAsync(ct);
+            await db.Endpoints.Where(e => e.ApplicationId == application.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(e => e.DeletedAt, now.AtStoragePrecision()).SetProperty(e => e.UpdatedAt, now.AtStoragePrecision()), ct);
+            await db.CancelWaitingAsync(db.Deliveries.Where(d => d.ApplicationId == application.Id), now, ct);
+        }, ct);
+        await db.Applications.IgnoreQueryFilters()
+            .Where(a => a.Id == application.Id && !db.Deliveries.Any(d => d.ApplicationId == a.Id && d.Status == DeliveryStatus.InFlight && d.LeaseExpiresAt > now))
+            .ExecuteDeleteAsync(ct);
+    }
+
+    private static Task<int> CancelWaitingAsync(this WebhooksDbContext db, IQueryable<Delivery> deliveries, DateTimeOffset now, CancellationToken ct) =>
+        deliveries
+            .Where(d => d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(d => d.Status, DeliveryStatus.Cancelled)
+                .SetProperty(d => d.NextAttemptAt, (DateTimeOffset?)null)
+                .SetProperty(d => d.UpdatedAt, now.AtStoragePrecision()), ct);
+
+    /// <summary>
     /// Runs <paramref name="work"/> in one transaction under the context's execution strategy, so a transient
     /// failure retries the whole unit rather than half of it.
     /// </summary>

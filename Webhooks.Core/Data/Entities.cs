@@ -28,11 +28,25 @@ public sealed class Application
     public DateTimeOffset UpdatedAt { get; private set; }
     /// <summary>Retry delays in seconds for this application's endpoints; null: the worker's default.</summary>
     public int[]? RetrySchedule { get; set; }
+    /// <summary>
+    /// Set when the application is deleted: from then on it is invisible and nothing of it is delivered; the row
+    /// (and everything of it, by cascade) goes once no delivery of it is in flight.
+    /// </summary>
+    public DateTimeOffset? DeletedAt { get; private set; }
 
-    public void Rename(string name, string? uid, DateTimeOffset now)
+    /// <summary>Hides the application; its uid is freed for a new one at once.</summary>
+    public void MarkDeleted(DateTimeOffset now)
+    {
+        DeletedAt = now.AtStoragePrecision();
+        Uid = null;
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
+    public void Update(string name, string? uid, int[]? retrySchedule, DateTimeOffset now)
     {
         Name = name;
         Uid = uid;
+        RetrySchedule = retrySchedule;
         UpdatedAt = now.AtStoragePrecision();
     }
 }
@@ -152,6 +166,8 @@ public sealed class Endpoint
 
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>Set when the endpoint is deleted: invisible and not delivered to; the row goes once nothing is in flight to it.</summary>
+    public DateTimeOffset? DeletedAt { get; private set; }
 
     /// <summary>Whether a message of this type and channels goes to this endpoint.</summary>
     public bool Subscribes(string eventType, IReadOnlyCollection<string> channels) =>
@@ -164,6 +180,12 @@ public sealed class Endpoint
         PreviousSecret = Secret;
         PreviousSecretExpiresAt = (now + overlap).AtStoragePrecision();
         Secret = secret;
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
+    public void MarkDeleted(DateTimeOffset now)
+    {
+        DeletedAt = now.AtStoragePrecision();
         UpdatedAt = now.AtStoragePrecision();
     }
 
@@ -248,8 +270,14 @@ public sealed class Delivery
     public string? LeaseOwner { get; private set; }
     public DateTimeOffset? LeaseExpiresAt { get; private set; }
     public int? LastStatusCode { get; private set; }
+    /// <summary>Why the next attempt is made: <c>manual</c> after a resend or recover, <c>test</c> for a test event; back to scheduled after it.</summary>
+    public AttemptTrigger Trigger { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
+
+    /// <summary>A test delivery: attempted once, now, and not retried.</summary>
+    public static Delivery ForTest(string messageId, string endpointId, string applicationId, DateTimeOffset now) =>
+        new(messageId, endpointId, applicationId, now) { Trigger = AttemptTrigger.Test };
 
     /// <summary>
     /// Makes the delivery due now again (resend), keeping its attempt history; parked instead while its
@@ -257,6 +285,7 @@ public sealed class Delivery
     /// </summary>
     public void Requeue(DateTimeOffset now, bool endpointDisabled)
     {
+        Trigger = AttemptTrigger.Manual;
         Status = DeliveryStatus.Pending;
         NextAttemptAt = endpointDisabled ? null : now.AtStoragePrecision();
         LeaseOwner = null;
@@ -311,6 +340,8 @@ public sealed class DeliveryAttempt
     public AttemptTrigger Trigger { get; private set; }
     public DateTimeOffset StartedAt { get; private set; }
     public int DurationMs { get; set; }
+    /// <summary>The headers sent, with the values of credential-like custom headers redacted.</summary>
+    public Dictionary<string, string>? RequestHeaders { get; set; }
     public int? ResponseStatus { get; set; }
     public Dictionary<string, string>? ResponseHeaders { get; set; }
     public string? ResponseBody { get; set; }

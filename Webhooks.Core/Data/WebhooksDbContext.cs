@@ -27,6 +27,8 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
         modelBuilder.Entity<Application>(e =>
         {
             e.HasIndex(a => a.Uid).IsUnique().HasFilter("uid IS NOT NULL");
+            // A deleted application is gone for every query; only the purge (raw SQL) still sees it.
+            e.HasQueryFilter(a => a.DeletedAt == null);
         });
 
         modelBuilder.Entity<ApiKey>(e =>
@@ -45,6 +47,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
         modelBuilder.Entity<Endpoint>(e =>
         {
             e.HasIndex(p => p.ApplicationId);
+            e.HasQueryFilter(p => p.DeletedAt == null);
             e.Property(p => p.Headers).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
             e.Property(p => p.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
             e.HasOne<Application>().WithMany().HasForeignKey(p => p.ApplicationId).OnDelete(DeleteBehavior.Cascade);
@@ -55,6 +58,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.Property(m => m.Payload).HasColumnType("jsonb");
             // Listing an application's messages newest first, by cursor.
             e.HasIndex(m => new { m.ApplicationId, m.Id });
+            e.HasIndex(m => new { m.ApplicationId, m.EventType, m.Id });
             e.HasIndex(m => new { m.ApplicationId, m.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
             e.HasIndex(m => m.CreatedAt);
             e.HasOne<Application>().WithMany().HasForeignKey(m => m.ApplicationId).OnDelete(DeleteBehavior.Cascade);
@@ -74,6 +78,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 
         modelBuilder.Entity<DeliveryAttempt>(e =>
         {
+            e.Property(a => a.RequestHeaders).HasColumnType("jsonb").HasConversion(JsonConversion.NullableDictionary, JsonConversion.NullableDictionaryComparer);
             e.Property(a => a.ResponseHeaders).HasColumnType("jsonb").HasConversion(JsonConversion.NullableDictionary, JsonConversion.NullableDictionaryComparer);
             e.HasIndex(a => new { a.MessageId, a.Id });
             e.HasIndex(a => new { a.EndpointId, a.Id });

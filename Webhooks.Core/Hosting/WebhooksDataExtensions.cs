@@ -15,7 +15,10 @@ public static class WebhooksDataExtensions
     public static TBuilder AddWebhooksData<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.AddNpgsqlDataSource(DatabaseConnectionName);
-        builder.AddNpgsqlDbContext<WebhooksDbContext>(DatabaseConnectionName, options => options.UseSnakeCaseNamingConvention());
+        builder.AddNpgsqlDbContext<WebhooksDbContext>(DatabaseConnectionName, options => options
+            .UseSnakeCaseNamingConvention()
+            // Deliveries and attempts of a deleted (hidden) endpoint stay reachable by their own ids until the purge: intended.
+            .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.CoreEventId.PossibleIncorrectRequiredNavigationWithQueryFilterInteractionWarning)));
         builder.AddRedisClient(RedisConnectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
         // First hosted service registered, so nothing else starts before the schema is current.

@@ -23,7 +23,8 @@ public sealed record ClaimedDelivery(
     Dictionary<string, string> Headers,
     int TimeoutSeconds,
     int? RateLimitPerSecond,
-    int[]? RetrySchedule);
+    int[]? RetrySchedule,
+    AttemptTrigger Trigger = AttemptTrigger.Scheduled);
 
 /// <summary>What one attempt produced, and the state the delivery moves to.</summary>
 public sealed record AttemptResult(ClaimedDelivery Delivery, DeliveryAttempt Attempt, DeliveryDecision Decision);
@@ -55,7 +56,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             SELECT d.id, e.timeout_seconds
             FROM deliveries d
             JOIN ranked r ON r.id = d.id AND r.rank <= r.room
-            JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
+            JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled AND e.deleted_at IS NULL
             WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
             ORDER BY r.next_attempt_at
             LIMIT @limit
@@ -68,11 +69,11 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 updated_at = @now
             FROM due
             WHERE d.id = due.id
-            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id
+            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.trigger
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload::text, m.created_at, m.trace_parent,
                e.id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule)
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -81,9 +82,13 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     private const string InsertAttemptsSql = """
         INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms,
-                                       response_status, response_headers, response_body, error_kind, error_message, succeeded)
-        SELECT * FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
-                             @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded)
+                                       request_headers, response_status, response_headers, response_body, error_kind, error_message, succeeded)
+        SELECT u.* FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
+                             @request_headers::jsonb[], @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded)
+            AS u(id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms, request_headers, response_status,
+                 response_headers, response_body, error_kind, error_message, succeeded)
+        -- A delivery removed meanwhile (its endpoint or application was deleted and purged) has no log to keep.
+        WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = u.delivery_id)
         """;
 
     // Only rows whose lease is still ours: a lease lost to another worker means that worker now owns the delivery.
@@ -93,6 +98,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             attempt_count = d.attempt_count + 1,
             next_attempt_at = u.next_attempt_at,
             last_status_code = u.status_code,
+            trigger = 'scheduled',
             lease_owner = NULL,
             lease_expires_at = NULL,
             updated_at = @now
@@ -178,7 +184,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(12)) ?? [],
                 TimeoutSeconds: reader.GetInt32(13),
                 RateLimitPerSecond: reader.IsDBNull(14) ? null : reader.GetInt32(14),
-                RetrySchedule: reader.IsDBNull(15) ? null : reader.GetFieldValue<int[]>(15)));
+                RetrySchedule: reader.IsDBNull(15) ? null : reader.GetFieldValue<int[]>(15),
+                Trigger: Enum.Parse<AttemptTrigger>(reader.GetString(16), ignoreCase: true)));
         }
         return claimed;
     }
@@ -208,6 +215,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("trigger", attempts.Select(a => SnakeCase.Of(a.Trigger)).ToArray());
             insert.Parameters.AddWithValue("started_at", attempts.Select(a => a.StartedAt).ToArray());
             insert.Parameters.AddWithValue("duration_ms", attempts.Select(a => a.DurationMs).ToArray());
+            insert.Parameters.AddWithValue("request_headers", NpgsqlDbType.Array | NpgsqlDbType.Text,
+                attempts.Select(a => a.RequestHeaders is null ? DBNull.Value : (object)JsonSerializer.Serialize(a.RequestHeaders)).ToArray());
             insert.Parameters.AddWithValue("response_status", NpgsqlDbType.Array | NpgsqlDbType.Integer, attempts.Select(a => (object?)a.ResponseStatus ?? DBNull.Value).ToArray());
             insert.Parameters.AddWithValue("response_headers", NpgsqlDbType.Array | NpgsqlDbType.Text,
                 attempts.Select(a => a.ResponseHeaders is null ? DBNull.Value : (object)JsonSerializer.Serialize(a.ResponseHeaders)).ToArray());
@@ -300,6 +309,30 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             """);
         command.Parameters.AddWithValue("now", now);
         return await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Removes deleted endpoints and applications (with everything of theirs, by cascade) once none of their deliveries
+    /// is in flight under a live lease. Returns how many rows went.
+    /// </summary>
+    public async Task<int> PurgeDeletedAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            WITH gone_endpoints AS (
+                DELETE FROM endpoints e
+                WHERE e.deleted_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'in_flight' AND d.lease_expires_at > @now)
+                RETURNING 1
+            ), gone_applications AS (
+                DELETE FROM applications a
+                WHERE a.deleted_at IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.application_id = a.id AND d.status = 'in_flight' AND d.lease_expires_at > @now)
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM gone_endpoints) + (SELECT count(*) FROM gone_applications)
+            """);
+        command.Parameters.AddWithValue("now", now);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>

@@ -201,7 +201,7 @@ public sealed partial class Dispatcher(
     {
         try
         {
-            var sent = await sender.SendAsync(delivery, AttemptTrigger.Scheduled, CancellationToken.None);
+            var sent = await sender.SendAsync(delivery, delivery.Trigger, CancellationToken.None);
             var schedule = delivery.RetrySchedule is { Length: > 0 } custom
                 ? new RetrySchedule(custom.Select(s => TimeSpan.FromSeconds(s)).ToArray())
                 : settings.RetrySchedule;

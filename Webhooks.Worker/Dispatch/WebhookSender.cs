@@ -46,6 +46,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
         request.Headers.Add("webhook-id", delivery.MessageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body));
+        attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers);
 
         var started = Stopwatch.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -119,6 +120,27 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
             yield return WebhookSecret.Parse(delivery.PreviousSecret);
         }
     }
+
+    /// <summary>
+    /// The headers as sent, for the attempt log. Custom headers whose names suggest a credential keep their name
+    /// with the value redacted: the log is readable by anyone who may read the application.
+    /// </summary>
+    private static Dictionary<string, string> RequestHeadersOf(HttpRequestMessage request, Dictionary<string, string> custom)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in request.Headers.Concat(request.Content!.Headers))
+        {
+            var lower = name.ToLowerInvariant();
+            headers[lower] = IsCredential(lower) && custom.Keys.Any(k => k.Equals(name, StringComparison.OrdinalIgnoreCase)) ? "[redacted]" : string.Join(", ", values);
+        }
+        return headers;
+    }
+
+    private static bool IsCredential(string name) =>
+        name is "authorization" or "proxy-authorization" or "cookie" ||
+        name.Contains("token", StringComparison.Ordinal) || name.Contains("secret", StringComparison.Ordinal) ||
+        name.Contains("key", StringComparison.Ordinal) || name.Contains("password", StringComparison.Ordinal) ||
+        name.Contains("auth", StringComparison.Ordinal) || name.Contains("signature", StringComparison.Ordinal);
 
     private static Dictionary<string, string> HeadersOf(HttpResponseMessage response)
     {

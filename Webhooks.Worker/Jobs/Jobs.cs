@@ -29,7 +29,14 @@ public sealed partial class LeaseSweepJob(DeliveryStore store, TimeProvider time
             LogRequeued(requeued);
         }
         Dispatcher.ReportDueBacklog(await store.CountDueAsync(now, context.CancellationToken));
+        if (await store.PurgeDeletedAsync(now, context.CancellationToken) is > 0 and var purged)
+        {
+            LogPurgedDeleted(purged);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} deleted endpoints and applications, with their messages and deliveries")]
+    private partial void LogPurgedDeleted(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Re-queued {Count} deliveries whose lease expired")]
     private partial void LogRequeued(int count);

@@ -125,7 +125,7 @@ public sealed class ApiTests(StackFixture fixture)
     public async Task Unknown_application_answers_404_problem_details()
     {
         var (api, _) = await ClientsAsync();
-        var error = await Assert.ThrowsAsync<ApiException>(() => api.GetApplicationAsync("app_01M83QVZ8PEHMARF83NFG2E3JN"));
+        var error = await Assert.ThrowsAnyAsync<ApiException>(() => api.GetApplicationAsync("app_01M83QVZ8PEHMARF83NFG2E3JN"));
         Assert.Equal(HttpStatusCode.NotFound, error.StatusCode);
     }
 

@@ -47,6 +47,21 @@ public sealed class TenancyTests(StackFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.PublishAsync(theirs.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 3 })))));
         Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.DisableEndpointAsync(theirs.Id, theirEndpoint.Id, new DisableEndpointIn())));
         Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.CreateApiKeyAsync(new ApiKeyIn("sneaky", theirs.Id))));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.UpdateApplicationAsync(theirs.Id, new ApplicationIn("mine now"))));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.DeleteApplicationAsync(theirs.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.UpdateEndpointAsync(theirs.Id, theirEndpoint.Id, new EndpointUpdateIn("https://evil.example/"))));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.DeleteEndpointAsync(theirs.Id, theirEndpoint.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetEndpointStatsAsync(theirs.Id, theirEndpoint.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ListEndpointDeliveriesAsync(theirs.Id, theirEndpoint.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ListEndpointAttemptsAsync(theirs.Id, theirEndpoint.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.TestEndpointAsync(theirs.Id, theirEndpoint.Id, new EndpointTestIn("order.created"))));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ListMessagesAsync(theirs.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.CreateEventTypeAsync(theirs.Id, new EventTypeIn("order.created"))));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ListEventTypesAsync(theirs.Id)));
+        // Their message named under my application is not found either.
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.GetMessageAsync(mine.Id, theirMessage.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ListAttemptsAsync(mine.Id, theirMessage.Id)));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => a.ResendAsync(mine.Id, theirMessage.Id, theirEndpoint.Id)));
         // Nor can it widen itself.
         Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(() => a.CreateApplicationAsync(new ApplicationIn("new"))));
         Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(() => a.CreateApiKeyAsync(new ApiKeyIn("admin please"))));

@@ -90,6 +90,21 @@ public class DeliveryRulesTests
 public class IdsTests
 {
     [Fact]
+    public void Lower_bound_of_a_time_sorts_between_ids_made_before_and_after_it()
+    {
+        var before = Ids.New(Ids.Message);
+        Thread.Sleep(5);
+        var bound = Ids.LowerBound(Ids.Message, DateTimeOffset.UtcNow);
+        Thread.Sleep(5);
+        var after = Ids.New(Ids.Message);
+
+        Assert.True(Ids.IsValid(bound, Ids.Message));
+        Assert.True(string.CompareOrdinal(before, bound) < 0);
+        Assert.True(string.CompareOrdinal(bound, after) < 0);
+    }
+
+
+    [Fact]
     public void Ids_carry_their_prefix_and_sort_by_creation()
     {
         var ids = Enumerable.Range(0, 1000).Select(_ => Ids.New(Ids.Message)).ToList();

@@ -78,6 +78,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTimeOffset?>("DeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("text")
@@ -159,6 +163,11 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("status");
 
+                    b.Property<string>("Trigger")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("trigger");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -215,6 +224,10 @@ namespace Webhooks.Core.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("message_id");
+
+                    b.Property<string>("RequestHeaders")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("request_headers");
 
                     b.Property<string>("ResponseBody")
                         .HasColumnType("text")
@@ -287,6 +300,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DeletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
 
                     b.Property<string>("Description")
                         .HasColumnType("text")
@@ -467,6 +484,9 @@ namespace Webhooks.Core.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_messages_application_id_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
+
+                    b.HasIndex("ApplicationId", "EventType", "Id")
+                        .HasDatabaseName("ix_messages_application_id_event_type_id");
 
                     b.ToTable("messages", (string)null);
                 });

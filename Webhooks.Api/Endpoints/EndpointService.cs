@@ -1,0 +1,147 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Webhooks.Api.EventTypes;
+using Webhooks.Api.Messages;
+using Webhooks.Client;
+using Webhooks.Core;
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+using Webhooks.Receiver.Sdk;
+using Endpoint = Webhooks.Core.Data.Endpoint;
+
+namespace Webhooks.Api.Endpoints;
+
+/// <summary>What can be done to an endpoint, for the API and the dashboard alike; callers validate the input first.</summary>
+public sealed class EndpointService(
+    WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, DispatchSignal signal, TimeProvider time, IConfiguration configuration)
+{
+    public async Task<Endpoint> CreateAsync(Application application, EndpointIn input, CancellationToken ct)
+    {
+        var secret = input.Secret is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Secret);
+        var endpoint = new Endpoint(application.Id, input.Url, secret.ToString(), time.GetUtcNow());
+        Apply(endpoint, input);
+        db.Endpoints.Add(endpoint);
+        await db.SaveChangesAsync(ct);
+        return endpoint;
+    }
+
+    public async Task UpdateAsync(Endpoint endpoint, IEndpointSettings input, CancellationToken ct)
+    {
+        Apply(endpoint, input);
+        endpoint.UpdatedAt = time.GetUtcNow().AtStoragePrecision();
+        await db.SaveChangesAsync(ct);
+    }
+
+    private static void Apply(Endpoint endpoint, IEndpointSettings input)
+    {
+        endpoint.Url = input.Url;
+        endpoint.Description = input.Description;
+        endpoint.EventTypes = input.EventTypes?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
+        endpoint.Channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
+        endpoint.RateLimitPerSecond = input.RateLimitPerSecond;
+        endpoint.TimeoutSeconds = input.TimeoutSeconds ?? Endpoint.DefaultTimeoutSeconds;
+        endpoint.Headers = input.Headers?.ToDictionary() ?? [];
+        endpoint.Metadata = input.Metadata?.ToDictionary() ?? [];
+        endpoint.RetrySchedule = input.RetrySchedule?.ToArray();
+    }
+
+    public async Task<EndpointSecretOut> RotateSecretAsync(Endpoint endpoint, string? key, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var secret = key is null ? WebhookSecret.Generate() : WebhookSecret.Parse(key);
+        endpoint.RotateSecret(secret.ToString(), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
+        await db.SaveChangesAsync(ct);
+        return SecretOf(endpoint);
+    }
+
+    public EndpointSecretOut SecretOf(Endpoint endpoint) =>
+        endpoint.PreviousSecretExpiresAt > time.GetUtcNow()
+            ? new EndpointSecretOut(endpoint.Secret, endpoint.PreviousSecret, endpoint.PreviousSecretExpiresAt)
+            : new EndpointSecretOut(endpoint.Secret, null, null);
+
+    /// <summary>Re-queues every failed or exhausted delivery created since <paramref name="since"/> (parked while disabled).</summary>
+    public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct)
+    {
+        var now = time.GetUtcNow().AtStoragePrecision();
+        DateTimeOffset? dueAt = endpoint.Disabled ? null : now;
+        var requeued = await db.Deliveries
+            .Where(d => d.EndpointId == endpoint.Id && d.CreatedAt >= since &&
+                        (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Exhausted))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(d => d.Status, DeliveryStatus.Pending)
+                .SetProperty(d => d.Trigger, AttemptTrigger.Manual)
+                .SetProperty(d => d.NextAttemptAt, dueAt)
+                .SetProperty(d => d.UpdatedAt, now), ct);
+        await signal.NotifyAsync();
+        return requeued;
+    }
+
+    public sealed record TestResult(IDictionary<string, string[]>? Rejected, EndpointTestOut? Sent);
+
+    /// <summary>
+    /// Publishes an event of the chosen type to this endpoint alone and waits (up to its timeout and a margin) for the
+    /// worker's attempt, so the test goes through the same signing, rate limit and log as any delivery.
+    /// </summary>
+    public async Task<TestResult> TestAsync(Application application, Endpoint endpoint, EndpointTestIn input, CancellationToken ct)
+    {
+        var schema = await db.EventTypes.AsNoTracking()
+            .Where(t => t.ApplicationId == application.Id && t.Name == input.EventType)
+            .Select(t => t.Schema)
+            .FirstOrDefaultAsync(ct);
+        var payload = input.Payload is { ValueKind: JsonValueKind.Object } given
+            ? given
+            : PayloadSchemas.ExampleOf(schema) ?? JsonSerializer.SerializeToElement(new { type = input.EventType, test = true, sentAt = time.GetUtcNow() });
+        var rejected = await schemas.CheckAsync(db, application.Id, [(input.EventType, payload)], _ => "", ct);
+        if (rejected.Count > 0)
+        {
+            return new TestResult(rejected, null);
+        }
+        var delivery = await publisher.PublishTestAsync(application, endpoint, input.EventType, payload, ct);
+        var deadline = time.GetUtcNow().AddSeconds(endpoint.TimeoutSeconds + 5);
+        while (time.GetUtcNow() < deadline)
+        {
+            var attempt = await db.DeliveryAttempts.AsNoTracking().Where(a => a.DeliveryId == delivery.Id).OrderBy(a => a.Id).FirstOrDefaultAsync(ct);
+            if (attempt is not null)
+            {
+                return new TestResult(null, new EndpointTestOut(delivery.MessageId, attempt.ToOut()));
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
+        }
+        return new TestResult(null, new EndpointTestOut(delivery.MessageId, null));
+    }
+
+    /// <summary>Attempts over 24 h and 7 d, the last failure, and how many deliveries wait (counted up to 100,000).</summary>
+    public async Task<EndpointStatsOut> StatsAsync(Endpoint endpoint, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var day = now.AddDays(-1);
+        var weekStart = Ids.LowerBound(Ids.Attempt, now.AddDays(-7));
+        var week = db.DeliveryAttempts.AsNoTracking().Where(a => a.EndpointId == endpoint.Id && string.Compare(a.Id, weekStart) >= 0);
+        var counts = await week
+            .GroupBy(a => 1)
+            .Select(g => new
+            {
+                Week = g.LongCount(),
+                WeekOk = g.LongCount(a => a.Succeeded),
+                Day = g.LongCount(a => a.StartedAt >= day),
+                DayOk = g.LongCount(a => a.Succeeded && a.StartedAt >= day),
+            })
+            .FirstOrDefaultAsync(ct);
+        var lastFailure = await week.Where(a => !a.Succeeded).OrderByDescending(a => a.Id)
+            .Select(a => new LastFailureOut(a.Id, a.MessageId, a.StartedAt, a.ResponseStatus, a.ErrorKind, a.ErrorMessage))
+            .FirstOrDefaultAsync(ct);
+        var pending = await db.Deliveries
+            .Where(d => d.EndpointId == endpoint.Id &&
+                        (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.InFlight))
+            .Take(100_000)
+            .LongCountAsync(ct);
+        return new EndpointStatsOut(
+            Window(counts?.Day ?? 0, counts?.DayOk ?? 0),
+            Window(counts?.Week ?? 0, counts?.WeekOk ?? 0),
+            lastFailure,
+            pending);
+    }
+
+    private static StatsWindowOut Window(long attempts, long succeeded) =>
+        new(attempts, succeeded, attempts - succeeded, attempts == 0 ? null : Math.Round((double)succeeded / attempts, 4));
+}

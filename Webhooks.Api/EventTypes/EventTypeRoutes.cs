@@ -1,0 +1,174 @@
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Webhooks.Api.Applications;
+using Webhooks.Api.Endpoints;
+using Webhooks.Api.Infrastructure;
+using Webhooks.Client;
+using Webhooks.Core.Data;
+
+namespace Webhooks.Api.EventTypes;
+
+/// <summary>An application's event types, named as messages name them, each with an optional JSON Schema for its payloads.</summary>
+public static class EventTypeRoutes
+{
+    public static RouteGroupBuilder MapEventTypeRoutes(this RouteGroupBuilder api)
+    {
+        var types = api.MapGroup("/apps/{appId}/event-types").WithTags("Event types");
+        types.MapPost("/", CreateAsync).Validate<EventTypeIn>();
+        types.MapGet("/", ListAsync).Validate<PageQuery>();
+        types.MapGet("/{name}", GetAsync);
+        types.MapPut("/{name}", UpdateAsync).Validate<EventTypeUpdateIn>();
+        types.MapPost("/{name}/archive", ArchiveAsync);
+        return api;
+    }
+
+    internal static EventTypeOut ToOut(this EventType t)
+    {
+        JsonElement? schema = null;
+        if (t.Schema is not null)
+        {
+            using var document = JsonDocument.Parse(t.Schema);
+            schema = document.RootElement.Clone();
+        }
+        return new EventTypeOut(t.Id, t.Name, t.Description, schema, t.Archived, t.CreatedAt, t.UpdatedAt);
+    }
+
+    private static async Task<Results<Created<EventTypeOut>, ProblemHttpResult>> CreateAsync(
+        string appId, EventTypeIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        var result = await new EventTypeService(db, time).CreateAsync(application, input, ct);
+        return result.Conflict
+            ? Problems.ConflictProblem($"An event type named '{input.Name}' exists.")
+            : TypedResults.Created($"/api/v1/apps/{application.Id}/event-types/{input.Name}", result.EventType!.ToOut());
+    }
+
+    private static async Task<Results<Ok<ListResponse<EventTypeOut>>, ProblemHttpResult>> ListAsync(
+        string appId, bool? includeArchived, [AsParameters] PageQuery page, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        var take = Paging.Clamp(page.Limit);
+        var query = db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == application.Id && (includeArchived == true || !t.Archived));
+        if (page.Iterator is not null)
+        {
+            query = query.Where(t => string.Compare(t.Name, page.Iterator) > 0);
+        }
+        var rows = await query.OrderBy(t => t.Name).Take(take + 1).ToListAsync(ct);
+        return TypedResults.Ok(Paging.Page(rows, take, t => t.Name, t => t.ToOut()));
+    }
+
+    private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> GetAsync(
+        string appId, string name, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+    {
+        var type = await db.FindEventTypeAsync(http, appId, name, ct);
+        return type is null ? Problems.NotFound($"Event type '{name}'") : TypedResults.Ok(type.ToOut());
+    }
+
+    private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> UpdateAsync(
+        string appId, string name, EventTypeUpdateIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var type = await db.FindEventTypeAsync(http, appId, name, ct);
+        if (type is null)
+        {
+            return Problems.NotFound($"Event type '{name}'");
+        }
+        type.Update(input.Description, SchemaText(input.Schema), input.Archived, time.GetUtcNow());
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(type.ToOut());
+    }
+
+    private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> ArchiveAsync(
+        string appId, string name, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+    {
+        var type = await db.FindEventTypeAsync(http, appId, name, ct);
+        if (type is null)
+        {
+            return Problems.NotFound($"Event type '{name}'");
+        }
+        await new EventTypeService(db, time).ArchiveAsync(type, ct);
+        return TypedResults.Ok(type.ToOut());
+    }
+
+    private static async Task<EventType?> FindEventTypeAsync(this WebhooksDbContext db, HttpContext http, string appId, string name, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        return application is null ? null : await db.EventTypes.FirstOrDefaultAsync(t => t.ApplicationId == application.Id && t.Name == name, ct);
+    }
+
+    internal static string? SchemaText(JsonElement? schema) =>
+        schema is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } s ? s.GetRawText() : null;
+}
+
+/// <summary>Creating and archiving event types, for the API and the dashboard alike.</summary>
+public sealed class EventTypeService(WebhooksDbContext db, TimeProvider time)
+{
+    public sealed record Created(EventType? EventType, bool Conflict);
+
+    public async Task<Created> CreateAsync(Application application, EventTypeIn input, CancellationToken ct)
+    {
+        if (await db.EventTypes.AnyAsync(t => t.ApplicationId == application.Id && t.Name == input.Name, ct))
+        {
+            return new Created(null, true);
+        }
+        var type = new EventType(application.Id, input.Name, input.Description, EventTypeRoutes.SchemaText(input.Schema), time.GetUtcNow());
+        db.EventTypes.Add(type);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+        {
+            db.ChangeTracker.Clear();
+            return new Created(null, true);
+        }
+        return new Created(type, false);
+    }
+
+    public async Task ArchiveAsync(EventType type, CancellationToken ct)
+    {
+        type.Update(type.Description, type.Schema, archived: true, time.GetUtcNow());
+        await db.SaveChangesAsync(ct);
+    }
+}
+
+public sealed class EventTypeInValidator : AbstractValidator<EventTypeIn>
+{
+    public EventTypeInValidator()
+    {
+        RuleFor(t => t.Name).NotEmpty().SetValidator(new EventTypeNameValidator());
+        RuleFor(t => t.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(t => t.Description is not null);
+        RuleFor(t => t.Schema).SchemaIsUsable();
+    }
+}
+
+public sealed class EventTypeUpdateInValidator : AbstractValidator<EventTypeUpdateIn>
+{
+    public EventTypeUpdateInValidator()
+    {
+        RuleFor(t => t.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(t => t.Description is not null);
+        RuleFor(t => t.Schema).SchemaIsUsable();
+    }
+}
+
+internal static class SchemaRules
+{
+    public static void SchemaIsUsable<T>(this IRuleBuilder<T, JsonElement?> rule) =>
+        rule.CustomAsync(async (schema, context, _) =>
+        {
+            if (EventTypeRoutes.SchemaText(schema) is not null && (await PayloadSchemas.ParseAsync(schema!.Value)).Error is { } error)
+            {
+                context.AddFailure("schema", error);
+            }
+        });
+}

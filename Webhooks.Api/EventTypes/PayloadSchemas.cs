@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using NJsonSchema;
+using NJsonSchema.References;
+using NJsonSchema.Validation;
+using Webhooks.Client;
+using Webhooks.Core.Data;
+
+namespace Webhooks.Api.EventTypes;
+
+/// <summary>
+/// The JSON Schemas of event types: checks a schema when it is stored, and payloads when they are published.
+/// Parsed schemas are cached by event type and version (its update time). References may point only inside
+/// the schema: a <c>$ref</c> to a URL or file would make the API fetch on a tenant's behalf.
+/// </summary>
+public sealed partial class PayloadSchemas
+{
+    public const int MaxSchemaBytes = 64 * 1024;
+    private readonly ConcurrentDictionary<(string Id, DateTimeOffset Version), JsonSchema> cache = new();
+
+    /// <summary>Parses a schema for storing; the error names what is wrong with it.</summary>
+    public static async Task<(JsonSchema? Schema, string? Error)> ParseAsync(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "'schema' must be a JSON Schema object.");
+        }
+        var text = schema.GetRawText();
+        if (text.Length > MaxSchemaBytes)
+        {
+            return (null, $"'schema' must be at most {MaxSchemaBytes} bytes.");
+        }
+        try
+        {
+            return (await JsonSchema.FromJsonAsync(text, null, s => new LocalReferencesOnly(s)), null);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or Newtonsoft.Json.JsonException or ArgumentException)
+        {
+            return (null, $"'schema' is not a usable JSON Schema: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Checks each message against its event type: an archived type refuses new messages, a schema must match.
+    /// Returns the failures keyed by field (<paramref name="fieldPrefix"/> + <c>payload.path</c>), or an empty map.
+    /// </summary>
+    public async Task<Dictionary<string, string[]>> CheckAsync(
+        WebhooksDbContext db, string applicationId, IReadOnlyList<(string EventType, JsonElement Payload)> messages,
+        Func<int, string> fieldPrefix, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var names = messages.Select(m => m.EventType).Distinct().ToArray();
+        var types = await db.EventTypes.AsNoTracking()
+            .Where(t => t.ApplicationId == applicationId && names.Contains(t.Name) && (t.Archived || t.Schema != null))
+            .Select(t => new { t.Id, t.Name, t.Schema, t.Archived, t.UpdatedAt })
+            .ToDictionaryAsync(t => t.Name, ct);
+        if (types.Count == 0)
+        {
+            return errors;
+        }
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (!types.TryGetValue(messages[i].EventType, out var type))
+            {
+                continue;
+            }
+            if (type.Archived)
+            {
+                errors[fieldPrefix(i) + "eventType"] = [$"The event type '{type.Name}' is archived."];
+                continue;
+            }
+            var schema = cache.GetValueOrDefault((type.Id, type.UpdatedAt));
+            if (schema is null)
+            {
+                using var document = JsonDocument.Parse(type.Schema!);
+                schema = (await ParseAsync(document.RootElement)).Schema;
+                if (schema is null)
+                {
+                    continue;
+                }
+                cache[(type.Id, type.UpdatedAt)] = schema;
+            }
+            foreach (var (field, message) in Validate(schema, messages[i].Payload))
+            {
+                var key = fieldPrefix(i) + field;
+                errors[key] = errors.TryGetValue(key, out var existing) ? [.. existing, message] : [message];
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>The schema's first example, if it has one that is an object: the payload of a test event.</summary>
+    public static JsonElement? ExampleOf(string? schema)
+    {
+        if (schema is null)
+        {
+            return null;
+        }
+        using var document = JsonDocument.Parse(schema);
+        return document.RootElement.TryGetProperty("examples", out var examples) && examples.ValueKind == JsonValueKind.Array &&
+               examples.GetArrayLength() > 0 && examples[0].ValueKind == JsonValueKind.Object
+            ? examples[0].Clone()
+            : null;
+    }
+
+    private static IEnumerable<(string Field, string Message)> Validate(JsonSchema schema, JsonElement payload)
+    {
+        ICollection<ValidationError> errors;
+        try
+        {
+            errors = schema.Validate(payload.GetRawText());
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return [("payload", "A 'pattern' of the event type's schema took too long to match.")];
+        }
+        return errors.SelectMany(Flatten).Select(e => (FieldOf(e.Path), Describe(e)));
+    }
+
+    private static IEnumerable<ValidationError> Flatten(ValidationError error) =>
+        error is ChildSchemaValidationError child && child.Errors.Count > 0
+            ? child.Errors.SelectMany(kv => kv.Value).SelectMany(Flatten)
+            : [error];
+
+    // NJsonSchema paths read '#/customer.email' or '#/items[0].sku'.
+    private static string FieldOf(string? path) =>
+        path is null or "#" or "#/" ? "payload" : "payload." + path.TrimStart('#', '/');
+
+    private static string Describe(ValidationError error) =>
+        $"{Words().Replace(error.Kind.ToString(), " $1").Trim().ToLowerInvariant()}.";
+
+    [GeneratedRegex("([A-Z])")]
+    private static partial Regex Words();
+
+    private sealed class LocalReferencesOnly(JsonSchema schema) : JsonReferenceResolver(new JsonSchemaAppender(schema, new DefaultTypeNameGenerator()))
+    {
+        public override Task<IJsonReference> ResolveFileReferenceAsync(string filePath, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException("Only references inside the schema ('#/…') are allowed.");
+
+        public override Task<IJsonReference> ResolveUrlReferenceAsync(string url, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException("Only references inside the schema ('#/…') are allowed.");
+    }
+}

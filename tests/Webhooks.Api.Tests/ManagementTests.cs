@@ -1,0 +1,257 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Refit;
+using Webhooks.Client;
+using Webhooks.Testing;
+
+namespace Webhooks.Api.Tests;
+
+/// <summary>Update and delete, event types with schemas, and the filtered lists, through the Refit client.</summary>
+[Collection(StackFixture.Collection)]
+public sealed class ManagementTests(StackFixture fixture)
+{
+    private static JsonElement Json(object value) => JsonSerializer.SerializeToElement(value);
+
+    private static async Task<ApiException> FailsAsync(HttpStatusCode status, Func<Task> call)
+    {
+        var error = await Assert.ThrowsAnyAsync<ApiException>(call);
+        Assert.Equal(status, error.StatusCode);
+        Assert.Equal("application/problem+json", error.ContentHeaders?.ContentType?.MediaType);
+        return error;
+    }
+
+    private static async Task<List<string>> ErrorFieldsAsync(ApiException error)
+    {
+        using var problem = JsonDocument.Parse(error.Content!);
+        return problem.RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name).ToList();
+    }
+
+    [Fact]
+    public async Task An_application_is_updated_and_deleted_with_everything_of_it()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var uid = "upd-" + Guid.NewGuid().ToString("N")[..8];
+        var app = await api.CreateApplicationAsync(new ApplicationIn("before", uid));
+        var other = await api.CreateApplicationAsync(new ApplicationIn("other", "taken-" + Guid.NewGuid().ToString("N")[..8]));
+
+        var updated = await api.UpdateApplicationAsync(uid, new ApplicationIn("after", uid, [0, 5, 60]));
+        Assert.Equal(("after", uid), (updated.Name, updated.Uid));
+        Assert.Equal([0, 5, 60], updated.RetrySchedule!);
+        Assert.True(updated.UpdatedAt > app.UpdatedAt);
+        await FailsAsync(HttpStatusCode.Conflict, () => api.UpdateApplicationAsync(app.Id, new ApplicationIn("after", other.Uid)));
+
+        var endpoint = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/gone"));
+        var message = await api.PublishAsync(app.Id, new MessageIn("order.created", Json(new { n = 1 })));
+        var key = await api.CreateApiKeyAsync(new ApiKeyIn("app key", app.Id));
+        var service = await fixture.Stack.ApiAsync();
+        await FailsAsync(HttpStatusCode.Forbidden, () => service.Client(key.Key).DeleteApplicationAsync(app.Id));
+
+        await api.DeleteApplicationAsync(uid);
+        await FailsAsync(HttpStatusCode.NotFound, () => api.GetApplicationAsync(app.Id));
+        await FailsAsync(HttpStatusCode.NotFound, () => api.GetEndpointAsync(app.Id, endpoint.Id));
+        await FailsAsync(HttpStatusCode.NotFound, () => api.GetMessageAsync(app.Id, message.Id));
+        await FailsAsync(HttpStatusCode.NotFound, () => api.DeleteApplicationAsync(app.Id));
+        Assert.DoesNotContain(app.Id, (await api.ListApplicationsAsync(limit: 250)).Data.Select(a => a.Id));
+        // Nothing was in flight: the rows are gone now, the key with them, and the uid is free again.
+        await FailsAsync(HttpStatusCode.Unauthorized, () => service.Client(key.Key).ListApplicationsAsync());
+        var again = await api.CreateApplicationAsync(new ApplicationIn("reborn", uid));
+        Assert.NotEqual(app.Id, again.Id);
+        Assert.Equal(again.Id, (await api.GetApplicationAsync(uid)).Id);
+    }
+
+    [Fact]
+    public async Task Event_types_are_created_listed_updated_and_archived()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("event types"));
+        var schema = Json(new { type = "object", required = new[] { "id" }, properties = new { id = new { type = "string" } } });
+        var created = await api.CreateEventTypeAsync(app.Id, new EventTypeIn("invoice.paid", "An invoice was paid.", schema));
+        await api.CreateEventTypeAsync(app.Id, new EventTypeIn("invoice.created"));
+        Assert.StartsWith("evt_", created.Id, StringComparison.Ordinal);
+        Assert.Equal("string", created.Schema!.Value.GetProperty("properties").GetProperty("id").GetProperty("type").GetString());
+        await FailsAsync(HttpStatusCode.Conflict, () => api.CreateEventTypeAsync(app.Id, new EventTypeIn("invoice.paid")));
+
+        Assert.Equal(["invoice.created", "invoice.paid"], (await api.ListEventTypesAsync(app.Id)).Data.Select(t => t.Name));
+        var page = await api.ListEventTypesAsync(app.Id, limit: 1);
+        Assert.False(page.Done);
+        Assert.Equal(["invoice.paid"], (await api.ListEventTypesAsync(app.Id, iterator: page.Iterator)).Data.Select(t => t.Name));
+
+        var updated = await api.UpdateEventTypeAsync(app.Id, "invoice.paid", new EventTypeUpdateIn("Paid.", null));
+        Assert.Null(updated.Schema);
+        Assert.Equal("Paid.", (await api.GetEventTypeAsync(app.Id, "invoice.paid")).Description);
+
+        var archived = await api.ArchiveEventTypeAsync(app.Id, "invoice.created");
+        Assert.True(archived.Archived);
+        Assert.Equal(["invoice.paid"], (await api.ListEventTypesAsync(app.Id)).Data.Select(t => t.Name));
+        Assert.Equal(2, (await api.ListEventTypesAsync(app.Id, includeArchived: true)).Data.Count);
+
+        // An archived type takes no new messages; un-archiving restores it.
+        var refused = await FailsAsync(HttpStatusCode.UnprocessableEntity,
+            () => api.PublishAsync(app.Id, new MessageIn("invoice.created", Json(new { n = 1 }))));
+        Assert.Equal(["eventType"], await ErrorFieldsAsync(refused));
+        await api.UpdateEventTypeAsync(app.Id, "invoice.created", new EventTypeUpdateIn(Archived: false));
+        await api.PublishAsync(app.Id, new MessageIn("invoice.created", Json(new { n = 1 })));
+        await FailsAsync(HttpStatusCode.NotFound, () => api.GetEventTypeAsync(app.Id, "no.such.type"));
+    }
+
+    [Fact]
+    public async Task A_payload_that_does_not_match_its_schema_is_refused_with_422_naming_the_paths()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("schemas"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/schemas"));
+        var schema = JsonDocument.Parse("""
+            {
+              "type": "object",
+              "required": ["amount", "customer"],
+              "properties": {
+                "amount": { "type": "number", "minimum": 0 },
+                "customer": { "type": "object", "required": ["email"], "properties": { "email": { "type": "string" } } },
+                "lines": { "type": "array", "items": { "type": "object", "properties": { "sku": { "type": "string" } } } }
+              }
+            }
+            """).RootElement;
+        await api.CreateEventTypeAsync(app.Id, new EventTypeIn("order.paid", Schema: schema));
+
+        var good = await api.PublishAsync(app.Id, new MessageIn("order.paid", Json(new { amount = 5, customer = new { email = "a@example.com" } })));
+        Assert.StartsWith("msg_", good.Id, StringComparison.Ordinal);
+
+        var error = await FailsAsync(HttpStatusCode.UnprocessableEntity, () => api.PublishAsync(app.Id,
+            new MessageIn("order.paid", Json(new { amount = "five", customer = new { }, lines = new[] { new { sku = 7 } } }))));
+        using (var problem = JsonDocument.Parse(error.Content!))
+        {
+            Assert.Equal("https://webhooks-aspire.dev/problems/payload-rejected", problem.RootElement.GetProperty("type").GetString());
+        }
+        Assert.Equal(["payload.amount", "payload.customer.email", "payload.lines[0].sku"], (await ErrorFieldsAsync(error)).Order());
+
+        // In a batch, the failing message is named by its index, and nothing of the batch is stored.
+        var before = (await api.ListMessagesAsync(app.Id)).Data.Count;
+        var batch = await FailsAsync(HttpStatusCode.UnprocessableEntity, () => api.PublishBatchAsync(app.Id, new MessageBatchIn(
+            [new MessageIn("order.paid", Json(new { amount = 1, customer = new { email = "x" } })), new MessageIn("order.paid", Json(new { amount = -1, customer = new { email = "x" } }))])));
+        Assert.Equal(["messages[1].payload.amount"], await ErrorFieldsAsync(batch));
+        Assert.Equal(before, (await api.ListMessagesAsync(app.Id)).Data.Count);
+
+        // Types without a schema take any object.
+        await api.PublishAsync(app.Id, new MessageIn("order.created", Json(new { anything = true })));
+    }
+
+    [Theory]
+    [InlineData("""{"name":"a.b","schema":[1]}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"$ref":"http://169.254.169.254/latest/meta-data"}}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"$ref":"file:///etc/passwd"}}""", "schema")]
+    [InlineData("""{"name":"bad name!"}""", "name")]
+    [InlineData("""{"name":"a.b","description":"a\u0001b"}""", "description")]
+    public async Task Invalid_event_types_answer_400_naming_the_field(string body, string field)
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var api = service.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("bad event types"));
+        using var response = await service.Http().PostAsync($"/api/v1/apps/{app.Id}/event-types", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(field, problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        Assert.Empty((await api.ListEventTypesAsync(app.Id, includeArchived: true)).Data);
+    }
+
+    [Fact]
+    public async Task An_endpoint_is_updated_and_deleted()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("endpoint updates"));
+        var endpoint = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/v1", EventTypes: ["a.b"], RateLimitPerSecond: 5));
+
+        var updated = await api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn(
+            "https://example.com/v2", "second version", ["c.d"], ["eu"], 50, 10, new Dictionary<string, string> { ["x-team"] = "billing" }));
+        Assert.Equal(("https://example.com/v2", "second version", 50, 10), (updated.Url, updated.Description, updated.RateLimitPerSecond, updated.TimeoutSeconds));
+        Assert.Equal(["c.d"], updated.EventTypes);
+        Assert.Equal(["eu"], updated.Channels);
+        Assert.Equal("billing", updated.Headers["x-team"]);
+        Assert.Equal(endpoint.Secret, (await api.GetEndpointSecretAsync(app.Id, endpoint.Id)).Key);
+
+        var invalid = await FailsAsync(HttpStatusCode.BadRequest,
+            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("gopher://example.com", TimeoutSeconds: 600)));
+        Assert.Equal(["timeoutSeconds", "url"], (await ErrorFieldsAsync(invalid)).Order());
+        Assert.Equal("https://example.com/v2", (await api.GetEndpointAsync(app.Id, endpoint.Id)).Url);
+
+        // Deleted: gone from reads and from fan-out.
+        await api.DeleteEndpointAsync(app.Id, endpoint.Id);
+        await FailsAsync(HttpStatusCode.NotFound, () => api.GetEndpointAsync(app.Id, endpoint.Id));
+        await FailsAsync(HttpStatusCode.NotFound, () => api.DeleteEndpointAsync(app.Id, endpoint.Id));
+        Assert.Empty((await api.ListEndpointsAsync(app.Id)).Data);
+        var message = await api.PublishAsync(app.Id, new MessageIn("c.d", Json(new { n = 1 }), ["eu"]));
+        Assert.Empty((await api.GetMessageAsync(app.Id, message.Id)).Deliveries!);
+    }
+
+    [Fact]
+    public async Task Messages_are_listed_newest_first_by_event_type_channel_and_time_with_a_cursor()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("message lists"));
+        var endpoint = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/lists"));
+        var first = await api.PublishAsync(app.Id, new MessageIn("order.created", Json(new { n = 0 }), ["eu"]));
+        await Task.Delay(20);
+        var middle = DateTimeOffset.UtcNow;
+        await Task.Delay(20);
+        var rest = new List<MessageOut>();
+        for (var n = 1; n <= 6; n++)
+        {
+            rest.Add(await api.PublishAsync(app.Id, new MessageIn(n % 2 == 0 ? "order.created" : "order.paid", Json(new { n }), n % 3 == 0 ? ["us"] : ["eu"])));
+        }
+        var all = new[] { first }.Concat(rest).ToList();
+
+        // Newest first, page by page, every message once.
+        var seen = new List<string>();
+        string? iterator = null;
+        do
+        {
+            var page = await api.ListMessagesAsync(app.Id, new MessageQuery(Limit: 3, Iterator: iterator));
+            Assert.True(page.Data.Count <= 3);
+            seen.AddRange(page.Data.Select(m => m.Id));
+            iterator = page.Done ? null : page.Iterator;
+        }
+        while (iterator is not null);
+        Assert.Equal(all.Select(m => m.Id).Reverse(), seen);
+
+        Assert.Equal(all.Where(m => m.EventType == "order.paid").Select(m => m.Id).Reverse(),
+            (await api.ListMessagesAsync(app.Id, new MessageQuery(EventType: "order.paid"))).Data.Select(m => m.Id));
+        Assert.Equal(all.Where(m => m.Channels.Contains("us")).Select(m => m.Id).Reverse(),
+            (await api.ListMessagesAsync(app.Id, new MessageQuery(Channel: "us"))).Data.Select(m => m.Id));
+        Assert.Equal(rest.Select(m => m.Id).Reverse(), (await api.ListMessagesAsync(app.Id, new MessageQuery(Since: middle))).Data.Select(m => m.Id));
+        Assert.Equal([first.Id], (await api.ListMessagesAsync(app.Id, new MessageQuery(Until: middle))).Data.Select(m => m.Id));
+
+        // One message carries its deliveries; the endpoint's deliveries list it, filtered by status.
+        var fetched = await api.GetMessageAsync(app.Id, first.Id);
+        Assert.Equal(endpoint.Id, Assert.Single(fetched.Deliveries!).EndpointId);
+        var pending = await api.ListEndpointDeliveriesAsync(app.Id, endpoint.Id, new DeliveryQuery(Status: "pending", Limit: 250));
+        Assert.Equal(all.Select(m => m.Id).Reverse(), pending.Data.Select(d => d.MessageId));
+        Assert.Empty((await api.ListEndpointDeliveriesAsync(app.Id, endpoint.Id, new DeliveryQuery(Status: "succeeded"))).Data);
+        var paged = await api.ListEndpointDeliveriesAsync(app.Id, endpoint.Id, new DeliveryQuery(Limit: 4));
+        var next = await api.ListEndpointDeliveriesAsync(app.Id, endpoint.Id, new DeliveryQuery(Limit: 4, Iterator: paged.Iterator));
+        Assert.Equal(all.Select(m => m.Id).Reverse(), paged.Data.Concat(next.Data).Select(d => d.MessageId));
+        Assert.True(next.Done);
+    }
+
+    [Theory]
+    [InlineData("messages?since=yesterday", "since")]
+    [InlineData("messages?limit=0", "limit")]
+    [InlineData("messages?limit=251", "limit")]
+    [InlineData("messages?iterator=' OR 1=1 --", "iterator")]
+    [InlineData("messages?eventType=%00", "eventType")]
+    [InlineData("messages?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "until")]
+    [InlineData("endpoints/ep_01M83QVZ8PEHMARF83NFG2E3JN/deliveries?status=lost", "status")]
+    [InlineData("endpoints/ep_01M83QVZ8PEHMARF83NFG2E3JN/deliveries?iterator=abc", "iterator")]
+    [InlineData("endpoints/ep_01M83QVZ8PEHMARF83NFG2E3JN/attempts?status=pending", "status")]
+    [InlineData("event-types?limit=-5", "limit")]
+    [InlineData("endpoints?limit=1000", "limit")]
+    public async Task Malformed_list_queries_answer_400_naming_the_parameter(string path, string field)
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var app = await service.Client().CreateApplicationAsync(new ApplicationIn("queries"));
+        using var response = await service.Http().GetAsync($"/api/v1/apps/{app.Id}/{path}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(field, problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+    }
+}
