@@ -216,7 +216,8 @@ public sealed class RecoverInValidator : AbstractValidator<RecoverIn>
 {
     public RecoverInValidator(TimeProvider time)
     {
-        RuleFor(r => r.Since).Must(since => since <= time.GetUtcNow()).WithMessage("'since' must not be in the future.");
+        RuleFor(r => r.Since).NotEmpty().WithMessage("'since' is required.")
+            .Must(since => since <= time.GetUtcNow()).WithMessage("'since' must not be in the future.");
     }
 }
 
