@@ -1,3 +1,4 @@
+using Webhooks.Api.Dashboard;
 using Webhooks.Api.Infrastructure;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -5,6 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddWebhooksData();
 builder.AddWebhooksApi();
+builder.AddWebhooksDashboard();
 
 var app = builder.Build();
 
@@ -15,7 +17,8 @@ app.UseAuthorization();
 
 app.MapDefaultEndpoints();
 app.MapWebhooksApi();
-app.MapGet("/", () => Results.Redirect("/scalar")).ExcludeFromDescription();
+app.MapWebhooksDashboard();
+app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription();
 
 app.Run();
 

@@ -23,19 +23,17 @@ public static class ApplicationRoutes
     internal static ApplicationOut ToOut(this Application a) => new(a.Id, a.Name, a.Uid, a.RetrySchedule, a.CreatedAt, a.UpdatedAt);
 
     private static async Task<Results<Created<ApplicationOut>, ProblemHttpResult>> CreateAsync(
-        ApplicationIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        ApplicationIn input, ApplicationService service, HttpContext http, CancellationToken ct)
     {
         if (!ApiCaller.From(http.User).IsAdmin)
         {
             return Problems.ForbiddenProblem("Only an admin key can create applications.");
         }
-        if (input.Uid is not null && await db.Applications.AnyAsync(a => a.Uid == input.Uid, ct))
+        var application = await service.CreateAsync(input, ct);
+        if (application is null)
         {
             return Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
         }
-        var application = new Application(input.Name, input.Uid, time.GetUtcNow()) { RetrySchedule = input.RetrySchedule?.ToArray() };
-        db.Applications.Add(application);
-        await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/api/v1/apps/{application.Id}", application.ToOut());
     }
 

@@ -39,6 +39,7 @@ public static class ApiExtensions
         services.AddOptions<PublishOptions>().BindConfiguration("Webhooks").ValidateOnStart();
         services.AddScoped<MessagePublisher>();
         services.AddScoped<EndpointService>();
+        services.AddScoped<ApplicationService>();
         services.AddScoped<EventTypeService>();
         services.AddSingleton<PayloadSchemas>();
         // Tenants write the regular expressions of their schemas' 'pattern's: none may run away with a core.

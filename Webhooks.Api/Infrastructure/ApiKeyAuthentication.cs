@@ -32,24 +32,8 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
         var key = header["Bearer ".Length..].Trim();
-        if (key.Length is 0 or > 256)
-        {
-            return AuthenticateResult.Fail("Malformed API key.");
-        }
-
-        var admin = configuration["Webhooks:AdminApiKey"];
-        if (!string.IsNullOrEmpty(admin) &&
-            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(admin)))
-        {
-            return Success("admin", applicationId: null);
-        }
-
-        var hash = ApiKeys.Hash(key);
-        var stored = await db.ApiKeys.AsNoTracking()
-            .Where(k => k.KeyHash == hash && k.RevokedAt == null)
-            .Select(k => new { k.Id, k.ApplicationId })
-            .FirstOrDefaultAsync(Context.RequestAborted);
-        return stored is null ? AuthenticateResult.Fail("Unknown or revoked API key.") : Success(stored.Id, stored.ApplicationId);
+        var found = await ApiKeys.FindAsync(key, configuration, db, Context.RequestAborted);
+        return found is null ? AuthenticateResult.Fail("Unknown, revoked or malformed API key.") : Success(found.KeyId, found.ApplicationId);
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -63,21 +47,56 @@ public sealed class ApiKeyAuthenticationHandler(
             statusCode: 401).ExecuteAsync(Context);
     }
 
-    private AuthenticateResult Success(string keyId, string? applicationId)
-    {
-        var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, keyId) };
-        if (applicationId is not null)
-        {
-            claims.Add(new Claim(ApplicationClaim, applicationId));
-        }
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
-    }
+    private static AuthenticateResult Success(string keyId, string? applicationId) =>
+        AuthenticateResult.Success(new AuthenticationTicket(ApiKeys.Principal(keyId, applicationId, SchemeName), SchemeName));
 }
 
 public static class ApiKeys
 {
     public const string Prefix = "wh_";
+    public const string AdminKeyId = "admin";
+
+    public sealed record Found(string KeyId, string? ApplicationId);
+
+    /// <summary>
+    /// The key's id and scope: the development admin key from <c>Webhooks:AdminApiKey</c>, or a stored key that
+    /// is not revoked (and whose application is not deleted). Null for anything else.
+    /// </summary>
+    public static async Task<Found?> FindAsync(string key, IConfiguration configuration, WebhooksDbContext db, CancellationToken ct)
+    {
+        if (key.Length is 0 or > 256)
+        {
+            return null;
+        }
+        var admin = configuration["Webhooks:AdminApiKey"];
+        if (!string.IsNullOrEmpty(admin) &&
+            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(admin)))
+        {
+            return new Found(AdminKeyId, null);
+        }
+        var hash = Hash(key);
+        return await db.ApiKeys.AsNoTracking()
+            .Where(k => k.KeyHash == hash && k.RevokedAt == null)
+            .Where(k => k.ApplicationId == null || db.Applications.Any(a => a.Id == k.ApplicationId))
+            .Select(k => new Found(k.Id, k.ApplicationId))
+            .FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>Whether a key id found earlier still stands (not revoked, its application not deleted).</summary>
+    public static async Task<bool> StillValidAsync(string keyId, WebhooksDbContext db, CancellationToken ct) =>
+        keyId == AdminKeyId ||
+        await db.ApiKeys.AsNoTracking().AnyAsync(k => k.Id == keyId && k.RevokedAt == null &&
+            (k.ApplicationId == null || db.Applications.Any(a => a.Id == k.ApplicationId)), ct);
+
+    public static ClaimsPrincipal Principal(string keyId, string? applicationId, string scheme)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, keyId) };
+        if (applicationId is not null)
+        {
+            claims.Add(new Claim(ApiKeyAuthenticationHandler.ApplicationClaim, applicationId));
+        }
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
+    }
 
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 

@@ -175,6 +175,9 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_deliveries");
 
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_deliveries_created_at");
+
                     b.HasIndex("LeaseExpiresAt")
                         .HasDatabaseName("ix_deliveries_leased")
                         .HasFilter("status = 'in_flight'");

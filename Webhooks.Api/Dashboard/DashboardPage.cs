@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using FluentValidation.Results;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Webhooks.Api.Infrastructure;
+using Webhooks.Core.Data;
+
+namespace Webhooks.Api.Dashboard;
+
+/// <summary>What every dashboard page has: the caller's scope, the database, and a one-line notice after an action.</summary>
+public abstract class DashboardPage(WebhooksDbContext db) : PageModel
+{
+    protected WebhooksDbContext Db { get; } = db;
+
+    public ApiCaller Caller => ApiCaller.From(User);
+
+    /// <summary>Set by an action before its redirect; shown once on the next page.</summary>
+    [TempData]
+    public string? Notice { get; set; }
+
+    public Application? Application { get; private set; }
+
+    /// <summary>Loads the application named in the route, if the caller may see it.</summary>
+    protected async Task<bool> LoadApplicationAsync(string appId)
+    {
+        Application = await Db.FindApplicationAsync(Caller, appId, HttpContext.RequestAborted);
+        return Application is not null;
+    }
+
+    /// <summary>Puts FluentValidation's failures on the form, under the field names the form uses.</summary>
+    protected void AddErrors(ValidationResult result, string prefix = "")
+    {
+        foreach (var error in result.Errors)
+        {
+            ModelState.AddModelError(prefix + error.PropertyName, error.ErrorMessage);
+        }
+    }
+
+    protected void AddErrors(IDictionary<string, string[]> errors)
+    {
+        foreach (var (field, messages) in errors)
+        {
+            foreach (var message in messages)
+            {
+                ModelState.AddModelError(field, $"{field}: {message}");
+            }
+        }
+    }
+
+    protected IActionResult Missing(string what) => NotFound($"{what} does not exist, or this key may not see it.");
+}
+
+/// <summary>Small formatting helpers for the pages.</summary>
+public static class Display
+{
+    public static string Time(DateTimeOffset? value) =>
+        value is { } v ? v.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture) : "—";
+
+    public static string Rate(double? value) => value is { } v ? v.ToString("P1", CultureInfo.InvariantCulture) : "—";
+
+    public static string Rate(long attempts, long succeeded) => attempts == 0 ? "—" : Rate((double)succeeded / attempts);
+
+    public static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static string Json(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return JsonSerializer.Serialize(document.RootElement, Indented);
+    }
+
+    public static string Json(JsonElement? json) => json is { } j ? JsonSerializer.Serialize(j, Indented) : "";
+
+    /// <summary>An HTML datetime-local value (UTC) for a form field.</summary>
+    public static string LocalInput(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture);
+}
