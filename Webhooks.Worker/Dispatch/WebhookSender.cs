@@ -131,7 +131,9 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
         foreach (var (name, values) in request.Headers.Concat(request.Content!.Headers))
         {
             var lower = name.ToLowerInvariant();
-            headers[lower] = IsCredential(lower) && custom.Keys.Any(k => k.Equals(name, StringComparison.OrdinalIgnoreCase)) ? "[redacted]" : string.Join(", ", values);
+            headers[lower] = IsCredential(lower) && custom.Keys.Any(k => k.Equals(name, StringComparison.OrdinalIgnoreCase))
+                ? "[redacted]"
+                : string.Join(lower == "user-agent" ? " " : ", ", values);
         }
         return headers;
     }

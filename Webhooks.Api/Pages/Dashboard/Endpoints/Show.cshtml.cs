@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Webhooks.Api.Dashboard;
+using Webhooks.Api.Endpoints;
+using Webhooks.Api.Messages;
+using Webhooks.Client;
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+using Endpoint = Webhooks.Core.Data.Endpoint;
+
+namespace Webhooks.Api.Pages.Dashboard.Endpoints;
+
+/// <summary>One endpoint: health, stats, recent attempts, and every action on it, through the API's services.</summary>
+public sealed class ShowModel(WebhooksDbContext db, EndpointService service, TimeProvider time) : DashboardPage(db)
+{
+    public Endpoint? Endpoint { get; private set; }
+    public EndpointStatsOut? Stats { get; private set; }
+    public IReadOnlyList<AttemptOut> Attempts { get; private set; } = [];
+    public IReadOnlyList<string> EventTypeNames { get; private set; } = [];
+    public EndpointForm Form { get; private set; } = new();
+    public string? RotatedSecret { get; private set; }
+    public EndpointTestOut? TestResult { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(string appId, string endpointId) =>
+        await LoadAsync(appId, endpointId) ? await ShowAsync() : Missing($"Endpoint '{endpointId}'");
+
+    public async Task<IActionResult> OnPostUpdateAsync(string appId, string endpointId, EndpointForm form, [FromServices] IValidator<EndpointUpdateIn> validator)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        var input = form.ToUpdate(Endpoint!, ModelState);
+        var result = input is null ? null : await validator.ValidateAsync(input, HttpContext.RequestAborted);
+        if (input is null || !result!.IsValid)
+        {
+            if (result is not null)
+            {
+                AddErrors(result);
+            }
+            var page = await ShowAsync();
+            Form = form;
+            return page;
+        }
+        await service.UpdateAsync(Endpoint!, input, HttpContext.RequestAborted);
+        return Done("Settings saved.");
+    }
+
+    public async Task<IActionResult> OnPostDisableAsync(string appId, string endpointId)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        if (!Endpoint!.Disabled)
+        {
+            await Db.DisableAsync(Endpoint, "Disabled from the dashboard.", time.GetUtcNow(), HttpContext.RequestAborted);
+        }
+        return Done("Endpoint disabled: its deliveries are kept until it is enabled.");
+    }
+
+    public async Task<IActionResult> OnPostEnableAsync(string appId, string endpointId, [FromServices] DispatchSignal signal)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        await Db.EnableAsync(Endpoint!, time.GetUtcNow(), HttpContext.RequestAborted);
+        await signal.NotifyAsync();
+        return Done("Endpoint enabled: its waiting deliveries go now.");
+    }
+
+    public async Task<IActionResult> OnPostRotateAsync(string appId, string endpointId)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        RotatedSecret = (await service.RotateSecretAsync(Endpoint!, null, HttpContext.RequestAborted)).Key;
+        return await ShowAsync();
+    }
+
+    public async Task<IActionResult> OnPostTestAsync(string appId, string endpointId, string? testEventType, string? testPayload,
+        [FromServices] IValidator<EndpointTestIn> validator)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        JsonElement? payload = null;
+        if (!string.IsNullOrWhiteSpace(testPayload))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(testPayload, new JsonDocumentOptions { MaxDepth = 64 });
+                payload = document.RootElement.Clone();
+            }
+            catch (JsonException ex)
+            {
+                ModelState.AddModelError("testPayload", $"The payload is not valid JSON: {ex.Message}");
+                return await ShowAsync();
+            }
+        }
+        var input = new EndpointTestIn(testEventType?.Trim() ?? "", payload);
+        var validation = await validator.ValidateAsync(input, HttpContext.RequestAborted);
+        if (!validation.IsValid)
+        {
+            AddErrors(validation);
+            return await ShowAsync();
+        }
+        if (Endpoint!.Disabled)
+        {
+            ModelState.AddModelError("", "The endpoint is disabled: enable it to send a test event.");
+            return await ShowAsync();
+        }
+        var result = await service.TestAsync(Application!, Endpoint, input, HttpContext.RequestAborted);
+        if (result.Rejected is { } rejected)
+        {
+            AddErrors(rejected);
+        }
+        TestResult = result.Sent;
+        // The worker updated the endpoint's health while the test ran.
+        await Db.Entry(Endpoint).ReloadAsync(HttpContext.RequestAborted);
+        return await ShowAsync();
+    }
+
+    public async Task<IActionResult> OnPostRecoverAsync(string appId, string endpointId, string? since, [FromServices] IValidator<RecoverIn> validator)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        if (!DateTime.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        {
+            ModelState.AddModelError("since", "'since' must be a date and time.");
+            return await ShowAsync();
+        }
+        var input = new RecoverIn(new DateTimeOffset(at, TimeSpan.Zero));
+        var validation = await validator.ValidateAsync(input, HttpContext.RequestAborted);
+        if (!validation.IsValid)
+        {
+            AddErrors(validation);
+            return await ShowAsync();
+        }
+        var requeued = await service.RecoverAsync(Endpoint!, input.Since, HttpContext.RequestAborted);
+        return Done($"{requeued} failed or exhausted deliveries queued again.");
+    }
+
+    private IActionResult Done(string notice)
+    {
+        Notice = notice;
+        return Redirect($"/dashboard/apps/{Application!.Id}/endpoints/{Endpoint!.Id}");
+    }
+
+    private async Task<bool> LoadAsync(string appId, string endpointId)
+    {
+        if (!await LoadApplicationAsync(appId))
+        {
+            return false;
+        }
+        Endpoint = await Db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == Application!.Id, HttpContext.RequestAborted);
+        return Endpoint is not null;
+    }
+
+    private async Task<IActionResult> ShowAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        Stats = await service.StatsAsync(Endpoint!, ct);
+        Attempts = (await Db.DeliveryAttempts.Where(a => a.EndpointId == Endpoint!.Id).PageAsync(new AttemptQuery(Limit: 25), ct)).Data;
+        EventTypeNames = await Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id && !t.Archived)
+            .OrderBy(t => t.Name).Select(t => t.Name).Take(200).ToListAsync(ct);
+        Form = EndpointForm.Of(Endpoint!);
+        return Page();
+    }
+}

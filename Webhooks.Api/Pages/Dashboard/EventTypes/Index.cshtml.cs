@@ -1,0 +1,87 @@
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Webhooks.Api.Dashboard;
+using Webhooks.Api.EventTypes;
+using Webhooks.Client;
+using Webhooks.Core.Data;
+
+namespace Webhooks.Api.Pages.Dashboard.EventTypes;
+
+public sealed class IndexModel(WebhooksDbContext db, EventTypeService service) : DashboardPage(db)
+{
+    public IReadOnlyList<EventType> EventTypes { get; private set; } = [];
+    public string? Name { get; private set; }
+    public string? Description { get; private set; }
+    public string? Schema { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync(string appId)
+    {
+        if (!await LoadApplicationAsync(appId))
+        {
+            return Missing($"Application '{appId}'");
+        }
+        await LoadAsync();
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostCreateAsync(string appId, string? name, string? description, string? schema, [FromServices] IValidator<EventTypeIn> validator)
+    {
+        if (!await LoadApplicationAsync(appId))
+        {
+            return Missing($"Application '{appId}'");
+        }
+        JsonElement? parsed = null;
+        if (!string.IsNullOrWhiteSpace(schema))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(schema, new JsonDocumentOptions { MaxDepth = 64 });
+                parsed = document.RootElement.Clone();
+            }
+            catch (JsonException ex)
+            {
+                ModelState.AddModelError("schema", $"The schema is not valid JSON: {ex.Message}");
+            }
+        }
+        var input = new EventTypeIn(name?.Trim() ?? "", string.IsNullOrWhiteSpace(description) ? null : description.Trim(), parsed);
+        if (ModelState.IsValid)
+        {
+            var validation = await validator.ValidateAsync(input, HttpContext.RequestAborted);
+            AddErrors(validation);
+            if (validation.IsValid && (await service.CreateAsync(Application!, input, HttpContext.RequestAborted)).Conflict)
+            {
+                ModelState.AddModelError("name", $"An event type named '{input.Name}' exists.");
+            }
+        }
+        if (!ModelState.IsValid)
+        {
+            (Name, Description, Schema) = (name, description, schema);
+            await LoadAsync();
+            return Page();
+        }
+        Notice = $"Event type '{input.Name}' created.";
+        return Redirect($"/dashboard/apps/{Application!.Id}/event-types");
+    }
+
+    public async Task<IActionResult> OnPostArchiveAsync(string appId, string? name)
+    {
+        if (!await LoadApplicationAsync(appId))
+        {
+            return Missing($"Application '{appId}'");
+        }
+        var type = await Db.EventTypes.FirstOrDefaultAsync(t => t.ApplicationId == Application!.Id && t.Name == name, HttpContext.RequestAborted);
+        if (type is null)
+        {
+            return Missing($"Event type '{name}'");
+        }
+        await service.ArchiveAsync(type, HttpContext.RequestAborted);
+        Notice = $"Event type '{type.Name}' archived.";
+        return Redirect($"/dashboard/apps/{Application!.Id}/event-types");
+    }
+
+    private async Task LoadAsync() =>
+        EventTypes = await Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id)
+            .OrderBy(t => t.Archived).ThenBy(t => t.Name).Take(500).ToListAsync(HttpContext.RequestAborted);
+}
