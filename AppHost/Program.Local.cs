@@ -100,6 +100,7 @@ try
     Print($"  postgres   127.0.0.1:{postgresPort}  (data: {Path.Combine(dataDirectory, "postgres")})");
     Print($"  redis      127.0.0.1:{redisPort}");
     Print($"  api        http://localhost:{apiPort}  (OpenAPI: /openapi/v1.json, reference UI: /scalar)");
+    Print($"  dashboard  http://localhost:{apiPort}/dashboard  (sign in with an API key, e.g. the admin key below)");
     for (var i = 0; i < workerPorts.Length; i++)
     {
         Print($"  worker-{i + 1}   http://localhost:{workerPorts[i]}/health");
