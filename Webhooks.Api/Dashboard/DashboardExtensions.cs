@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Core.Data;
 
@@ -52,6 +53,8 @@ public static class DashboardExtensions
             o.Cookie.Path = "/dashboard";
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
+        // Keys in Postgres: sessions and forms survive a restart and work on every API instance.
+        services.AddDataProtection().SetApplicationName("Webhooks.Api").PersistKeysToDbContext<WebhooksDbContext>();
         services.AddScoped<DashboardQueries>();
         return builder;
     }

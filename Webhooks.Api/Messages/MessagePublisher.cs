@@ -24,11 +24,12 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
     {
         var now = time.GetUtcNow();
         var results = new Published?[inputs.Count];
+        var existing = await FindByIdempotencyKeysAsync(application.Id, inputs.Select(m => m.IdempotencyKey).OfType<string>().ToArray(), now, ct);
         for (var i = 0; i < inputs.Count; i++)
         {
-            if (inputs[i].IdempotencyKey is { } key && await FindByIdempotencyKeyAsync(application.Id, key, now, ct) is { } existing)
+            if (inputs[i].IdempotencyKey is { } key && existing.TryGetValue(key, out var first))
             {
-                results[i] = new Published(existing, false);
+                results[i] = new Published(first, false);
             }
         }
 
@@ -114,15 +115,23 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
         return delivery;
     }
 
-    private async Task<Message?> FindByIdempotencyKeyAsync(string applicationId, string key, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// The messages already published under these keys within the window, in one query. Keys whose window is over
+    /// are freed, so the new messages can take them.
+    /// </summary>
+    private async Task<Dictionary<string, Message>> FindByIdempotencyKeysAsync(string applicationId, string[] keys, DateTimeOffset now, CancellationToken ct)
     {
-        var message = await db.Messages.FirstOrDefaultAsync(m => m.ApplicationId == applicationId && m.IdempotencyKey == key, ct);
-        if (message is null || message.CreatedAt >= now.AddHours(-options.Value.IdempotencyWindowHours))
+        if (keys.Length == 0)
         {
-            return message;
+            return [];
         }
-        // The key's window is over: free it, so the new message can take it.
-        await db.Messages.Where(m => m.Id == message.Id).ExecuteUpdateAsync(s => s.SetProperty(m => m.IdempotencyKey, (string?)null), ct);
-        return null;
+        var found = await db.Messages.AsNoTracking().Where(m => m.ApplicationId == applicationId && keys.Contains(m.IdempotencyKey)).ToListAsync(ct);
+        var windowStart = now.AddHours(-options.Value.IdempotencyWindowHours);
+        var expired = found.Where(m => m.CreatedAt < windowStart).Select(m => m.Id).ToArray();
+        if (expired.Length > 0)
+        {
+            await db.Messages.Where(m => expired.Contains(m.Id)).ExecuteUpdateAsync(s => s.SetProperty(m => m.IdempotencyKey, (string?)null), ct);
+        }
+        return found.Where(m => m.CreatedAt >= windowStart).ToDictionary(m => m.IdempotencyKey!);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
@@ -6,8 +7,11 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Webhooks.Core.Data;
 
 /// <summary>The unit of work over the webhooks database. Tables and columns are snake_case.</summary>
-public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> options) : DbContext(options)
+public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>The API's ASP.NET Core data protection keys (dashboard cookies, antiforgery): shared by every API instance, kept across restarts.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<Application> Applications => Set<Application>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<EventType> EventTypes => Set<EventType>();

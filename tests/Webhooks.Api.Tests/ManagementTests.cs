@@ -254,4 +254,30 @@ public sealed class ManagementTests(StackFixture fixture)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Contains(field, problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
     }
+
+    [Fact]
+    public async Task An_idempotency_key_past_its_window_is_released_to_a_new_message_even_in_a_batch()
+    {
+        // A window of 0 hours: every earlier use of a key is already out of it.
+        await using var api = await fixture.Stack.StartApiAsync(new Dictionary<string, string?> { ["Webhooks__IdempotencyWindowHours"] = "0" });
+        var client = api.Client();
+        var app = await client.CreateApplicationAsync(new ApplicationIn("idempotency window"));
+        var first = await client.PublishAsync(app.Id, new MessageIn("a.b", Json(new { n = 1 }), IdempotencyKey: "k"));
+        var batch = await client.PublishBatchAsync(app.Id, new MessageBatchIn([
+            new MessageIn("a.b", Json(new { n = 2 }), IdempotencyKey: "k"),
+            new MessageIn("a.b", Json(new { n = 3 }), IdempotencyKey: "other")]));
+        Assert.NotEqual(first.Id, batch.Data[0].Id);
+        Assert.Null((await client.GetMessageAsync(app.Id, first.Id)).IdempotencyKey);
+        Assert.Equal("k", (await client.GetMessageAsync(app.Id, batch.Data[0].Id)).IdempotencyKey);
+
+        // Within the window (the shared API keeps 24 h), a batch returns the first messages for known keys, in one call.
+        var shared = await fixture.Stack.AdminClientAsync();
+        var again = await shared.PublishBatchAsync(app.Id, new MessageBatchIn([
+            new MessageIn("a.b", Json(new { n = 4 }), IdempotencyKey: "other"),
+            new MessageIn("a.b", Json(new { n = 5 }), IdempotencyKey: "k"),
+            new MessageIn("a.b", Json(new { n = 6 }), IdempotencyKey: "new")]));
+        Assert.Equal([batch.Data[1].Id, batch.Data[0].Id], again.Data.Take(2).Select(m => m.Id));
+        Assert.Equal(3, again.Data[0].Payload.GetProperty("n").GetInt32());
+        Assert.Equal(4, (await shared.ListMessagesAsync(app.Id)).Data.Count);
+    }
 }

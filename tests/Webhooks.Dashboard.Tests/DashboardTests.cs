@@ -181,6 +181,22 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         Assert.Contains("/dashboard/signin", page.Url, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_session_and_its_forms_hold_on_another_api_instance()
+    {
+        var page = await SignedInAsync(fixture.Stack.AdminApiKey);
+        // The data protection keys live in Postgres: a second instance (or the first, restarted) reads the cookie,
+        // even with a home folder of its own (where ASP.NET Core would otherwise keep keys of its own).
+        var home = Directory.CreateTempSubdirectory("webhooks-home-");
+        await using var other = await fixture.Stack.StartApiAsync(new Dictionary<string, string?> { ["HOME"] = home.FullName });
+        await page.GotoAsync(new Uri(other.Url, "/dashboard/apps").ToString());
+        Assert.EndsWith("/dashboard/apps", page.Url, StringComparison.Ordinal);
+        var name = "elsewhere " + Guid.NewGuid().ToString("N")[..6];
+        await page.FillAsync("#name", name);
+        await page.ClickAsync("text=Create application");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(name);
+    }
+
     private static string AppIdOf(string url) => AppId().Match(url).Groups[1].Value;
 
     [GeneratedRegex("/dashboard/apps/(app_[0-9A-Z]+)")]
