@@ -53,8 +53,14 @@ public static class EndpointLifecycle
         {
             application.MarkDeleted(now);
             await db.SaveChangesAsync(ct);
+            // Deleted endpoints are disabled too: the worker's claim tests only that.
             await db.Endpoints.Where(e => e.ApplicationId == application.Id)
-                .ExecuteUpdateAsync(s => s.SetProperty(e => e.DeletedAt, now.AtStoragePrecision()).SetProperty(e => e.UpdatedAt, now.AtStoragePrecision()), ct);
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(e => e.DeletedAt, now.AtStoragePrecision())
+                    .SetProperty(e => e.Disabled, true)
+                    .SetProperty(e => e.DisabledReason, e => e.Disabled ? e.DisabledReason : "Deleted.")
+                    .SetProperty(e => e.DisabledAt, e => e.Disabled ? e.DisabledAt : now.AtStoragePrecision())
+                    .SetProperty(e => e.UpdatedAt, now.AtStoragePrecision()), ct);
             await db.CancelWaitingAsync(db.Deliveries.Where(d => d.ApplicationId == application.Id), now, ct);
         }, ct);
         await db.Applications.IgnoreQueryFilters()

@@ -183,9 +183,14 @@ public sealed class Endpoint
         UpdatedAt = now.AtStoragePrecision();
     }
 
+    /// <summary>Hides the endpoint and disables it: the worker's claim needs to test only <see cref="Disabled"/>.</summary>
     public void MarkDeleted(DateTimeOffset now)
     {
         DeletedAt = now.AtStoragePrecision();
+        if (!Disabled)
+        {
+            Disable("Deleted.", now);
+        }
         UpdatedAt = now.AtStoragePrecision();
     }
 

@@ -39,6 +39,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     // already has in flight there, none of the endpoints it excludes (at capacity, or rate-limited): one slow
     // or busy endpoint cannot fill a claim. Disabled endpoints' deliveries are parked (next_attempt_at NULL)
     // and never reach the index range; the join re-checks for ones disabled a moment ago.
+    // A deleted endpoint is also disabled, so 'NOT e.disabled' is the only test here: a second condition on
+    // endpoints made the planner (with the stale statistics of a burst just inserted) start from endpoints and
+    // re-run the ranking for every due row of a busy endpoint, 0.2–0.5 s per claim.
     private const string ClaimSql = """
         WITH candidates AS (
             SELECT d.id, d.endpoint_id, d.next_attempt_at
@@ -56,7 +59,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             SELECT d.id, e.timeout_seconds
             FROM deliveries d
             JOIN ranked r ON r.id = d.id AND r.rank <= r.room
-            JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled AND e.deleted_at IS NULL
+            JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
             WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
             ORDER BY r.next_attempt_at
             LIMIT @limit
@@ -80,15 +83,17 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         JOIN applications a ON a.id = e.application_id
         """;
 
+    // A delivery removed meanwhile (its endpoint or application was deleted and purged) has no log to keep. The ids
+    // are looked up by primary key first, so the check never turns into a scan of the deliveries table.
     private const string InsertAttemptsSql = """
+        WITH present AS (SELECT id FROM deliveries WHERE id = ANY(@delivery_id))
         INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms,
                                        request_headers, response_status, response_headers, response_body, error_kind, error_message, succeeded)
         SELECT u.* FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
                              @request_headers::jsonb[], @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded)
             AS u(id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms, request_headers, response_status,
                  response_headers, response_body, error_kind, error_message, succeeded)
-        -- A delivery removed meanwhile (its endpoint or application was deleted and purged) has no log to keep.
-        WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = u.delivery_id)
+        WHERE u.delivery_id IN (SELECT id FROM present)
         """;
 
     // Only rows whose lease is still ours: a lease lost to another worker means that worker now owns the delivery.

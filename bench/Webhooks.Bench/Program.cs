@@ -50,6 +50,25 @@ void Log(string line)
 await using var postgres = await LocalPostgres.StartAsync(Path.Combine(work, "pg"), LocalPostgres.FreePort(), Log, ["webhooksdb"], durable: true);
 await using var redis = await LocalRedis.StartAsync(Path.Combine(work, "redis"), LocalPostgres.FreePort(), Log);
 var adminKey = "wh_bench_" + Guid.NewGuid().ToString("N");
+// BENCH_PG_SLOW_MS=50: Postgres logs every statement slower than that into the services log.
+if (Environment.GetEnvironmentVariable("BENCH_PG_SLOW_MS") is { } slowMs && int.TryParse(slowMs, CultureInfo.InvariantCulture, out var slow))
+{
+    await using var connection = new NpgsqlConnection(postgres.ConnectionString("webhooksdb"));
+    await connection.OpenAsync();
+    // With the plan (auto_explain, analyzed) of each such statement, for new sessions.
+    await using (var load = new NpgsqlCommand("LOAD 'auto_explain'", connection))
+    {
+        await load.ExecuteNonQueryAsync();
+    }
+    foreach (var setting in new[] { $"log_min_duration_statement = {slow}", "session_preload_libraries = 'auto_explain'",
+                 $"auto_explain.log_min_duration = {slow}", "auto_explain.log_analyze = on" })
+    {
+        await using var set = new NpgsqlCommand("ALTER SYSTEM SET " + setting, connection);
+        await set.ExecuteNonQueryAsync();
+    }
+    await using var reload = new NpgsqlCommand("SELECT pg_reload_conf()", connection);
+    await reload.ExecuteScalarAsync();
+}
 var database = postgres.ConnectionString("webhooksdb");
 Dictionary<string, string?> ServiceEnvironment(int port) => new()
 {

@@ -64,6 +64,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await page.FillAsync("#key", fixture.Stack.AdminApiKey);
         await page.ClickAsync("button[type=submit]");
         await page.WaitForURLAsync(new Regex("/dashboard/apps$"));
+        await BrowserFixture.ScreenshotAsync(page, "03-applications");
 
         // An application, with an event type whose schema carries an example.
         var name = "Browser Co " + Guid.NewGuid().ToString("N")[..6];
@@ -77,7 +78,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await page.FillAsync("#schema", """{"type":"object","required":["invoice"],"examples":[{"invoice":"in_42","amount":1999}]}""");
         await page.ClickAsync("text=Create event type");
         await Assertions.Expect(page.Locator("[data-testid=event-types]")).ToContainTextAsync("invoice.paid");
-        await BrowserFixture.ScreenshotAsync(page, "04-event-types");
+        await BrowserFixture.ScreenshotAsync(page, "05-event-types");
 
         // An endpoint at the loopback receiver; its secret is shown once.
         await page.ClickAsync($"a[href='/dashboard/apps/{appId}']");
@@ -86,7 +87,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await page.ClickAsync("text=Create endpoint");
         receiver.Secret = (await page.Locator("[data-testid=created-secret] .secret").TextContentAsync())!.Trim();
         Assert.StartsWith("whsec_", receiver.Secret, StringComparison.Ordinal);
-        await BrowserFixture.ScreenshotAsync(page, "03-application");
+        await BrowserFixture.ScreenshotAsync(page, "04-application");
 
         // A test event: signed with that secret, delivered, and its attempt shown.
         await page.ClickAsync("text=Open the endpoint");
@@ -95,7 +96,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         Assert.Equal(1, receiver.Verified);
         Assert.Contains("in_42", System.Text.Encoding.UTF8.GetString(loopback.Requests.Last().Body), StringComparison.Ordinal);
         await Assertions.Expect(page.Locator("[data-testid=attempts] tbody tr")).ToHaveCountAsync(1);
-        await BrowserFixture.ScreenshotAsync(page, "05-endpoint");
+        await BrowserFixture.ScreenshotAsync(page, "06-endpoint");
 
         // The receiver fails: the failure and its response body are shown.
         receiver.Failing = true;
@@ -111,7 +112,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         var delivery = page.Locator("[data-testid=delivery]");
         await delivery.Locator("summary").First.ClickAsync();
         await Assertions.Expect(delivery.Locator("[data-testid=response-body]").First).ToHaveTextAsync("upstream ledger unavailable");
-        await BrowserFixture.ScreenshotAsync(page, "06-message-failed");
+        await BrowserFixture.ScreenshotAsync(page, "07-message-failed");
         receiver.Failing = false;
         await page.ClickAsync("text=Resend");
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Queued to be sent again");
@@ -122,7 +123,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         }, Patience, "the resent delivery succeeds");
         await Assertions.Expect(page.Locator("[data-testid=attempt]").Last).ToContainTextAsync("manual");
         Assert.Equal(2, receiver.Verified);
-        await BrowserFixture.ScreenshotAsync(page, "07-message-resent");
+        await BrowserFixture.ScreenshotAsync(page, "08-message-resent");
 
         // Messages, filtered by event type.
         await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{appId}/messages").ToString());
@@ -132,7 +133,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await page.FillAsync("#eventType", "nothing.like.this");
         await page.ClickAsync("text=Filter");
         await Assertions.Expect(page.Locator("[data-testid=messages]")).ToContainTextAsync("No messages match");
-        await BrowserFixture.ScreenshotAsync(page, "08-messages");
+        await BrowserFixture.ScreenshotAsync(page, "09-messages");
 
         // The overview counts what happened.
         await page.ClickAsync("header >> text=Overview");
