@@ -46,6 +46,13 @@ public sealed class DeliveryOptions
     /// <summary>Lets deliveries reach loopback, private and link-local addresses. Off in production: SSRF guard.</summary>
     public bool AllowPrivateNetworks { get; set; }
 
+    /// <summary>
+    /// The uid of the application that receives operational webhooks (<c>endpoint.disabled</c>,
+    /// <c>message.attempt.exhausted</c>): the platform owner creates it and subscribes endpoints to it.
+    /// </summary>
+    [MaxLength(256)]
+    public string OperationalApplicationUid { get; set; } = "operational";
+
     /// <summary>Attempts and finished messages older than this are deleted.</summary>
     [Range(1, 3650)]
     public int RetentionDays { get; set; } = 30;

@@ -149,6 +149,41 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
           AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NOT NULL
         """;
 
+    // Operational webhooks, in the same transaction as the outcomes that cause them (so none is lost or invented):
+    // an endpoint this batch disabled (disabled_at = @now) and a delivery it exhausted (updated_at = @now) become
+    // messages of the operational application, with a delivery to each of its endpoints subscribed to the type.
+    // Events about the operational application itself are not emitted (no loops).
+    private const string OperationalSql = """
+        WITH op AS (
+            SELECT id FROM applications WHERE uid = @op_uid AND deleted_at IS NULL
+        ), events AS (
+            SELECT 'endpoint.disabled' AS event_type, e.application_id AS source,
+                   jsonb_build_object('applicationId', e.application_id, 'endpointId', e.id, 'url', e.url,
+                                      'reason', e.disabled_reason, 'disabledAt', e.disabled_at) AS payload
+            FROM endpoints e
+            WHERE e.id = ANY(@endpoint_ids) AND e.disabled AND e.disabled_at = @now
+            UNION ALL
+            SELECT 'message.attempt.exhausted', d.application_id,
+                   jsonb_build_object('applicationId', d.application_id, 'endpointId', d.endpoint_id, 'messageId', d.message_id,
+                                      'attempts', d.attempt_count, 'lastStatusCode', d.last_status_code, 'exhaustedAt', d.updated_at)
+            FROM deliveries d
+            WHERE d.id = ANY(@delivery_ids) AND d.status = 'exhausted' AND d.updated_at = @now
+        ), numbered AS (
+            SELECT ev.*, op.id AS op_app, row_number() OVER () AS n
+            FROM events ev CROSS JOIN op
+            WHERE ev.source <> op.id
+        ), inserted AS (
+            INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
+            SELECT (@message_ids)[n], op_app, event_type, payload, '{}', @now FROM numbered
+            RETURNING id, application_id, event_type
+        )
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
+        SELECT i.id, e.id, i.application_id, 'pending', 0, CASE WHEN e.disabled THEN NULL ELSE @now END, 'scheduled', @now, @now
+        FROM inserted i
+        JOIN endpoints e ON e.application_id = i.application_id AND e.deleted_at IS NULL
+                        AND (cardinality(e.event_types) = 0 OR i.event_type = ANY(e.event_types))
+        """;
+
     /// <summary>What a claim may take: how many, how many per endpoint, and what this worker already holds.</summary>
     public sealed record ClaimLimits(int Limit, int PerEndpoint, IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyCollection<string> Excluded);
 
@@ -197,7 +232,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
     /// <summary>When failing endpoints are disabled: after this many failures in a row, failing for at least this long.</summary>
-    public readonly record struct HealthPolicy(int DisableAfterFailures, TimeSpan DisableAfter);
+    public readonly record struct HealthPolicy(int DisableAfterFailures, TimeSpan DisableAfter, string? OperationalApplicationUid = null);
 
     public async Task RecordAsync(string owner, IReadOnlyList<AttemptResult> results, HealthPolicy health, DateTimeOffset now, CancellationToken ct)
     {
@@ -265,6 +300,21 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             park.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
             park.Parameters.AddWithValue("now", now);
             batch.BatchCommands.Add(park);
+
+            // Only a failure can disable an endpoint or exhaust a delivery: a batch of successes skips this.
+            var failed = results.Where(r => !r.Attempt.Succeeded).ToArray();
+            if (failed.Length > 0 && !string.IsNullOrEmpty(health.OperationalApplicationUid))
+            {
+                var operational = new NpgsqlBatchCommand(OperationalSql);
+                var endpointIds = failed.Select(r => r.Delivery.EndpointId).Distinct().ToArray();
+                var deliveryIds = failed.Where(r => r.Decision.Status == DeliveryStatus.Exhausted).Select(r => r.Delivery.Id).ToArray();
+                operational.Parameters.AddWithValue("op_uid", health.OperationalApplicationUid);
+                operational.Parameters.AddWithValue("endpoint_ids", endpointIds);
+                operational.Parameters.AddWithValue("delivery_ids", deliveryIds);
+                operational.Parameters.AddWithValue("message_ids", Enumerable.Range(0, endpointIds.Length + deliveryIds.Length).Select(_ => Core.Ids.New(Core.Ids.Message)).ToArray());
+                operational.Parameters.AddWithValue("now", now);
+                batch.BatchCommands.Add(operational);
+            }
 
             await batch.ExecuteNonQueryAsync(ct);
         }

@@ -75,7 +75,7 @@ public sealed partial class Dispatcher(
     private async Task PumpAsync(CancellationToken ct)
     {
         var settings = options.Value;
-        var health = new DeliveryStore.HealthPolicy(settings.DisableAfterFailures, TimeSpan.FromSeconds(settings.DisableAfterSeconds));
+        var health = new DeliveryStore.HealthPolicy(settings.DisableAfterFailures, TimeSpan.FromSeconds(settings.DisableAfterSeconds), settings.OperationalApplicationUid);
         var results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
         var recorder = RecordAsync(results.Reader, health);
         // Claim in batches, not one row per finished request: wait for this many free slots (or, when every
