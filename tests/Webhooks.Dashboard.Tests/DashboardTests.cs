@@ -133,6 +133,15 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await page.FillAsync("#eventType", "nothing.like.this");
         await page.ClickAsync("text=Filter");
         await Assertions.Expect(page.Locator("[data-testid=messages]")).ToContainTextAsync("No messages match");
+        // By time: everything is older than an hour from now, and newer than an hour ago.
+        await page.FillAsync("#eventType", "");
+        await page.FillAsync("#since", DateTime.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        await page.ClickAsync("text=Filter");
+        await Assertions.Expect(page.Locator("[data-testid=messages]")).ToContainTextAsync("No messages match");
+        await page.FillAsync("#since", DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        await page.FillAsync("#until", DateTime.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        await page.ClickAsync("text=Filter");
+        await Assertions.Expect(page.Locator("[data-testid=messages] tbody tr")).ToHaveCountAsync(2);
         await BrowserFixture.ScreenshotAsync(page, "09-messages");
 
         // The overview counts what happened.
