@@ -65,6 +65,10 @@ public interface IWebhooksApi
     [Get("/api/v1/apps/{appId}/messages/{messageId}/attempts")]
     Task<ListResponse<AttemptOut>> ListAttemptsAsync(string appId, string messageId, [Query] AttemptQuery? query = null, CancellationToken cancellationToken = default);
 
+    /// <summary>The last 24 hours of one application: deliveries by state, attempts per hour, success rate, due backlog.</summary>
+    [Get("/api/v1/apps/{appId}/stats")]
+    Task<ApplicationStatsOut> GetApplicationStatsAsync(string appId, CancellationToken cancellationToken = default);
+
     [Put("/api/v1/apps/{appId}")]
     Task<ApplicationOut> UpdateApplicationAsync(string appId, [Body] ApplicationIn application, CancellationToken cancellationToken = default);
 

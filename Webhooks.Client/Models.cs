@@ -59,6 +59,17 @@ public sealed record LastFailureOut(string AttemptId, string MessageId, DateTime
 /// <summary>An endpoint's attempts over the last 24 hours and 7 days, its last failure, and what waits for it.</summary>
 public sealed record EndpointStatsOut(StatsWindowOut Last24h, StatsWindowOut Last7d, LastFailureOut? LastFailure, long Pending);
 
+public sealed record HourStatsOut(DateTimeOffset Hour, long Succeeded, long Failed);
+
+/// <summary>An application over the last 24 hours: its deliveries by state, attempts per hour, and what is due now.</summary>
+public sealed record ApplicationStatsOut(
+    IReadOnlyDictionary<string, long> Deliveries,
+    long Attempts,
+    long Succeeded,
+    double? SuccessRate,
+    long DueBacklog,
+    IReadOnlyList<HourStatsOut> Hours);
+
 public sealed record EventTypeIn(string Name, string? Description = null, JsonElement? Schema = null);
 
 /// <summary>Replaces an event type's description and schema; <see cref="Archived"/> false un-archives it.</summary>

@@ -17,6 +17,7 @@ public static class ApplicationRoutes
         apps.MapGet("/{appId}", GetAsync);
         apps.MapPut("/{appId}", UpdateAsync).Validate<ApplicationIn>();
         apps.MapDelete("/{appId}", DeleteAsync);
+        apps.MapGet("/{appId}/stats", StatsAsync);
         return api;
     }
 
@@ -94,5 +95,19 @@ public static class ApplicationRoutes
         }
         await db.DeleteAsync(application, time.GetUtcNow(), ct);
         return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<ApplicationStatsOut>, ProblemHttpResult>> StatsAsync(
+        string appId, WebhooksDbContext db, Dashboard.DashboardQueries queries, HttpContext http, CancellationToken ct)
+    {
+        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        if (application is null)
+        {
+            return Problems.NotFound($"Application '{appId}'");
+        }
+        var o = await queries.OverviewAsync(new ApiCaller(application.Id), ct);
+        return TypedResults.Ok(new ApplicationStatsOut(o.DeliveriesByStatus, o.Attempts, o.AttemptsSucceeded,
+            o.SuccessRate is { } rate ? Math.Round(rate, 4) : null, o.DueBacklog,
+            o.Hours.Select(h => new HourStatsOut(h.Hour, h.Succeeded, h.Failed)).ToList()));
     }
 }

@@ -29,6 +29,7 @@ public sealed class HostileInputTests(StackFixture fixture)
         new("GET", "/api/v1/apps/{app}"),
         new("PUT", "/api/v1/apps/{app}", """{"name":"x"}"""),
         new("DELETE", "/api/v1/apps/{app}"),
+        new("GET", "/api/v1/apps/{app}/stats"),
         new("POST", "/api/v1/apps/{app}/event-types", """{"name":"a.b"}"""),
         new("GET", "/api/v1/apps/{app}/event-types", Query: [.. Page, "includeArchived"]),
         new("GET", "/api/v1/apps/{app}/event-types/{type}"),

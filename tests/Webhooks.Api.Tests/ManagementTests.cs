@@ -280,4 +280,27 @@ public sealed class ManagementTests(StackFixture fixture)
         Assert.Equal(3, again.Data[0].Payload.GetProperty("n").GetInt32());
         Assert.Equal(4, (await shared.ListMessagesAsync(app.Id)).Data.Count);
     }
+
+    [Fact]
+    public async Task Application_stats_count_the_last_24_hours_of_that_application_only()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("stats"));
+        var other = await api.CreateApplicationAsync(new ApplicationIn("other stats"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/a"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/b", EventTypes: ["b.only"]));
+        await api.CreateEndpointAsync(other.Id, new EndpointIn("https://example.com/other"));
+        await api.PublishBatchAsync(app.Id, new MessageBatchIn([.. Enumerable.Range(0, 3).Select(n => new MessageIn("a.b", Json(new { n }))),
+            new MessageIn("b.only", Json(new { n = 9 }))]));
+        await api.PublishAsync(other.Id, new MessageIn("a.b", Json(new { n = 1 })));
+
+        // No worker runs in this test process: everything published is pending, and due.
+        var stats = await api.GetApplicationStatsAsync(app.Id);
+        Assert.Equal(new Dictionary<string, long> { ["pending"] = 5 }, stats.Deliveries);
+        Assert.Equal(5, stats.DueBacklog);
+        Assert.Equal(0, stats.Attempts);
+        Assert.Null(stats.SuccessRate);
+        Assert.Equal(24, stats.Hours.Count);
+        Assert.True(stats.Hours[^1].Hour <= DateTimeOffset.UtcNow && stats.Hours[^1].Hour > DateTimeOffset.UtcNow.AddHours(-1));
+    }
 }
