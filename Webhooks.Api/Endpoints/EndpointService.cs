@@ -18,8 +18,9 @@ public sealed class EndpointService(
     public async Task<Endpoint> CreateAsync(Application application, EndpointIn input, CancellationToken ct)
     {
         var secret = input.Secret is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Secret);
-        var endpoint = new Endpoint(application.Id, input.Url, secret.ToString(), time.GetUtcNow());
-        Apply(endpoint, input);
+        var now = time.GetUtcNow();
+        var endpoint = new Endpoint(application.Id, input.Url, secret.ToString(), now);
+        Configure(endpoint, input, now);
         db.Endpoints.Add(endpoint);
         await db.SaveChangesAsync(ct);
         return endpoint;
@@ -27,23 +28,13 @@ public sealed class EndpointService(
 
     public async Task UpdateAsync(Endpoint endpoint, IEndpointSettings input, CancellationToken ct)
     {
-        Apply(endpoint, input);
-        endpoint.UpdatedAt = time.GetUtcNow().AtStoragePrecision();
+        Configure(endpoint, input, time.GetUtcNow());
         await db.SaveChangesAsync(ct);
     }
 
-    private static void Apply(Endpoint endpoint, IEndpointSettings input)
-    {
-        endpoint.Url = input.Url;
-        endpoint.Description = input.Description;
-        endpoint.EventTypes = input.EventTypes?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
-        endpoint.Channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
-        endpoint.RateLimitPerSecond = input.RateLimitPerSecond;
-        endpoint.TimeoutSeconds = input.TimeoutSeconds ?? Endpoint.DefaultTimeoutSeconds;
-        endpoint.Headers = input.Headers?.ToDictionary() ?? [];
-        endpoint.Metadata = input.Metadata?.ToDictionary() ?? [];
-        endpoint.RetrySchedule = input.RetrySchedule?.ToArray();
-    }
+    private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now) =>
+        endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
+            input.Headers, input.Metadata, input.RetrySchedule, now);
 
     public async Task<EndpointSecretOut> RotateSecretAsync(Endpoint endpoint, string? key, CancellationToken ct)
     {

@@ -140,18 +140,18 @@ public sealed class Endpoint
 
     public string Id { get; private set; }
     public string ApplicationId { get; private set; }
-    public string Url { get; set; }
-    public string? Description { get; set; }
+    public string Url { get; private set; }
+    public string? Description { get; private set; }
     /// <summary>Event types delivered here; empty means all.</summary>
-    public string[] EventTypes { get; set; } = [];
+    public string[] EventTypes { get; private set; } = [];
     /// <summary>Channels delivered here; empty means all.</summary>
-    public string[] Channels { get; set; } = [];
-    public Dictionary<string, string> Headers { get; set; } = [];
-    public Dictionary<string, string> Metadata { get; set; } = [];
-    public int? RateLimitPerSecond { get; set; }
-    public int TimeoutSeconds { get; set; } = DefaultTimeoutSeconds;
+    public string[] Channels { get; private set; } = [];
+    public Dictionary<string, string> Headers { get; private set; } = [];
+    public Dictionary<string, string> Metadata { get; private set; } = [];
+    public int? RateLimitPerSecond { get; private set; }
+    public int TimeoutSeconds { get; private set; } = DefaultTimeoutSeconds;
     /// <summary>Retry delays in seconds; null: the application's, else the worker's default.</summary>
-    public int[]? RetrySchedule { get; set; }
+    public int[]? RetrySchedule { get; private set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -165,7 +165,7 @@ public sealed class Endpoint
     public DateTimeOffset? LastSuccessAt { get; private set; }
 
     public DateTimeOffset CreatedAt { get; private set; }
-    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; private set; }
     /// <summary>Set when the endpoint is deleted: invisible and not delivered to; the row goes once nothing is in flight to it.</summary>
     public DateTimeOffset? DeletedAt { get; private set; }
 
@@ -173,6 +173,27 @@ public sealed class Endpoint
     public bool Subscribes(string eventType, IReadOnlyCollection<string> channels) =>
         (EventTypes.Length == 0 || EventTypes.Contains(eventType, StringComparer.Ordinal)) &&
         (Channels.Length == 0 || channels.Any(c => Channels.Contains(c, StringComparer.Ordinal)));
+
+    /// <summary>
+    /// Replaces how the endpoint is delivered to (everything but its secret, which rotates). Filters keep each name
+    /// once; a missing timeout is the default.
+    /// </summary>
+    public void Configure(
+        string url, string? description, IEnumerable<string>? eventTypes, IEnumerable<string>? channels, int? rateLimitPerSecond,
+        int? timeoutSeconds, IEnumerable<KeyValuePair<string, string>>? headers, IEnumerable<KeyValuePair<string, string>>? metadata,
+        IEnumerable<int>? retrySchedule, DateTimeOffset now)
+    {
+        Url = url;
+        Description = description;
+        EventTypes = eventTypes?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
+        Channels = channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
+        RateLimitPerSecond = rateLimitPerSecond;
+        TimeoutSeconds = timeoutSeconds ?? DefaultTimeoutSeconds;
+        Headers = headers?.ToDictionary() ?? [];
+        Metadata = metadata?.ToDictionary() ?? [];
+        RetrySchedule = retrySchedule?.ToArray();
+        UpdatedAt = now.AtStoragePrecision();
+    }
 
     /// <summary>Starts using <paramref name="secret"/>; the old one keeps signing until the overlap ends.</summary>
     public void RotateSecret(string secret, TimeSpan overlap, DateTimeOffset now)

@@ -131,10 +131,11 @@ public class EndpointTests
     {
         var endpoint = new Endpoint("app_x", "https://example.com", "whsec_x", DateTimeOffset.UtcNow);
         Assert.True(endpoint.Subscribes("any.thing", []));
-        endpoint.EventTypes = ["order.created"];
+        endpoint.Configure(endpoint.Url, null, ["order.created", "order.created"], null, null, null, null, null, null, DateTimeOffset.UtcNow);
+        Assert.Equal(["order.created"], endpoint.EventTypes);
         Assert.True(endpoint.Subscribes("order.created", []));
         Assert.False(endpoint.Subscribes("order.deleted", []));
-        endpoint.Channels = ["eu"];
+        endpoint.Configure(endpoint.Url, null, endpoint.EventTypes, ["eu"], null, null, null, null, null, DateTimeOffset.UtcNow);
         Assert.False(endpoint.Subscribes("order.created", []));
         Assert.False(endpoint.Subscribes("order.created", ["us"]));
         Assert.True(endpoint.Subscribes("order.created", ["us", "eu"]));
