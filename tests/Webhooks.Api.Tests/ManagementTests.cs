@@ -303,4 +303,37 @@ public sealed class ManagementTests(StackFixture fixture)
         Assert.Equal(24, stats.Hours.Count);
         Assert.True(stats.Hours[^1].Hour <= DateTimeOffset.UtcNow && stats.Hours[^1].Hour > DateTimeOffset.UtcNow.AddHours(-1));
     }
+
+    [Fact]
+    public async Task A_message_fans_out_to_the_endpoints_whose_event_types_and_channels_match()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("fan-out"));
+        var all = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/all"));
+        var orders = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/orders", EventTypes: ["order.created", "order.paid"]));
+        var eu = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/eu", Channels: ["eu"]));
+        var euOrders = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/eu-orders", EventTypes: ["order.created"], Channels: ["eu", "uk"]));
+        var disabled = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/disabled"));
+        await api.DisableEndpointAsync(app.Id, disabled.Id, new DisableEndpointIn());
+        var deleted = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/deleted"));
+        await api.DeleteEndpointAsync(app.Id, deleted.Id);
+
+        async Task<string[]> TargetsAsync(string eventType, params string[] channels)
+        {
+            var message = await api.PublishAsync(app.Id, new MessageIn(eventType, Json(new { n = 1 }), channels));
+            return (await api.GetMessageAsync(app.Id, message.Id)).Deliveries!.Select(d => d.EndpointId).Order().ToArray();
+        }
+
+        Assert.Equal(new[] { all.Id, orders.Id, disabled.Id }.Order(), await TargetsAsync("order.created"));
+        Assert.Equal(new[] { all.Id, orders.Id, eu.Id, euOrders.Id, disabled.Id }.Order(), await TargetsAsync("order.created", "uk", "eu"));
+        Assert.Equal(new[] { all.Id, eu.Id, disabled.Id }.Order(), await TargetsAsync("invoice.paid", "eu"));
+        Assert.Equal(new[] { all.Id, orders.Id, disabled.Id }.Order(), await TargetsAsync("order.paid", "us"));
+
+        // The disabled endpoint's delivery is kept, parked (not due) until it is enabled.
+        var message = await api.PublishAsync(app.Id, new MessageIn("order.paid", Json(new { n = 2 })));
+        var parked = Assert.Single((await api.GetMessageAsync(app.Id, message.Id)).Deliveries!, d => d.EndpointId == disabled.Id);
+        Assert.Equal("pending", parked.Status);
+        Assert.Null(parked.NextAttemptAt);
+        Assert.NotNull(Assert.Single((await api.GetMessageAsync(app.Id, message.Id)).Deliveries!, d => d.EndpointId == all.Id).NextAttemptAt);
+    }
 }
