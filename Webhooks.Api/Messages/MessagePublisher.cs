@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -12,7 +13,7 @@ namespace Webhooks.Api.Messages;
 /// Stores a message and one delivery per subscribed endpoint (parked for a disabled one) in one transaction, then wakes the
 /// workers. The same idempotency key within the window returns the first message and stores nothing.
 /// </summary>
-public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal, TimeProvider time, IOptions<PublishOptions> options)
+public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource dataSource, DispatchSignal signal, TimeProvider time, IOptions<PublishOptions> options)
 {
     public sealed record Published(Message Message, bool Created);
 
@@ -33,11 +34,6 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
             }
         }
 
-        var eventTypes = inputs.Select(m => m.EventType).Distinct().ToArray();
-        var endpoints = await db.Endpoints.AsNoTracking()
-            .Where(e => e.ApplicationId == application.Id && (e.EventTypes.Length == 0 || e.EventTypes.Any(t => eventTypes.Contains(t))))
-            .Select(e => new { e.Id, e.EventTypes, e.Channels, e.Disabled })
-            .ToListAsync(ct);
         var traceParent = Activity.Current?.Id;
         var created = new List<Message>();
         for (var i = 0; i < inputs.Count; i++)
@@ -49,16 +45,6 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
             var input = inputs[i];
             var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
             var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now);
-            db.Messages.Add(message);
-            foreach (var endpoint in endpoints)
-            {
-                if ((endpoint.EventTypes.Length == 0 || endpoint.EventTypes.Contains(input.EventType)) &&
-                    (endpoint.Channels.Length == 0 || channels.Any(c => endpoint.Channels.Contains(c))))
-                {
-                    // A disabled endpoint's delivery is kept parked: enabling the endpoint delivers it.
-                    db.Deliveries.Add(new Core.Data.Delivery(message.Id, endpoint.Id, application.Id, now, parked: endpoint.Disabled));
-                }
-            }
             results[i] = new Published(message, true);
             created.Add(message);
         }
@@ -67,18 +53,56 @@ public sealed class MessagePublisher(WebhooksDbContext db, DispatchSignal signal
         {
             try
             {
-                await db.SaveChangesAsync(ct);
+                await InsertAsync(application.Id, created, traceParent, now, ct);
             }
-            catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
             {
                 // A concurrent publish with the same idempotency key won the race: nothing of this call was
                 // stored; publish again, now finding the winner's message for that key.
-                db.ChangeTracker.Clear();
                 return await PublishBatchAsync(application, inputs, ct);
             }
             await signal.NotifyAsync();
         }
         return results!;
+    }
+
+    // The messages and their deliveries in one statement (so one transaction, one round trip): each message goes to
+    // every endpoint of the application whose event types (empty: all) and channels (empty: all) match it; a
+    // disabled endpoint's delivery is parked (next_attempt_at NULL) until it is enabled; deleted endpoints get none.
+    private const string InsertSql = """
+        WITH input AS (
+            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys) WITH ORDINALITY
+                AS u(id, event_type, payload, channels, idempotency_key, ord)
+        ), inserted AS (
+            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, created_at)
+            SELECT id, @app, event_type, payload::jsonb, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, @now
+            FROM input
+            RETURNING id, event_type, channels
+        )
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
+        SELECT m.id, e.id, @app, 'pending', 0, CASE WHEN e.disabled THEN NULL ELSE @now END, 'scheduled', @now, @now
+        FROM inserted m
+        JOIN input i ON i.id = m.id
+        JOIN endpoints e ON e.application_id = @app AND e.deleted_at IS NULL
+                        AND (cardinality(e.event_types) = 0 OR m.event_type = ANY(e.event_types))
+                        AND (cardinality(e.channels) = 0 OR e.channels && m.channels)
+        ORDER BY i.ord, e.id
+        """;
+
+    private async Task InsertAsync(string applicationId, List<Message> messages, string? traceParent, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(InsertSql);
+        command.Parameters.AddWithValue("ids", messages.Select(m => m.Id).ToArray());
+        command.Parameters.AddWithValue("event_types", messages.Select(m => m.EventType).ToArray());
+        command.Parameters.AddWithValue("payloads", messages.Select(m => m.Payload).ToArray());
+        command.Parameters.AddWithValue("channels", messages.Select(m => JsonSerializer.Serialize(m.Channels)).ToArray());
+        command.Parameters.AddWithValue("keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
+            messages.Select(m => (object?)m.IdempotencyKey ?? DBNull.Value).ToArray());
+        command.Parameters.AddWithValue("app", applicationId);
+        command.Parameters.Add(new NpgsqlParameter("trace", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)traceParent ?? DBNull.Value });
+        // The same microsecond-precision instant the returned messages carry.
+        command.Parameters.AddWithValue("now", now.AtStoragePrecision());
+        await command.ExecuteNonQueryAsync(ct);
     }
 
     public enum ResendOutcome { Requeued, NotFound, InFlight }

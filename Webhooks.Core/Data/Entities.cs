@@ -169,11 +169,6 @@ public sealed class Endpoint
     /// <summary>Set when the endpoint is deleted: invisible and not delivered to; the row goes once nothing is in flight to it.</summary>
     public DateTimeOffset? DeletedAt { get; private set; }
 
-    /// <summary>Whether a message of this type and channels goes to this endpoint.</summary>
-    public bool Subscribes(string eventType, IReadOnlyCollection<string> channels) =>
-        (EventTypes.Length == 0 || EventTypes.Contains(eventType, StringComparer.Ordinal)) &&
-        (Channels.Length == 0 || channels.Any(c => Channels.Contains(c, StringComparer.Ordinal)));
-
     /// <summary>
     /// Replaces how the endpoint is delivered to (everything but its secret, which rotates). Filters keep each name
     /// once; a missing timeout is the default.

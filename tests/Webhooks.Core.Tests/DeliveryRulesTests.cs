@@ -126,18 +126,16 @@ public class IdsTests
 
 public class EndpointTests
 {
+    // Which endpoints a message goes to is decided in SQL when it is published (MessagePublisher), and tested through
+    // the API (ManagementTests.A_message_fans_out_to_the_endpoints_whose_event_types_and_channels_match).
     [Fact]
-    public void Subscription_filters_by_event_type_and_channel_where_set()
+    public void Configure_keeps_each_filter_name_once_and_defaults_the_timeout()
     {
         var endpoint = new Endpoint("app_x", "https://example.com", "whsec_x", DateTimeOffset.UtcNow);
-        Assert.True(endpoint.Subscribes("any.thing", []));
-        endpoint.Configure(endpoint.Url, null, ["order.created", "order.created"], null, null, null, null, null, null, DateTimeOffset.UtcNow);
-        Assert.Equal(["order.created"], endpoint.EventTypes);
-        Assert.True(endpoint.Subscribes("order.created", []));
-        Assert.False(endpoint.Subscribes("order.deleted", []));
-        endpoint.Configure(endpoint.Url, null, endpoint.EventTypes, ["eu"], null, null, null, null, null, DateTimeOffset.UtcNow);
-        Assert.False(endpoint.Subscribes("order.created", []));
-        Assert.False(endpoint.Subscribes("order.created", ["us"]));
-        Assert.True(endpoint.Subscribes("order.created", ["us", "eu"]));
+        endpoint.Configure("https://example.com/v2", null, ["order.created", "order.created", "order.paid"], ["eu", "eu"], null, null, null, null, null, DateTimeOffset.UtcNow);
+        Assert.Equal(["order.created", "order.paid"], endpoint.EventTypes);
+        Assert.Equal(["eu"], endpoint.Channels);
+        Assert.Equal(Endpoint.DefaultTimeoutSeconds, endpoint.TimeoutSeconds);
+        Assert.Equal("https://example.com/v2", endpoint.Url);
     }
 }
