@@ -110,30 +110,26 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> DisableAsync(
-        string appId, string endpointId, DisableEndpointIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        string appId, string endpointId, DisableEndpointIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
         }
-        if (!endpoint.Disabled)
-        {
-            await db.DisableAsync(endpoint, input.Reason ?? "Disabled by request.", time.GetUtcNow(), ct);
-        }
+        await service.DisableAsync(endpoint, input.Reason ?? "Disabled by request.", ct);
         return TypedResults.Ok(endpoint.ToOut());
     }
 
     private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> EnableAsync(
-        string appId, string endpointId, WebhooksDbContext db, DispatchSignal signal, HttpContext http, TimeProvider time, CancellationToken ct)
+        string appId, string endpointId, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
         }
-        await db.EnableAsync(endpoint, time.GetUtcNow(), ct);
-        await signal.NotifyAsync();
+        await service.EnableAsync(endpoint, ct);
         return TypedResults.Ok(endpoint.ToOut());
     }
 

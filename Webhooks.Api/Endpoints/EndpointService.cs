@@ -36,6 +36,22 @@ public sealed class EndpointService(
         endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
             input.Headers, input.Metadata, input.RetrySchedule, now);
 
+    /// <summary>Disables the endpoint (its waiting deliveries parked); an endpoint already disabled keeps its reason.</summary>
+    public async Task DisableAsync(Endpoint endpoint, string reason, CancellationToken ct)
+    {
+        if (!endpoint.Disabled)
+        {
+            await db.DisableAsync(endpoint, reason, time.GetUtcNow(), ct);
+        }
+    }
+
+    /// <summary>Enables the endpoint and wakes the workers: its parked deliveries are due now.</summary>
+    public async Task EnableAsync(Endpoint endpoint, CancellationToken ct)
+    {
+        await db.EnableAsync(endpoint, time.GetUtcNow(), ct);
+        await signal.NotifyAsync();
+    }
+
     public async Task<EndpointSecretOut> RotateSecretAsync(Endpoint endpoint, string? key, CancellationToken ct)
     {
         var now = time.GetUtcNow();

@@ -14,7 +14,7 @@ using Endpoint = Webhooks.Core.Data.Endpoint;
 namespace Webhooks.Api.Pages.Dashboard.Endpoints;
 
 /// <summary>One endpoint: health, stats, recent attempts, and every action on it, through the API's services.</summary>
-public sealed class ShowModel(WebhooksDbContext db, EndpointService service, TimeProvider time) : DashboardPage(db)
+public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : DashboardPage(db)
 {
     public Endpoint? Endpoint { get; private set; }
     public EndpointStatsOut? Stats { get; private set; }
@@ -55,21 +55,17 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service, Tim
         {
             return Missing($"Endpoint '{endpointId}'");
         }
-        if (!Endpoint!.Disabled)
-        {
-            await Db.DisableAsync(Endpoint, "Disabled from the dashboard.", time.GetUtcNow(), HttpContext.RequestAborted);
-        }
+        await service.DisableAsync(Endpoint!, "Disabled from the dashboard.", HttpContext.RequestAborted);
         return Done("Endpoint disabled: its deliveries are kept until it is enabled.");
     }
 
-    public async Task<IActionResult> OnPostEnableAsync(string appId, string endpointId, [FromServices] DispatchSignal signal)
+    public async Task<IActionResult> OnPostEnableAsync(string appId, string endpointId)
     {
         if (!await LoadAsync(appId, endpointId))
         {
             return Missing($"Endpoint '{endpointId}'");
         }
-        await Db.EnableAsync(Endpoint!, time.GetUtcNow(), HttpContext.RequestAborted);
-        await signal.NotifyAsync();
+        await service.EnableAsync(Endpoint!, HttpContext.RequestAborted);
         return Done("Endpoint enabled: its waiting deliveries go now.");
     }
 
