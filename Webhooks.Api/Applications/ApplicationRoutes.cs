@@ -60,20 +60,16 @@ public static class ApplicationRoutes
     }
 
     private static async Task<Results<Ok<ApplicationOut>, ProblemHttpResult>> UpdateAsync(
-        string appId, ApplicationIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        string appId, ApplicationIn input, WebhooksDbContext db, ApplicationService service, HttpContext http, CancellationToken ct)
     {
         var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
         if (application is null)
         {
             return Problems.NotFound($"Application '{appId}'");
         }
-        if (input.Uid is not null && input.Uid != application.Uid && await db.Applications.IgnoreQueryFilters().AnyAsync(a => a.Uid == input.Uid, ct))
-        {
-            return Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
-        }
-        application.Update(input.Name, input.Uid, input.RetrySchedule?.ToArray(), time.GetUtcNow());
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(application.ToOut());
+        return await service.UpdateAsync(application, input, ct)
+            ? TypedResults.Ok(application.ToOut())
+            : Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
     }
 
     /// <summary>
