@@ -41,9 +41,7 @@ public static class EndpointLifecycle
             await db.SaveChangesAsync(ct);
             await db.CancelWaitingAsync(db.Deliveries.Where(d => d.EndpointId == endpoint.Id), now, ct);
         }, ct);
-        await db.Endpoints.IgnoreQueryFilters()
-            .Where(e => e.Id == endpoint.Id && !db.Deliveries.Any(d => d.EndpointId == e.Id && d.Status == DeliveryStatus.InFlight && d.LeaseExpiresAt > now))
-            .ExecuteDeleteAsync(ct);
+        await db.PurgeDeletedAsync(now, ct);
     }
 
     /// <summary>Deletes an application the same way: hidden at once, its rows removed once nothing of it is in flight.</summary>
@@ -63,9 +61,7 @@ public static class EndpointLifecycle
                     .SetProperty(e => e.UpdatedAt, now.AtStoragePrecision()), ct);
             await db.CancelWaitingAsync(db.Deliveries.Where(d => d.ApplicationId == application.Id), now, ct);
         }, ct);
-        await db.Applications.IgnoreQueryFilters()
-            .Where(a => a.Id == application.Id && !db.Deliveries.Any(d => d.ApplicationId == a.Id && d.Status == DeliveryStatus.InFlight && d.LeaseExpiresAt > now))
-            .ExecuteDeleteAsync(ct);
+        await db.PurgeDeletedAsync(now, ct);
     }
 
     private static Task<int> CancelWaitingAsync(this WebhooksDbContext db, IQueryable<Delivery> deliveries, DateTimeOffset now, CancellationToken ct) =>

@@ -366,30 +366,6 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         return await command.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>
-    /// Removes deleted endpoints and applications (with everything of theirs, by cascade) once none of their deliveries
-    /// is in flight under a live lease. Returns how many rows went.
-    /// </summary>
-    public async Task<int> PurgeDeletedAsync(DateTimeOffset now, CancellationToken ct)
-    {
-        await using var command = dataSource.CreateCommand("""
-            WITH gone_endpoints AS (
-                DELETE FROM endpoints e
-                WHERE e.deleted_at IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'in_flight' AND d.lease_expires_at > @now)
-                RETURNING 1
-            ), gone_applications AS (
-                DELETE FROM applications a
-                WHERE a.deleted_at IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.application_id = a.id AND d.status = 'in_flight' AND d.lease_expires_at > @now)
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM gone_endpoints) + (SELECT count(*) FROM gone_applications)
-            """);
-        command.Parameters.AddWithValue("now", now);
-        return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Quartz;
+using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
 using Webhooks.Worker.Dispatch;
 
@@ -16,7 +17,7 @@ public sealed class DispatchJob(Dispatcher dispatcher) : IJob
 
 /// <summary>Makes deliveries whose lease expired due again, so a crashed worker's batch is sent by another.</summary>
 [DisallowConcurrentExecution]
-public sealed partial class LeaseSweepJob(DeliveryStore store, TimeProvider time, ILogger<LeaseSweepJob> logger) : IJob
+public sealed partial class LeaseSweepJob(DeliveryStore store, Npgsql.NpgsqlDataSource dataSource, TimeProvider time, ILogger<LeaseSweepJob> logger) : IJob
 {
     public static readonly JobKey Key = new("lease-sweep");
 
@@ -29,7 +30,7 @@ public sealed partial class LeaseSweepJob(DeliveryStore store, TimeProvider time
             LogRequeued(requeued);
         }
         Dispatcher.ReportDueBacklog(await store.CountDueAsync(now, context.CancellationToken));
-        if (await store.PurgeDeletedAsync(now, context.CancellationToken) is > 0 and var purged)
+        if (await dataSource.PurgeDeletedAsync(now, context.CancellationToken) is > 0 and var purged)
         {
             LogPurgedDeleted(purged);
         }
