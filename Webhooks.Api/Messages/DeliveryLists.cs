@@ -18,7 +18,7 @@ public static class DeliveryLists
         deliveries = deliveries.AsNoTracking();
         if (query.Status is not null)
         {
-            var status = Enum.Parse<DeliveryStatus>(query.Status.Replace("_", ""), ignoreCase: true);
+            var status = SnakeCase.Parse<DeliveryStatus>(query.Status);
             deliveries = deliveries.Where(d => d.Status == status);
         }
         if (query.Since is { } since)

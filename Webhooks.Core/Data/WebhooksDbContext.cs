@@ -97,7 +97,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 /// <summary>Stores enum values as snake_case text (<c>in_flight</c>), readable in psql and in raw SQL.</summary>
 public sealed class SnakeCaseEnumConverter<TEnum>() : ValueConverter<TEnum, string>(
     v => SnakeCase.Of(v.ToString()),
-    v => Enum.Parse<TEnum>(v.Replace("_", ""), true))
+    v => SnakeCase.Parse<TEnum>(v))
     where TEnum : struct, Enum;
 
 public static class SnakeCase
@@ -117,6 +117,9 @@ public static class SnakeCase
     }
 
     public static string Of<TEnum>(TEnum value) where TEnum : struct, Enum => Of(value.ToString());
+
+    /// <summary>The enum value a snake_case name stands for (<c>in_flight</c> → InFlight).</summary>
+    public static TEnum Parse<TEnum>(string name) where TEnum : struct, Enum => Enum.Parse<TEnum>(name.Replace("_", ""), ignoreCase: true);
 }
 
 internal static class JsonConversion

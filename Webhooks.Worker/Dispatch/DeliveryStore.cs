@@ -225,7 +225,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 TimeoutSeconds: reader.GetInt32(13),
                 RateLimitPerSecond: reader.IsDBNull(14) ? null : reader.GetInt32(14),
                 RetrySchedule: reader.IsDBNull(15) ? null : reader.GetFieldValue<int[]>(15),
-                Trigger: Enum.Parse<AttemptTrigger>(reader.GetString(16), ignoreCase: true)));
+                Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(16))));
         }
         return claimed;
     }
