@@ -49,6 +49,43 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
         }
     }
 
+    /// <summary>
+    /// A form's date and time (a datetime-local value, read as UTC); null when blank, or when it does not parse (the
+    /// error then added under <paramref name="field"/>). A blank required field is an error too.
+    /// </summary>
+    protected DateTimeOffset? FormTime(string? value, string field, bool required = false)
+    {
+        if (string.IsNullOrWhiteSpace(value) && !required)
+        {
+            return null;
+        }
+        if (DateTime.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        {
+            return new DateTimeOffset(at, TimeSpan.Zero);
+        }
+        ModelState.AddModelError(field, $"'{field}' must be a date and time.");
+        return null;
+    }
+
+    /// <summary>A form's JSON text (at most 64 levels deep); null when blank, or when it is not JSON (the error then added).</summary>
+    protected JsonElement? FormJson(string? text, string field)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+            return document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            ModelState.AddModelError(field, $"'{field}' is not valid JSON: {ex.Message}");
+            return null;
+        }
+    }
+
     protected IActionResult Missing(string what) => NotFound($"{what} does not exist, or this key may not see it.");
 }
 

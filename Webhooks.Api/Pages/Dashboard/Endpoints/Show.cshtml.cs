@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -86,19 +84,10 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         {
             return Missing($"Endpoint '{endpointId}'");
         }
-        JsonElement? payload = null;
-        if (!string.IsNullOrWhiteSpace(testPayload))
+        var payload = FormJson(testPayload, "testPayload");
+        if (!ModelState.IsValid)
         {
-            try
-            {
-                using var document = JsonDocument.Parse(testPayload, new JsonDocumentOptions { MaxDepth = 64 });
-                payload = document.RootElement.Clone();
-            }
-            catch (JsonException ex)
-            {
-                ModelState.AddModelError("testPayload", $"The payload is not valid JSON: {ex.Message}");
-                return await ShowAsync();
-            }
+            return await ShowAsync();
         }
         var input = new EndpointTestIn(testEventType?.Trim() ?? "", payload);
         var validation = await validator.ValidateAsync(input, HttpContext.RequestAborted);
@@ -129,12 +118,11 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         {
             return Missing($"Endpoint '{endpointId}'");
         }
-        if (!DateTime.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        if (FormTime(since, "since", required: true) is not { } at)
         {
-            ModelState.AddModelError("since", "'since' must be a date and time.");
             return await ShowAsync();
         }
-        var input = new RecoverIn(new DateTimeOffset(at, TimeSpan.Zero));
+        var input = new RecoverIn(at);
         var validation = await validator.ValidateAsync(input, HttpContext.RequestAborted);
         if (!validation.IsValid)
         {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -32,19 +31,7 @@ public sealed class IndexModel(WebhooksDbContext db, EventTypeService service) :
         {
             return Missing($"Application '{appId}'");
         }
-        JsonElement? parsed = null;
-        if (!string.IsNullOrWhiteSpace(schema))
-        {
-            try
-            {
-                using var document = JsonDocument.Parse(schema, new JsonDocumentOptions { MaxDepth = 64 });
-                parsed = document.RootElement.Clone();
-            }
-            catch (JsonException ex)
-            {
-                ModelState.AddModelError("schema", $"The schema is not valid JSON: {ex.Message}");
-            }
-        }
+        var parsed = FormJson(schema, "schema");
         var input = new EventTypeIn(name?.Trim() ?? "", string.IsNullOrWhiteSpace(description) ? null : description.Trim(), parsed);
         if (ModelState.IsValid)
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
 using Webhooks.Api.Dashboard;
@@ -23,7 +22,7 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
             return Missing($"Application '{appId}'");
         }
         (EventType, SinceText, UntilText) = (string.IsNullOrWhiteSpace(eventType) ? null : eventType.Trim(), since, until);
-        var query = new MessageQuery(EventType, null, Time(since, "since"), Time(until, "until"), 50, string.IsNullOrEmpty(iterator) ? null : iterator);
+        var query = new MessageQuery(EventType, null, FormTime(since, "since"), FormTime(until, "until"), 50, string.IsNullOrEmpty(iterator) ? null : iterator);
         var validation = await validator.ValidateAsync(query, HttpContext.RequestAborted);
         AddErrors(validation);
         if (!ModelState.IsValid)
@@ -34,19 +33,5 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
         Messages = page.Data;
         Next = page.Done ? null : page.Iterator;
         return Page();
-    }
-
-    private DateTimeOffset? Time(string? value, string field)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return null;
-        }
-        if (DateTime.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
-        {
-            return new DateTimeOffset(at, TimeSpan.Zero);
-        }
-        ModelState.AddModelError(field, $"'{field}' must be a date and time.");
-        return null;
     }
 }
