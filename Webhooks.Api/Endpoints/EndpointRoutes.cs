@@ -221,10 +221,8 @@ public sealed class EndpointTestInValidator : AbstractValidator<EndpointTestIn>
 {
     public EndpointTestInValidator(Microsoft.Extensions.Options.IOptions<PublishOptions> options)
     {
-        var max = options.Value.MaxPayloadBytes;
         RuleFor(t => t.EventType).NotEmpty().SetValidator(new EventTypeNameValidator());
-        RuleFor(t => t.Payload!.Value).Must(p => p.ValueKind == System.Text.Json.JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
-            .Must(p => p.ValueKind != System.Text.Json.JsonValueKind.Object || p.GetRawText().Length <= max).WithMessage($"'payload' must be at most {max} bytes.")
+        RuleFor(t => t.Payload!.Value).IsPayload(options.Value.MaxPayloadBytes)
             .OverridePropertyName("payload")
             .When(t => t.Payload is { ValueKind: not System.Text.Json.JsonValueKind.Null });
     }

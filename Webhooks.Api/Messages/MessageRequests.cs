@@ -18,12 +18,19 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
     {
         var max = options.Value.MaxPayloadBytes;
         RuleFor(m => m.EventType).NotEmpty().SetValidator(new EventTypeNameValidator());
-        RuleFor(m => m.Payload).Must(p => p.ValueKind == JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
-            .Must(p => p.ValueKind != JsonValueKind.Object || p.GetRawText().Length <= max).WithMessage($"'payload' must be at most {max} bytes.");
+        RuleFor(m => m.Payload).IsPayload(max);
         RuleFor(m => m.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(m => m.Channels is not null);
         RuleForEach(m => m.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
         RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Applications.Text.IsPrintable).When(m => m.IdempotencyKey is not null);
     }
+}
+
+public static class PayloadRules
+{
+    /// <summary>A message payload: a JSON object of at most <paramref name="maxBytes"/>.</summary>
+    public static IRuleBuilderOptions<T, JsonElement> IsPayload<T>(this IRuleBuilder<T, JsonElement> rule, int maxBytes) =>
+        rule.Must(p => p.ValueKind == JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
+            .Must(p => p.ValueKind != JsonValueKind.Object || p.GetRawText().Length <= maxBytes).WithMessage($"'payload' must be at most {maxBytes} bytes.");
 }
 
 public sealed class MessageBatchInValidator : AbstractValidator<MessageBatchIn>
