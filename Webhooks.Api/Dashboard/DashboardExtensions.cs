@@ -53,8 +53,7 @@ public static class DashboardExtensions
             o.Cookie.Path = "/dashboard";
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
-        // Keys in Postgres: sessions and forms survive a restart and work on every API instance.
-        services.AddDataProtection().SetApplicationName("Webhooks.Api").PersistKeysToDbContext<WebhooksDbContext>();
+        // Data protection keys live in Postgres (AddWebhooksData): sessions and forms survive a restart and work on every API instance.
         services.AddScoped<DashboardQueries>();
         return builder;
     }

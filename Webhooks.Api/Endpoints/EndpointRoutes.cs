@@ -26,7 +26,8 @@ public static class EndpointRoutes
         endpoints.MapGet("/{endpointId}/secret", GetSecretAsync);
         endpoints.MapPost("/{endpointId}/secret/rotate", RotateSecretAsync).Validate<RotateSecretIn>();
         endpoints.MapPost("/{endpointId}/recover", RecoverAsync).Validate<RecoverIn>();
-        endpoints.MapPost("/{endpointId}/test", TestAsync).Validate<EndpointTestIn>().ProducesValidationProblem(422);
+        // Waits for the worker's attempt itself, bounded by the endpoint's timeout: not subject to the default deadline.
+        endpoints.MapPost("/{endpointId}/test", TestAsync).Validate<EndpointTestIn>().ProducesValidationProblem(422).DisableRequestTimeout();
         endpoints.MapGet("/{endpointId}/stats", StatsAsync);
         endpoints.MapGet("/{endpointId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
         endpoints.MapGet("/{endpointId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();
@@ -57,7 +58,7 @@ public static class EndpointRoutes
         var endpoint = await service.CreateAsync(application, input, ct);
         return TypedResults.Created(
             $"/api/v1/apps/{application.Id}/endpoints/{endpoint.Id}",
-            new EndpointCreated(endpoint.Id, endpoint.Url, endpoint.Secret, endpoint.ToOut()));
+            new EndpointCreated(endpoint.Id, endpoint.Url, service.SecretOf(endpoint).Key, endpoint.ToOut()));
     }
 
     private static async Task<Results<Ok<ListResponse<EndpointOut>>, ProblemHttpResult>> ListAsync(
@@ -222,7 +223,7 @@ public sealed class EndpointTestInValidator : AbstractValidator<EndpointTestIn>
     public EndpointTestInValidator(Microsoft.Extensions.Options.IOptions<PublishOptions> options)
     {
         RuleFor(t => t.EventType).NotEmpty().SetValidator(new EventTypeNameValidator());
-        RuleFor(t => t.Payload!.Value).IsPayload(options.Value.MaxPayloadBytes)
+        RuleFor(t => t.Payload!.Value).IsPayload(t => t.EventType, options.Value.MaxBodyBytes)
             .OverridePropertyName("payload")
             .When(t => t.Payload is { ValueKind: not System.Text.Json.JsonValueKind.Null });
     }

@@ -13,13 +13,14 @@ namespace Webhooks.Api.Endpoints;
 
 /// <summary>What can be done to an endpoint, for the API and the dashboard alike; callers validate the input first.</summary>
 public sealed class EndpointService(
-    WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, DispatchSignal signal, TimeProvider time, IConfiguration configuration)
+    WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, DispatchSignal signal, SecretProtector secrets, TimeProvider time,
+    IConfiguration configuration)
 {
     public async Task<Endpoint> CreateAsync(Application application, EndpointIn input, CancellationToken ct)
     {
         var secret = input.Secret is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Secret);
         var now = time.GetUtcNow();
-        var endpoint = new Endpoint(application.Id, input.Url, secret.ToString(), now);
+        var endpoint = new Endpoint(application.Id, input.Url, secrets.Protect(secret.ToString()), now);
         Configure(endpoint, input, now);
         db.Endpoints.Add(endpoint);
         await db.SaveChangesAsync(ct);
@@ -56,29 +57,22 @@ public sealed class EndpointService(
     {
         var now = time.GetUtcNow();
         var secret = key is null ? WebhookSecret.Generate() : WebhookSecret.Parse(key);
-        endpoint.RotateSecret(secret.ToString(), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
+        endpoint.RotateSecret(secrets.Protect(secret.ToString()), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
         await db.SaveChangesAsync(ct);
         return SecretOf(endpoint);
     }
 
+    /// <summary>The endpoint's signing secrets in plain text (they are stored encrypted).</summary>
     public EndpointSecretOut SecretOf(Endpoint endpoint) =>
         endpoint.PreviousSecretExpiresAt > time.GetUtcNow()
-            ? new EndpointSecretOut(endpoint.Secret, endpoint.PreviousSecret, endpoint.PreviousSecretExpiresAt)
-            : new EndpointSecretOut(endpoint.Secret, null, null);
+            ? new EndpointSecretOut(secrets.Unprotect(endpoint.Secret), secrets.UnprotectOrNull(endpoint.PreviousSecret), endpoint.PreviousSecretExpiresAt)
+            : new EndpointSecretOut(secrets.Unprotect(endpoint.Secret), null, null);
 
     /// <summary>Re-queues every failed or exhausted delivery created since <paramref name="since"/> (parked while disabled).</summary>
     public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct)
     {
-        var now = time.GetUtcNow().AtStoragePrecision();
-        DateTimeOffset? dueAt = endpoint.Disabled ? null : now;
-        var requeued = await db.Deliveries
-            .Where(d => d.EndpointId == endpoint.Id && d.CreatedAt >= since &&
-                        (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Exhausted))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(d => d.Status, DeliveryStatus.Pending)
-                .SetProperty(d => d.Trigger, AttemptTrigger.Manual)
-                .SetProperty(d => d.NextAttemptAt, dueAt)
-                .SetProperty(d => d.UpdatedAt, now), ct);
+        var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Recover,
+            [new Npgsql.NpgsqlParameter("endpoint_id", endpoint.Id), new Npgsql.NpgsqlParameter("since", since)], ct);
         await signal.NotifyAsync();
         return requeued;
     }

@@ -45,6 +45,17 @@ public static class ApiExtensions
         // Tenants write the regular expressions of their schemas' 'pattern's: none may run away with a core.
         AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(200));
         services.AddSingleton<DispatchSignal>();
+        services.AddSingleton(sp => new Webhooks.Core.Hosting.DependencyOutages(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
+            postgresImpact: "Requests that need it answer 503 with Retry-After",
+            redisImpact: "Publishes are stored as usual; workers find them by polling"));
+        // No request waits on a stalled database for long: past the deadline it is answered 503 (problem details),
+        // never left hanging. A publish cut off there either committed or did not; its idempotency key makes the retry safe.
+        var deadline = builder.Configuration.GetValue("Webhooks:Api:RequestTimeoutSeconds", 10.0);
+        services.AddRequestTimeouts(o => o.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+        {
+            Timeout = TimeSpan.FromSeconds(deadline),
+            TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+        });
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
         services.AddOpenApi();

@@ -18,6 +18,7 @@ public static class Problems
     public const string Internal = Base + "internal";
     public const string PayloadRejected = Base + "payload-rejected";
     public const string Forbidden = Base + "forbidden";
+    public const string Unavailable = Base + "unavailable";
 
     public static ProblemHttpResult ConflictProblem(string detail) =>
         TypedResults.Problem(type: Conflict, title: "Conflict", detail: detail, statusCode: 409);
@@ -65,7 +66,8 @@ public static class ValidationFilterExtensions
 /// Turns a request that could not be read (malformed JSON, wrong types, a body too large) into a 400/413
 /// problem naming the field, and anything unexpected into a 500 problem that reveals nothing internal.
 /// </summary>
-public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, Webhooks.Core.Hosting.DependencyOutages outages, ILogger<ProblemExceptionHandler> logger)
+    : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -85,6 +87,13 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 Status = status,
             };
         }
+        else if (Webhooks.Core.Hosting.DependencyOutage.IsOutage(exception))
+        {
+            // One log line for the outage (not a stack trace per request); the caller learns it can retry.
+            var retryAfter = outages.Postgres.Failed(exception);
+            httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            problem = Unavailable();
+        }
         else
         {
             LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
@@ -99,6 +108,15 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         httpContext.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
     }
+
+    /// <summary>503: the database did not answer in time. Nothing is half-done: a publish either committed or did not.</summary>
+    public static ProblemDetails Unavailable() => new()
+    {
+        Type = Problems.Unavailable,
+        Title = "The service is temporarily unavailable.",
+        Status = 503,
+        Detail = "The database did not answer in time. Retry the request; a publish retried with the same idempotency key is stored at most once.",
+    };
 
     // Route and query binding failures read: Failed to bind parameter "int? limit" from "abc".
     private static string? ParameterOf(string message)

@@ -66,27 +66,20 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         return results!;
     }
 
-    // The messages and their deliveries in one statement (so one transaction, one round trip): each message goes to
-    // every endpoint of the application whose event types (empty: all) and channels (empty: all) match it; a
-    // disabled endpoint's delivery is parked (next_attempt_at NULL) until it is enabled; deleted endpoints get none.
-    private const string InsertSql = """
+    // The messages and their deliveries in one statement (so one transaction, one round trip), fanned out by the one
+    // subscription rule; a disabled endpoint's delivery is parked until it is enabled; deleted endpoints get none.
+    // The payload is stored as the text that was published, so it is delivered byte for byte.
+    private static readonly string InsertSql = $"""
         WITH input AS (
             SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys) WITH ORDINALITY
                 AS u(id, event_type, payload, channels, idempotency_key, ord)
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, created_at)
-            SELECT id, @app, event_type, payload::jsonb, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, @now
+            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, @now
             FROM input
-            RETURNING id, event_type, channels
+            RETURNING id, application_id, event_type, channels
         )
-        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
-        SELECT m.id, e.id, @app, 'pending', 0, CASE WHEN e.disabled THEN NULL ELSE @now END, 'scheduled', @now, @now
-        FROM inserted m
-        JOIN input i ON i.id = m.id
-        JOIN endpoints e ON e.application_id = @app AND e.deleted_at IS NULL
-                        AND (cardinality(e.event_types) = 0 OR m.event_type = ANY(e.event_types))
-                        AND (cardinality(e.channels) = 0 OR e.channels && m.channels)
-        ORDER BY i.ord, e.id
+        {DeliveryLifecycle.FanOut("(SELECT ins.*, i.ord FROM inserted ins JOIN input i ON i.id = ins.id)", "ORDER BY m.ord, e.id")}
         """;
 
     private async Task InsertAsync(string applicationId, List<Message> messages, string? traceParent, DateTimeOffset now, CancellationToken ct)
@@ -110,18 +103,18 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
     /// <summary>Makes one message's delivery to one endpoint due now again (parked while the endpoint is disabled).</summary>
     public async Task<(ResendOutcome Outcome, Core.Data.Delivery? Delivery)> ResendAsync(Application application, string messageId, string endpointId, CancellationToken ct)
     {
-        var delivery = await db.Deliveries.FirstOrDefaultAsync(d => d.MessageId == messageId && d.EndpointId == endpointId && d.ApplicationId == application.Id, ct);
-        var endpoint = delivery is null ? null : await db.Endpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Id == endpointId, ct);
-        if (delivery is null || endpoint is null)
+        var found = await db.Deliveries.AsNoTracking().AnyAsync(d => d.MessageId == messageId && d.EndpointId == endpointId && d.ApplicationId == application.Id, ct);
+        if (!found || !await db.Endpoints.AnyAsync(e => e.Id == endpointId, ct))
         {
             return (ResendOutcome.NotFound, null);
         }
-        if (delivery.Status == DeliveryStatus.InFlight)
+        var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Resend,
+            [new NpgsqlParameter("endpoint_id", endpointId), new NpgsqlParameter("message_id", messageId)], ct);
+        var delivery = await db.Deliveries.AsNoTracking().FirstAsync(d => d.MessageId == messageId && d.EndpointId == endpointId, ct);
+        if (requeued == 0)
         {
             return (ResendOutcome.InFlight, delivery);
         }
-        delivery.Requeue(time.GetUtcNow(), endpoint.Disabled);
-        await db.SaveChangesAsync(ct);
         await signal.NotifyAsync();
         return (ResendOutcome.Requeued, delivery);
     }

@@ -3,12 +3,17 @@ using FluentValidation;
 using Microsoft.Extensions.Options;
 using Webhooks.Api.Endpoints;
 using Webhooks.Client;
+using Webhooks.Core.Delivery;
 
 namespace Webhooks.Api.Messages;
 
 public sealed class PublishOptions
 {
-    public int MaxPayloadBytes { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// The largest delivered body, in UTF-8 bytes: the envelope with the payload inside. The default is the receiver
+    /// SDK's default limit, so whatever is accepted can be received.
+    /// </summary>
+    public int MaxBodyBytes { get; set; } = WebhookEnvelope.DefaultMaxBytes;
     public int IdempotencyWindowHours { get; set; } = 24;
 }
 
@@ -16,9 +21,9 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
 {
     public MessageInValidator(IOptions<PublishOptions> options)
     {
-        var max = options.Value.MaxPayloadBytes;
+        var max = options.Value.MaxBodyBytes;
         RuleFor(m => m.EventType).NotEmpty().SetValidator(new EventTypeNameValidator());
-        RuleFor(m => m.Payload).IsPayload(max);
+        RuleFor(m => m.Payload).IsPayload(m => m.EventType, max);
         RuleFor(m => m.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(m => m.Channels is not null);
         RuleForEach(m => m.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
         RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Applications.Text.IsPrintable).When(m => m.IdempotencyKey is not null);
@@ -27,10 +32,14 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
 
 public static class PayloadRules
 {
-    /// <summary>A message payload: a JSON object of at most <paramref name="maxBytes"/>.</summary>
-    public static IRuleBuilderOptions<T, JsonElement> IsPayload<T>(this IRuleBuilder<T, JsonElement> rule, int maxBytes) =>
+    /// <summary>
+    /// A message payload: a JSON object whose delivered body (the envelope around it, in UTF-8 bytes) is at most
+    /// <paramref name="maxBodyBytes"/>.
+    /// </summary>
+    public static IRuleBuilderOptions<T, JsonElement> IsPayload<T>(this IRuleBuilder<T, JsonElement> rule, Func<T, string?> eventType, int maxBodyBytes) =>
         rule.Must(p => p.ValueKind == JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
-            .Must(p => p.ValueKind != JsonValueKind.Object || p.GetRawText().Length <= maxBytes).WithMessage($"'payload' must be at most {maxBytes} bytes.");
+            .Must((m, p) => p.ValueKind != JsonValueKind.Object || WebhookEnvelope.ByteCount(eventType(m) ?? "", p.GetRawText()) <= maxBodyBytes)
+            .WithMessage($"The delivered body (the payload inside its envelope, in UTF-8 bytes) must be at most {maxBodyBytes} bytes.");
 }
 
 public sealed class MessageBatchInValidator : AbstractValidator<MessageBatchIn>

@@ -35,6 +35,7 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
                 "CREATE TABLE IF NOT EXISTS \"__EFMigrationsHistory\" (migration_id character varying(150) NOT NULL PRIMARY KEY, product_version character varying(32) NOT NULL)",
                 cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
+            await ProtectPlainSecretsAsync(db, scope.ServiceProvider.GetRequiredService<SecretProtector>(), cancellationToken);
         }
         finally
         {
@@ -45,6 +46,34 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Signing secrets stored before they were encrypted at rest are encrypted now, once, under the migration lock.</summary>
+    private async Task ProtectPlainSecretsAsync(WebhooksDbContext db, SecretProtector secrets, CancellationToken ct)
+    {
+        var plain = await db.Endpoints.IgnoreQueryFilters()
+            .Where(e => !e.Secret.StartsWith("dp1:") || (e.PreviousSecret != null && !e.PreviousSecret.StartsWith("dp1:")))
+            .Select(e => new { e.Id, e.Secret, e.PreviousSecret })
+            .ToListAsync(ct);
+        foreach (var row in plain)
+        {
+            await db.Database.ExecuteSqlRawAsync("UPDATE endpoints SET secret = @secret, previous_secret = @previous WHERE id = @id",
+                [
+                    new NpgsqlParameter("secret", SecretProtector.IsProtected(row.Secret) ? row.Secret : secrets.Protect(row.Secret)),
+                    new NpgsqlParameter("previous", NpgsqlTypes.NpgsqlDbType.Text)
+                    {
+                        Value = row.PreviousSecret is null ? DBNull.Value : SecretProtector.IsProtected(row.PreviousSecret) ? row.PreviousSecret : secrets.Protect(row.PreviousSecret),
+                    },
+                    new NpgsqlParameter("id", row.Id),
+                ], ct);
+        }
+        if (plain.Count > 0)
+        {
+            LogProtected(plain.Count);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Encrypted the signing secrets of {Count} endpoints stored in plain text")]
+    private partial void LogProtected(int count);
 
     private async Task<NpgsqlConnection> OpenWithRetryAsync(CancellationToken cancellationToken)
     {

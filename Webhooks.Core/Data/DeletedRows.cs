@@ -14,26 +14,25 @@ public static class DeletedRows
         WITH gone_endpoints AS (
             DELETE FROM endpoints e
             WHERE e.deleted_at IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'in_flight' AND d.lease_expires_at > @now)
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'in_flight' AND d.lease_expires_at > now())
             RETURNING 1
         ), gone_applications AS (
             DELETE FROM applications a
             WHERE a.deleted_at IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.application_id = a.id AND d.status = 'in_flight' AND d.lease_expires_at > @now)
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.application_id = a.id AND d.status = 'in_flight' AND d.lease_expires_at > now())
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM gone_endpoints) + (SELECT count(*) FROM gone_applications)
         """;
 
     /// <summary>Removes the deleted endpoints and applications that nothing is in flight to. Returns how many went.</summary>
-    public static async Task<int> PurgeDeletedAsync(this NpgsqlDataSource dataSource, DateTimeOffset now, CancellationToken ct)
+    public static async Task<int> PurgeDeletedAsync(this NpgsqlDataSource dataSource, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand(PurgeSql);
-        command.Parameters.AddWithValue("now", now);
         return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>The same, on the context's connection.</summary>
-    public static Task PurgeDeletedAsync(this WebhooksDbContext db, DateTimeOffset now, CancellationToken ct) =>
-        db.Database.ExecuteSqlRawAsync(PurgeSql, [new NpgsqlParameter("now", now)], ct);
+    public static Task PurgeDeletedAsync(this WebhooksDbContext db, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync(PurgeSql, ct);
 }

@@ -1,11 +1,13 @@
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Webhooks.Core.Delivery;
 
 namespace Webhooks.Core.Data;
 
 /// <summary>
 /// Disabling and enabling an endpoint, with what that means for its deliveries: a disabled endpoint's pending
 /// and retrying deliveries are parked (kept, not due); enabling makes them due again at once.
-/// The worker's automatic disabling parks them the same way, in SQL.
+/// The transitions are <see cref="DeliveryLifecycle"/>'s, as for the worker's automatic disabling.
 /// </summary>
 public static class EndpointLifecycle
 {
@@ -14,9 +16,7 @@ public static class EndpointLifecycle
         {
             endpoint.Disable(reason, now);
             await db.SaveChangesAsync(ct);
-            await db.Deliveries
-                .Where(d => d.EndpointId == endpoint.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed) && d.NextAttemptAt != null)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, (DateTimeOffset?)null).SetProperty(d => d.UpdatedAt, now), ct);
+            await db.ApplyAsync(DeliveryLifecycle.Park, endpoint.Id, ct);
         }, ct);
 
     public static Task EnableAsync(this WebhooksDbContext db, Endpoint endpoint, DateTimeOffset now, CancellationToken ct) =>
@@ -24,9 +24,7 @@ public static class EndpointLifecycle
         {
             endpoint.Enable(now);
             await db.SaveChangesAsync(ct);
-            await db.Deliveries
-                .Where(d => d.EndpointId == endpoint.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed) && d.NextAttemptAt == null)
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, now).SetProperty(d => d.UpdatedAt, now), ct);
+            await db.ApplyAsync(DeliveryLifecycle.Unpark, endpoint.Id, ct);
         }, ct);
 
     /// <summary>
@@ -39,9 +37,9 @@ public static class EndpointLifecycle
         {
             endpoint.MarkDeleted(now);
             await db.SaveChangesAsync(ct);
-            await db.CancelWaitingAsync(db.Deliveries.Where(d => d.EndpointId == endpoint.Id), now, ct);
+            await db.ApplyAsync(DeliveryLifecycle.Cancel, endpoint.Id, ct);
         }, ct);
-        await db.PurgeDeletedAsync(now, ct);
+        await db.PurgeDeletedAsync(ct);
     }
 
     /// <summary>Deletes an application the same way: hidden at once, its rows removed once nothing of it is in flight.</summary>
@@ -59,18 +57,18 @@ public static class EndpointLifecycle
                     .SetProperty(e => e.DisabledReason, e => e.Disabled ? e.DisabledReason : "Deleted.")
                     .SetProperty(e => e.DisabledAt, e => e.Disabled ? e.DisabledAt : now.AtStoragePrecision())
                     .SetProperty(e => e.UpdatedAt, now.AtStoragePrecision()), ct);
-            await db.CancelWaitingAsync(db.Deliveries.Where(d => d.ApplicationId == application.Id), now, ct);
+            var endpointIds = await db.Endpoints.IgnoreQueryFilters().Where(e => e.ApplicationId == application.Id).Select(e => e.Id).ToArrayAsync(ct);
+            await db.ApplyAsync(DeliveryLifecycle.Cancel, endpointIds, ct);
         }, ct);
-        await db.PurgeDeletedAsync(now, ct);
+        await db.PurgeDeletedAsync(ct);
     }
 
-    private static Task<int> CancelWaitingAsync(this WebhooksDbContext db, IQueryable<Delivery> deliveries, DateTimeOffset now, CancellationToken ct) =>
-        deliveries
-            .Where(d => d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.Failed)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(d => d.Status, DeliveryStatus.Cancelled)
-                .SetProperty(d => d.NextAttemptAt, (DateTimeOffset?)null)
-                .SetProperty(d => d.UpdatedAt, now.AtStoragePrecision()), ct);
+    /// <summary>Runs one of <see cref="DeliveryLifecycle"/>'s transitions for the given endpoints, in the context's transaction.</summary>
+    private static Task<int> ApplyAsync(this WebhooksDbContext db, string transition, string endpointId, CancellationToken ct) =>
+        db.ApplyAsync(transition, [endpointId], ct);
+
+    private static Task<int> ApplyAsync(this WebhooksDbContext db, string transition, string[] endpointIds, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync(transition, [new NpgsqlParameter("endpoint_ids", endpointIds)], ct);
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction under the context's execution strategy, so a transient

@@ -252,7 +252,7 @@ public sealed class Message
     public string Id { get; private set; }
     public string ApplicationId { get; private set; }
     public string EventType { get; private set; }
-    /// <summary>The payload as JSON text (a <c>jsonb</c> column).</summary>
+    /// <summary>The payload's JSON text exactly as published; delivered byte for byte inside the envelope.</summary>
     public string Payload { get; private set; }
     public string[] Channels { get; private set; }
     public string? IdempotencyKey { get; private set; }
@@ -299,20 +299,6 @@ public sealed class Delivery
     /// <summary>A test delivery: attempted once, now, and not retried.</summary>
     public static Delivery ForTest(string messageId, string endpointId, string applicationId, DateTimeOffset now) =>
         new(messageId, endpointId, applicationId, now) { Trigger = AttemptTrigger.Test };
-
-    /// <summary>
-    /// Makes the delivery due now again (resend), keeping its attempt history; parked instead while its
-    /// endpoint is disabled.
-    /// </summary>
-    public void Requeue(DateTimeOffset now, bool endpointDisabled)
-    {
-        Trigger = AttemptTrigger.Manual;
-        Status = DeliveryStatus.Pending;
-        NextAttemptAt = endpointDisabled ? null : now.AtStoragePrecision();
-        LeaseOwner = null;
-        LeaseExpiresAt = null;
-        UpdatedAt = now.AtStoragePrecision();
-    }
 }
 
 public enum DeliveryStatus

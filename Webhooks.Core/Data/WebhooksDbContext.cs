@@ -59,7 +59,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 
         modelBuilder.Entity<Message>(e =>
         {
-            e.Property(m => m.Payload).HasColumnType("jsonb");
+            // The text as published (not jsonb, which reorders keys and respaces): delivered byte for byte.
             // Listing an application's messages newest first, by cursor.
             e.HasIndex(m => new { m.ApplicationId, m.Id });
             e.HasIndex(m => new { m.ApplicationId, m.EventType, m.Id });

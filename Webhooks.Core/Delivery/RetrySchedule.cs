@@ -21,6 +21,10 @@ public sealed record RetrySchedule(IReadOnlyList<TimeSpan> Delays, double Jitter
 
     public int MaxAttempts => Delays.Count;
 
+    /// <summary>An endpoint's or application's own schedule (delays in seconds), or <paramref name="fallback"/> when it has none.</summary>
+    public static RetrySchedule Of(int[]? seconds, RetrySchedule fallback) =>
+        seconds is { Length: > 0 } ? new RetrySchedule(seconds.Select(s => TimeSpan.FromSeconds(s)).ToArray()) : fallback;
+
     /// <summary>The wait before attempt <paramref name="attempt"/> (1-based), or null past the last one.</summary>
     public TimeSpan? DelayBefore(int attempt, Random random)
     {

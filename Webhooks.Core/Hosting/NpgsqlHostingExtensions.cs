@@ -22,6 +22,11 @@ public static class NpgsqlHostingExtensions
         builder.Services.TryAddSingleton(_ =>
         {
             var dataSource = new NpgsqlDataSourceBuilder(connectionString);
+            // An unreachable server is reported in seconds, not after the 15 s default (unless the string says otherwise).
+            if (!new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.ContainsKey("Timeout"))
+            {
+                dataSource.ConnectionStringBuilder.Timeout = 5;
+            }
             configure?.Invoke(dataSource);
             return dataSource.Build();
         });
@@ -41,7 +46,7 @@ public static class NpgsqlHostingExtensions
         }
         builder.Services.AddDbContextPool<TContext>((services, options) =>
         {
-            options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure());
+            options.UseNpgsql(services.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure(3, TimeSpan.FromSeconds(1), null));
             configure?.Invoke(options);
         });
     }

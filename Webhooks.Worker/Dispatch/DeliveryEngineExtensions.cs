@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Quartz;
 using Webhooks.Core.Delivery;
+using Webhooks.Core.Hosting;
 using Webhooks.Worker.Jobs;
 
 namespace Webhooks.Worker.Dispatch;
@@ -12,11 +13,15 @@ public static class DeliveryEngineExtensions
         var services = builder.Services;
         services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<WorkerIdentity>();
+        services.AddSingleton(sp => new DependencyOutages(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
+            postgresImpact: "Claims, attempt records and the lease sweep wait (attempts in flight are kept and recorded when it is back)",
+            redisImpact: "Rate limits are kept per worker and wake-ups fall back to polling"));
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<EndpointRateLimiter>();
         services.AddSingleton<DispatchSignal>();
-        services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Webhooks.Core.Data.SecretProtector>()));
         builder.AddTelemetrySources(WebhookSender.ActivitySource.Name);
 
         var settings = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();

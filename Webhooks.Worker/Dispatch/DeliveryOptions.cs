@@ -16,6 +16,14 @@ public sealed class DeliveryOptions
     [Range(1, 1024)]
     public int MaxInFlightPerEndpoint { get; set; } = 16;
 
+    /// <summary>
+    /// Requests in flight at once from one worker for one application (tenant), however many endpoints it has; empty:
+    /// three quarters of <see cref="MaxConcurrency"/>. While several applications have work due, each gets at most an
+    /// equal share of the slots. So one tenant's hanging endpoints never hold every slot.
+    /// </summary>
+    [Range(1, 4096)]
+    public int? MaxInFlightPerApplication { get; set; }
+
     /// <summary>An endpoint is disabled after this many failed attempts in a row…</summary>
     [Range(1, 100_000)]
     public int DisableAfterFailures { get; set; } = 10;
@@ -56,6 +64,11 @@ public sealed class DeliveryOptions
     /// <summary>Attempts and finished messages older than this are deleted.</summary>
     [Range(1, 3650)]
     public int RetentionDays { get; set; } = 30;
+
+    public int PerApplicationCap => Math.Min(MaxConcurrency, MaxInFlightPerApplication ?? Math.Max(1, MaxConcurrency * 3 / 4));
+
+    public DeliveryStore.HealthPolicy HealthPolicy =>
+        new(DisableAfterFailures, TimeSpan.FromSeconds(DisableAfterSeconds), OperationalApplicationUid);
 
     public RetrySchedule RetrySchedule => RetryScheduleSeconds.Length == 0
         ? RetrySchedule.Default

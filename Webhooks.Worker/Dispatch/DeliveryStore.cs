@@ -16,6 +16,7 @@ public sealed record ClaimedDelivery(
     DateTimeOffset MessageCreatedAt,
     string? TraceParent,
     string EndpointId,
+    string ApplicationId,
     string Url,
     string Secret,
     string? PreviousSecret,
@@ -26,56 +27,63 @@ public sealed record ClaimedDelivery(
     int[]? RetrySchedule,
     AttemptTrigger Trigger = AttemptTrigger.Scheduled);
 
-/// <summary>What one attempt produced, and the state the delivery moves to.</summary>
-public sealed record AttemptResult(ClaimedDelivery Delivery, DeliveryAttempt Attempt, DeliveryDecision Decision);
+/// <summary>What one attempt produced, who held its lease, and the state the delivery moves to.</summary>
+public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, DeliveryDecision Decision)
+{
+    public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
+}
 
 /// <summary>
 /// The delivery engine's hot-path SQL: one round trip to claim a batch (with its messages and endpoints),
-/// one transaction to record a batch of attempts. EF Core serves everything else.
+/// one transaction to record a batch of attempts. The transitions themselves are <see cref="DeliveryLifecycle"/>'s;
+/// EF Core serves everything else.
 /// </summary>
 public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 {
-    // Candidates in due order (the partial index), at most @per_endpoint per endpoint minus what this worker
-    // already has in flight there, none of the endpoints it excludes (at capacity, or rate-limited): one slow
-    // or busy endpoint cannot fill a claim. Disabled endpoints' deliveries are parked (next_attempt_at NULL)
-    // and never reach the index range; the join re-checks for ones disabled a moment ago.
-    // A deleted endpoint is also disabled, so 'NOT e.disabled' is the only test here: a second condition on
-    // endpoints made the planner (with the stale statistics of a burst just inserted) start from endpoints and
-    // re-run the ranking for every due row of a busy endpoint, 0.2–0.5 s per claim.
-    private const string ClaimSql = """
+    // Candidates in due order (the partial index), leaving out the endpoints and applications this worker has at their
+    // cap; then at most @per_endpoint per endpoint and the application's fair share per application, minus what this
+    // worker already has in flight there. The fair share is this worker's slots divided among the applications that
+    // have work due or in flight, and never more than @app_cap, so one tenant's hanging endpoints cannot take every
+    // slot and another tenant's deliveries always find room. Applications take turns (app_rank first).
+    // Disabled endpoints' deliveries are parked (next_attempt_at NULL) and never reach the index range; the join
+    // re-checks for ones disabled a moment ago. A deleted endpoint is also disabled, so 'NOT e.disabled' is the only
+    // test on endpoints: a second condition made the planner (with the stale statistics of a burst just inserted)
+    // start from endpoints and re-run the ranking for every due row of a busy endpoint, 0.2–0.5 s per claim.
+    private static readonly string ClaimSql = $"""
         WITH candidates AS (
-            SELECT d.id, d.endpoint_id, d.next_attempt_at
+            SELECT d.id, d.endpoint_id, d.application_id, d.next_attempt_at
             FROM deliveries d
-            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now AND d.endpoint_id <> ALL(@full_ids)
+            WHERE {DeliveryLifecycle.Due("d")} AND d.endpoint_id <> ALL(@full_ids) AND d.application_id <> ALL(@full_apps)
             ORDER BY d.next_attempt_at
             LIMIT @scan
+        ), share AS (
+            SELECT least(@app_cap, ceil(@max_concurrency::numeric / greatest(1, count(*))))::int AS cap
+            FROM (SELECT application_id FROM candidates UNION SELECT unnest(@app_flight_ids)) apps
         ), ranked AS (
             SELECT c.id, c.next_attempt_at,
                    row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) AS rank,
-                   @per_endpoint - coalesce(b.in_flight, 0) AS room
+                   row_number() OVER (PARTITION BY c.application_id ORDER BY c.next_attempt_at) AS app_rank,
+                   @per_endpoint - coalesce(b.in_flight, 0) AS room,
+                   share.cap - coalesce(ab.in_flight, 0) AS app_room
             FROM candidates c
+            CROSS JOIN share
             LEFT JOIN unnest(@flight_ids, @flight_counts) AS b(endpoint_id, in_flight) ON b.endpoint_id = c.endpoint_id
-        ), due AS (
+            LEFT JOIN unnest(@app_flight_ids, @app_flight_counts) AS ab(application_id, in_flight) ON ab.application_id = c.application_id
+        ), chosen AS (
             SELECT d.id, e.timeout_seconds
             FROM deliveries d
-            JOIN ranked r ON r.id = d.id AND r.rank <= r.room
+            JOIN ranked r ON r.id = d.id AND r.rank <= r.room AND r.app_rank <= r.app_room
             JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
-            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now
-            ORDER BY r.next_attempt_at
+            WHERE {DeliveryLifecycle.Due("d")}
+            ORDER BY r.app_rank, r.next_attempt_at
             LIMIT @limit
             FOR UPDATE OF d SKIP LOCKED
         ), claimed AS (
-            UPDATE deliveries d
-            SET status = 'in_flight',
-                lease_owner = @owner,
-                lease_expires_at = @now + make_interval(secs => due.timeout_seconds + @margin),
-                updated_at = @now
-            FROM due
-            WHERE d.id = due.id
-            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.trigger
+            {DeliveryLifecycle.Claim("chosen")}
+            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.application_id, d.trigger
         )
-        SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload::text, m.created_at, m.trace_parent,
-               e.id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
+        SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
+               e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
                e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
@@ -96,21 +104,6 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         WHERE u.delivery_id IN (SELECT id FROM present)
         """;
 
-    // Only rows whose lease is still ours: a lease lost to another worker means that worker now owns the delivery.
-    private const string UpdateDeliveriesSql = """
-        UPDATE deliveries d
-        SET status = u.status,
-            attempt_count = d.attempt_count + 1,
-            next_attempt_at = u.next_attempt_at,
-            last_status_code = u.status_code,
-            trigger = 'scheduled',
-            lease_owner = NULL,
-            lease_expires_at = NULL,
-            updated_at = @now
-        FROM unnest(@id, @status, @next_attempt_at, @status_code) AS u(id, status, next_attempt_at, status_code)
-        WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
-        """;
-
     // Health: a success resets the failure streak; a streak of at least @disable_after_failures failures that
     // began at least @disable_after_seconds ago, or a 410 Gone, disables the endpoint with a reason.
     private const string UpdateEndpointsSql = """
@@ -118,42 +111,32 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             SELECT e.id, u.succeeded, u.failures, u.gone,
                    NOT u.succeeded
                        AND e.consecutive_failures + u.failures >= @disable_after_failures
-                       AND coalesce(e.first_failure_at, @now) <= @now - make_interval(secs => @disable_after_seconds) AS too_long
+                       AND coalesce(e.first_failure_at, now()) <= now() - make_interval(secs => @disable_after_seconds) AS too_long
             FROM unnest(@id, @succeeded, @failures, @gone) AS u(id, succeeded, failures, gone)
             JOIN endpoints e ON e.id = u.id
         )
         UPDATE endpoints e
         SET consecutive_failures = CASE WHEN o.succeeded THEN 0 ELSE e.consecutive_failures + o.failures END,
-            first_failure_at = CASE WHEN o.succeeded THEN NULL ELSE coalesce(e.first_failure_at, @now) END,
-            last_success_at = CASE WHEN o.succeeded THEN @now ELSE e.last_success_at END,
+            first_failure_at = CASE WHEN o.succeeded THEN NULL ELSE coalesce(e.first_failure_at, now()) END,
+            last_success_at = CASE WHEN o.succeeded THEN now() ELSE e.last_success_at END,
             disabled = e.disabled OR o.gone OR o.too_long,
             disabled_reason = CASE
                 WHEN e.disabled THEN e.disabled_reason
                 WHEN o.gone THEN 'The endpoint answered 410 Gone.'
                 WHEN o.too_long THEN format('Failing without a success since %s (%s attempts in a row).',
-                    to_char(coalesce(e.first_failure_at, @now) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), e.consecutive_failures + o.failures)
+                    to_char(coalesce(e.first_failure_at, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), e.consecutive_failures + o.failures)
                 ELSE e.disabled_reason END,
-            disabled_at = CASE WHEN NOT e.disabled AND (o.gone OR o.too_long) THEN @now ELSE e.disabled_at END,
-            updated_at = @now
+            disabled_at = CASE WHEN NOT e.disabled AND (o.gone OR o.too_long) THEN now() ELSE e.disabled_at END,
+            updated_at = now()
         FROM outcome o
         WHERE e.id = o.id
         """;
 
-    // A disabled endpoint's due deliveries leave the due range (next_attempt_at NULL): kept, not attempted,
-    // and resumed when the endpoint is enabled again.
-    private const string ParkDisabledSql = """
-        UPDATE deliveries d
-        SET next_attempt_at = NULL, updated_at = @now
-        FROM endpoints e
-        WHERE e.id = ANY(@id) AND e.disabled AND d.endpoint_id = e.id
-          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NOT NULL
-        """;
-
     // Operational webhooks, in the same transaction as the outcomes that cause them (so none is lost or invented):
-    // an endpoint this batch disabled (disabled_at = @now) and a delivery it exhausted (updated_at = @now) become
-    // messages of the operational application, with a delivery to each of its endpoints subscribed to the type.
-    // Events about the operational application itself are not emitted (no loops).
-    private const string OperationalSql = """
+    // an endpoint this batch disabled (disabled_at = now(), the transaction's time) and a delivery it exhausted become
+    // messages of the operational application, fanned out by the one subscription rule. Events about the operational
+    // application itself are not emitted (no loops).
+    private static readonly string OperationalSql = $"""
         WITH op AS (
             SELECT id FROM applications WHERE uid = @op_uid AND deleted_at IS NULL
         ), events AS (
@@ -161,47 +144,50 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                    jsonb_build_object('applicationId', e.application_id, 'endpointId', e.id, 'url', e.url,
                                       'reason', e.disabled_reason, 'disabledAt', e.disabled_at) AS payload
             FROM endpoints e
-            WHERE e.id = ANY(@endpoint_ids) AND e.disabled AND e.disabled_at = @now
+            WHERE e.id = ANY(@endpoint_ids) AND e.disabled AND e.disabled_at = now()
             UNION ALL
             SELECT 'message.attempt.exhausted', d.application_id,
                    jsonb_build_object('applicationId', d.application_id, 'endpointId', d.endpoint_id, 'messageId', d.message_id,
                                       'attempts', d.attempt_count, 'lastStatusCode', d.last_status_code, 'exhaustedAt', d.updated_at)
             FROM deliveries d
-            WHERE d.id = ANY(@delivery_ids) AND d.status = 'exhausted' AND d.updated_at = @now
+            WHERE d.id = ANY(@delivery_ids) AND d.status = 'exhausted' AND d.updated_at = now()
         ), numbered AS (
             SELECT ev.*, op.id AS op_app, row_number() OVER () AS n
             FROM events ev CROSS JOIN op
             WHERE ev.source <> op.id
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
-            SELECT (@message_ids)[n], op_app, event_type, payload, '{}', @now FROM numbered
-            RETURNING id, application_id, event_type
+            SELECT (@message_ids)[n], op_app, event_type, payload::text, ARRAY[]::text[], now() FROM numbered
+            RETURNING id, application_id, event_type, channels
         )
-        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
-        SELECT i.id, e.id, i.application_id, 'pending', 0, CASE WHEN e.disabled THEN NULL ELSE @now END, 'scheduled', @now, @now
-        FROM inserted i
-        JOIN endpoints e ON e.application_id = i.application_id AND e.deleted_at IS NULL
-                        AND (cardinality(e.event_types) = 0 OR i.event_type = ANY(e.event_types))
+        {DeliveryLifecycle.FanOut("inserted")}
         """;
 
-    /// <summary>What a claim may take: how many, how many per endpoint, and what this worker already holds.</summary>
-    public sealed record ClaimLimits(int Limit, int PerEndpoint, IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyCollection<string> Excluded);
+    /// <summary>What a claim may take: how many, how many per endpoint and per application, and what this worker already holds.</summary>
+    public sealed record ClaimLimits(
+        int Limit, int MaxConcurrency, int PerEndpoint, int PerApplication,
+        IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyDictionary<string, int> InFlightByApplication, IReadOnlyCollection<string> Excluded);
 
-    public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, ClaimLimits limits, int leaseMarginSeconds, DateTimeOffset now, CancellationToken ct)
+    public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, ClaimLimits limits, int leaseMarginSeconds, CancellationToken ct)
     {
         var busy = new Dictionary<string, int>(limits.InFlightByEndpoint.Where(kv => kv.Value > 0));
         foreach (var excluded in limits.Excluded)
         {
             busy[excluded] = limits.PerEndpoint;
         }
+        var apps = limits.InFlightByApplication.Where(kv => kv.Value > 0).ToArray();
         await using var command = dataSource.CreateCommand(ClaimSql);
-        command.Parameters.AddWithValue("now", now);
         command.Parameters.AddWithValue("limit", limits.Limit);
         command.Parameters.AddWithValue("scan", limits.Limit * 4);
         command.Parameters.AddWithValue("per_endpoint", limits.PerEndpoint);
         command.Parameters.AddWithValue("full_ids", busy.Where(kv => kv.Value >= limits.PerEndpoint).Select(kv => kv.Key).ToArray());
         command.Parameters.AddWithValue("flight_ids", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Key).ToArray());
         command.Parameters.AddWithValue("flight_counts", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Value).ToArray());
+        command.Parameters.AddWithValue("app_cap", limits.PerApplication);
+        command.Parameters.AddWithValue("max_concurrency", limits.MaxConcurrency);
+        command.Parameters.AddWithValue("full_apps", apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray());
+        command.Parameters.AddWithValue("app_flight_ids", apps.Select(kv => kv.Key).ToArray());
+        command.Parameters.AddWithValue("app_flight_counts", apps.Select(kv => kv.Value).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         command.Parameters.AddWithValue("margin", (double)leaseMarginSeconds);
         var claimed = new List<ClaimedDelivery>(limits.Limit);
@@ -217,24 +203,25 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 MessageCreatedAt: reader.GetFieldValue<DateTimeOffset>(5),
                 TraceParent: reader.IsDBNull(6) ? null : reader.GetString(6),
                 EndpointId: reader.GetString(7),
-                Url: reader.GetString(8),
-                Secret: reader.GetString(9),
-                PreviousSecret: reader.IsDBNull(10) ? null : reader.GetString(10),
-                PreviousSecretExpiresAt: reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
-                Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(12)) ?? [],
-                TimeoutSeconds: reader.GetInt32(13),
-                RateLimitPerSecond: reader.IsDBNull(14) ? null : reader.GetInt32(14),
-                RetrySchedule: reader.IsDBNull(15) ? null : reader.GetFieldValue<int[]>(15),
-                Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(16))));
+                ApplicationId: reader.GetString(8),
+                Url: reader.GetString(9),
+                Secret: reader.GetString(10),
+                PreviousSecret: reader.IsDBNull(11) ? null : reader.GetString(11),
+                PreviousSecretExpiresAt: reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
+                Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(13)) ?? [],
+                TimeoutSeconds: reader.GetInt32(14),
+                RateLimitPerSecond: reader.IsDBNull(15) ? null : reader.GetInt32(15),
+                RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
+                Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17))));
         }
         return claimed;
     }
 
-    /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
     /// <summary>When failing endpoints are disabled: after this many failures in a row, failing for at least this long.</summary>
     public readonly record struct HealthPolicy(int DisableAfterFailures, TimeSpan DisableAfter, string? OperationalApplicationUid = null);
 
-    public async Task RecordAsync(string owner, IReadOnlyList<AttemptResult> results, HealthPolicy health, DateTimeOffset now, CancellationToken ct)
+    /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
+    public async Task RecordAsync(IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
     {
         if (results.Count == 0)
         {
@@ -242,9 +229,52 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
+        await RecordAsync(connection, transaction, results, health, ct);
+        await transaction.CommitAsync(ct);
+    }
+
+    private static async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
+    {
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch)
         {
+            // Per endpoint: the batch's last outcome decides healthy or not; failures add up. Health first, so the
+            // delivery update below parks the retries of an endpoint this batch disables.
+            var outcomes = results
+                .Where(r => r.AffectsEndpointHealth)
+                .GroupBy(r => r.Attempt.EndpointId)
+                .Select(g => (
+                    Id: g.Key,
+                    Succeeded: g.OrderBy(r => r.Attempt.StartedAt).Last().Attempt.Succeeded,
+                    Failures: g.Count(r => !r.Attempt.Succeeded),
+                    Gone: g.Any(r => r.Decision.DisableEndpoint)))
+                .ToArray();
+            if (outcomes.Length > 0)
+            {
+                var endpoints = new NpgsqlBatchCommand(UpdateEndpointsSql);
+                endpoints.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
+                endpoints.Parameters.AddWithValue("succeeded", outcomes.Select(h => h.Succeeded).ToArray());
+                endpoints.Parameters.AddWithValue("failures", outcomes.Select(h => h.Failures).ToArray());
+                endpoints.Parameters.AddWithValue("gone", outcomes.Select(h => h.Gone).ToArray());
+                endpoints.Parameters.AddWithValue("disable_after_failures", health.DisableAfterFailures);
+                endpoints.Parameters.AddWithValue("disable_after_seconds", health.DisableAfter.TotalSeconds);
+                batch.BatchCommands.Add(endpoints);
+
+                var park = new NpgsqlBatchCommand(DeliveryLifecycle.Park);
+                park.Parameters.AddWithValue("endpoint_ids", outcomes.Select(h => h.Id).ToArray());
+                batch.BatchCommands.Add(park);
+            }
+
+            var update = new NpgsqlBatchCommand(DeliveryLifecycle.Record);
+            update.Parameters.AddWithValue("id", results.Select(r => r.Attempt.DeliveryId).ToArray());
+            update.Parameters.AddWithValue("owner", results.Select(r => r.LeaseOwner).ToArray());
+            update.Parameters.AddWithValue("status", results.Select(r => SnakeCase.Of(r.Decision.Status)).ToArray());
+            update.Parameters.AddWithValue("retry_in", NpgsqlDbType.Array | NpgsqlDbType.Double,
+                results.Select(r => r.Decision.RetryIn is { } wait ? (object)wait.TotalSeconds : DBNull.Value).ToArray());
+            update.Parameters.AddWithValue("status_code", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+                results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
+            batch.BatchCommands.Add(update);
+
             var attempts = results.Select(r => r.Attempt).ToArray();
             var insert = new NpgsqlBatchCommand(InsertAttemptsSql);
             insert.Parameters.AddWithValue("id", attempts.Select(a => a.Id).ToArray());
@@ -266,104 +296,82 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("succeeded", attempts.Select(a => a.Succeeded).ToArray());
             batch.BatchCommands.Add(insert);
 
-            var update = new NpgsqlBatchCommand(UpdateDeliveriesSql);
-            update.Parameters.AddWithValue("id", results.Select(r => r.Delivery.Id).ToArray());
-            update.Parameters.AddWithValue("status", results.Select(r => SnakeCase.Of(r.Decision.Status)).ToArray());
-            update.Parameters.AddWithValue("next_attempt_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-                results.Select(r => r.Decision.NextAttemptAt is { } at ? (object)at : DBNull.Value).ToArray());
-            update.Parameters.AddWithValue("status_code", NpgsqlDbType.Array | NpgsqlDbType.Integer,
-                results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
-            update.Parameters.AddWithValue("owner", owner);
-            update.Parameters.AddWithValue("now", now);
-            batch.BatchCommands.Add(update);
-
-            // Per endpoint: the batch's last outcome decides healthy or not; failures add up.
-            var outcomes = results
-                .GroupBy(r => r.Delivery.EndpointId)
-                .Select(g => (
-                    Id: g.Key,
-                    Succeeded: g.OrderBy(r => r.Attempt.StartedAt).Last().Attempt.Succeeded,
-                    Failures: g.Count(r => !r.Attempt.Succeeded),
-                    Gone: g.Any(r => r.Decision.DisableEndpoint)))
-                .ToArray();
-            var endpoints = new NpgsqlBatchCommand(UpdateEndpointsSql);
-            endpoints.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
-            endpoints.Parameters.AddWithValue("succeeded", outcomes.Select(h => h.Succeeded).ToArray());
-            endpoints.Parameters.AddWithValue("failures", outcomes.Select(h => h.Failures).ToArray());
-            endpoints.Parameters.AddWithValue("gone", outcomes.Select(h => h.Gone).ToArray());
-            endpoints.Parameters.AddWithValue("now", now);
-            endpoints.Parameters.AddWithValue("disable_after_failures", health.DisableAfterFailures);
-            endpoints.Parameters.AddWithValue("disable_after_seconds", health.DisableAfter.TotalSeconds);
-            batch.BatchCommands.Add(endpoints);
-
-            var park = new NpgsqlBatchCommand(ParkDisabledSql);
-            park.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
-            park.Parameters.AddWithValue("now", now);
-            batch.BatchCommands.Add(park);
-
-            // Only a failure can disable an endpoint or exhaust a delivery: a batch of successes skips this.
-            var failed = results.Where(r => !r.Attempt.Succeeded).ToArray();
+            // Only a failure can disable an endpoint or exhaust a delivery: a batch of successes skips this. Test events
+            // are diagnostics: their failures are nobody's operational event.
+            var failed = results.Where(r => !r.Attempt.Succeeded && r.Attempt.Trigger != AttemptTrigger.Test).ToArray();
             if (failed.Length > 0 && !string.IsNullOrEmpty(health.OperationalApplicationUid))
             {
                 var operational = new NpgsqlBatchCommand(OperationalSql);
-                var endpointIds = failed.Select(r => r.Delivery.EndpointId).Distinct().ToArray();
-                var deliveryIds = failed.Where(r => r.Decision.Status == DeliveryStatus.Exhausted).Select(r => r.Delivery.Id).ToArray();
+                var endpointIds = failed.Where(r => r.AffectsEndpointHealth).Select(r => r.Attempt.EndpointId).Distinct().ToArray();
+                var deliveryIds = failed.Where(r => r.Decision.Status == DeliveryStatus.Exhausted).Select(r => r.Attempt.DeliveryId).ToArray();
                 operational.Parameters.AddWithValue("op_uid", health.OperationalApplicationUid);
                 operational.Parameters.AddWithValue("endpoint_ids", endpointIds);
                 operational.Parameters.AddWithValue("delivery_ids", deliveryIds);
                 operational.Parameters.AddWithValue("message_ids", Enumerable.Range(0, endpointIds.Length + deliveryIds.Length).Select(_ => Core.Ids.New(Core.Ids.Message)).ToArray());
-                operational.Parameters.AddWithValue("now", now);
                 batch.BatchCommands.Add(operational);
             }
 
             await batch.ExecuteNonQueryAsync(ct);
         }
-        await transaction.CommitAsync(ct);
     }
 
     /// <summary>
     /// Gives claimed deliveries back unattempted (rate-limited, or the worker is stopping), due again at the given times.
     /// </summary>
-    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, DateTimeOffset now, CancellationToken ct)
+    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, CancellationToken ct)
     {
         if (releases.Count == 0)
         {
             return;
         }
-        await using var command = dataSource.CreateCommand("""
-            UPDATE deliveries d
-            SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
-                next_attempt_at = u.due_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
-            FROM unnest(@id, @due_at) AS u(id, due_at)
-            WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
-            """);
+        await using var command = dataSource.CreateCommand(DeliveryLifecycle.Release);
         command.Parameters.AddWithValue("id", releases.Select(r => r.Id).ToArray());
         command.Parameters.AddWithValue("due_at", releases.Select(r => r.DueAt).ToArray());
         command.Parameters.AddWithValue("owner", owner);
-        command.Parameters.AddWithValue("now", now);
         await command.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>How many deliveries are due now and not yet claimed (the partial index makes this cheap).</summary>
-    public async Task<long> CountDueAsync(DateTimeOffset now, CancellationToken ct)
+    public async Task<long> CountDueAsync(CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand(
-            "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'failed') AND next_attempt_at <= @now");
-        command.Parameters.AddWithValue("now", now);
+        await using var command = dataSource.CreateCommand($"SELECT count(*) FROM deliveries d WHERE {DeliveryLifecycle.Due("d")}");
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
-    /// <summary>Makes deliveries whose lease expired (their worker died or stalled) due again. Returns how many.</summary>
-    public async Task<int> RequeueExpiredLeasesAsync(DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Records an attempt for every delivery whose lease expired (its worker died or stalled; the request may or may not
+    /// have gone out) and applies the retry rules to it, so the schedule counts it and a delivery can never be sent more
+    /// often than its schedule allows. Returns how many it recorded.
+    /// </summary>
+    public async Task<int> RecordExpiredLeasesAsync(RetrySchedule defaultSchedule, HealthPolicy health, DateTimeOffset now, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
-            UPDATE deliveries
-            SET status = CASE WHEN attempt_count = 0 THEN 'pending' ELSE 'failed' END,
-                next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
-            WHERE status = 'in_flight' AND lease_expires_at < @now
-            """);
-        command.Parameters.AddWithValue("now", now);
-        return await command.ExecuteNonQueryAsync(ct);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var results = new List<AttemptResult>();
+        await using (var command = new NpgsqlCommand(DeliveryLifecycle.ExpiredLeases, connection, transaction))
+        {
+            command.Parameters.AddWithValue("limit", 1000);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var trigger = SnakeCase.Parse<AttemptTrigger>(reader.GetString(2));
+                var attempt = new DeliveryAttempt(reader.GetInt64(0), reader.GetString(3), reader.GetString(4), reader.GetString(6), trigger, now)
+                {
+                    ErrorKind = DeliveryLifecycle.LeaseExpiredErrorKind,
+                    ErrorMessage = "The worker sending this attempt stopped before recording it (its lease expired); the request may or may not have reached the endpoint.",
+                };
+                var custom = reader.IsDBNull(7) ? null : reader.GetFieldValue<int[]>(7);
+                var schedule = RetrySchedule.Of(custom, defaultSchedule);
+                var decision = DeliveryLifecycle.Decide(reader.GetInt32(1) + 1, AttemptOutcome.Retryable, null, schedule, Random.Shared, trigger);
+                results.Add(new AttemptResult(attempt, reader.GetString(5), decision));
+            }
+        }
+        if (results.Count > 0)
+        {
+            await RecordAsync(connection, transaction, results, health, ct);
+        }
+        await transaction.CommitAsync(ct);
+        return results.Count;
     }
 
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>

@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
+using Webhooks.Core.Hosting;
 
 namespace Webhooks.Worker.Dispatch;
 
@@ -22,6 +23,7 @@ public sealed partial class Dispatcher(
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     WorkerIdentity identity,
+    DependencyOutages outages,
     ILogger<Dispatcher> logger)
 {
     public static readonly Meter Meter = new("Webhooks.Worker");
@@ -32,6 +34,7 @@ public sealed partial class Dispatcher(
         description: "Deliveries due and not yet claimed, as last counted");
 
     private readonly ConcurrentDictionary<string, int> _inFlightByEndpoint = new();
+    private readonly ConcurrentDictionary<string, int> _inFlightByApplication = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
     private readonly SemaphoreSlim _signal = new(0);
     private int _inFlight;
@@ -75,9 +78,9 @@ public sealed partial class Dispatcher(
     private async Task PumpAsync(CancellationToken ct)
     {
         var settings = options.Value;
-        var health = new DeliveryStore.HealthPolicy(settings.DisableAfterFailures, TimeSpan.FromSeconds(settings.DisableAfterSeconds), settings.OperationalApplicationUid);
+        var health = settings.HealthPolicy;
         var results = Channel.CreateUnbounded<AttemptResult>(new UnboundedChannelOptions { SingleReader = true });
-        var recorder = RecordAsync(results.Reader, health);
+        var recorder = RecordAsync(results.Reader, health, ct);
         // Claim in batches, not one row per finished request: wait for this many free slots (or, when every
         // claimable endpoint is at its cap, for half a cap's worth of its requests to finish).
         var minimumClaim = Math.Max(1, settings.MaxConcurrency / 8);
@@ -105,11 +108,27 @@ public sealed partial class Dispatcher(
                     claimNow = false;
                     Volatile.Write(ref _finishedSinceClaim, 0);
                     var snapshot = new Dictionary<string, int>(_inFlightByEndpoint);
-                    var claimed = await ClaimAsync(free, snapshot, settings, ct);
-                    // An endpoint at its cap (left out of the claim) or filled up to it by the claim may have more
-                    // work due: that is not starvation, and its next finished requests make room to claim again.
+                    var apps = new Dictionary<string, int>(_inFlightByApplication);
+                    List<ClaimedDelivery> claimed;
+                    try
+                    {
+                        claimed = await ClaimAsync(free, snapshot, apps, settings, ct);
+                        outages.Postgres.Recovered();
+                    }
+                    catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !ct.IsCancellationRequested)
+                    {
+                        // Postgres is away: one line says so; claims back off until it answers again.
+                        claimNow = true;
+                        await Task.Delay(outages.Postgres.Failed(ex), ct);
+                        continue;
+                    }
+                    // An endpoint or application at its cap (left out of the claim) or filled up to it by the claim may
+                    // have more work due: that is not starvation, and its next finished requests make room to claim again.
+                    var perApplication = settings.PerApplicationCap;
                     capped = snapshot.Values.Any(n => n >= settings.MaxInFlightPerEndpoint) ||
-                             claimed.CountBy(d => d.EndpointId).Any(c => snapshot.GetValueOrDefault(c.Key) + c.Value >= settings.MaxInFlightPerEndpoint);
+                             apps.Values.Any(n => n >= perApplication) ||
+                             claimed.CountBy(d => d.EndpointId).Any(c => snapshot.GetValueOrDefault(c.Key) + c.Value >= settings.MaxInFlightPerEndpoint) ||
+                             claimed.CountBy(d => d.ApplicationId).Any(c => apps.GetValueOrDefault(c.Key) + c.Value >= perApplication);
                     await StartAsync(claimed, settings, results.Writer);
                     // A rate-limited endpoint is left out of claims until its bucket refills: not starvation either;
                     // the wait below ends when the earliest limit lifts.
@@ -156,7 +175,8 @@ public sealed partial class Dispatcher(
         return timeout < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : timeout;
     }
 
-    private Task<List<ClaimedDelivery>> ClaimAsync(int free, IReadOnlyDictionary<string, int> inFlightByEndpoint, DeliveryOptions settings, CancellationToken ct)
+    private Task<List<ClaimedDelivery>> ClaimAsync(
+        int free, IReadOnlyDictionary<string, int> inFlightByEndpoint, IReadOnlyDictionary<string, int> inFlightByApplication, DeliveryOptions settings, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         foreach (var (endpoint, until) in _throttledUntil)
@@ -166,8 +186,9 @@ public sealed partial class Dispatcher(
                 _throttledUntil.TryRemove(endpoint, out _);
             }
         }
-        var limits = new DeliveryStore.ClaimLimits(free, settings.MaxInFlightPerEndpoint, inFlightByEndpoint, _throttledUntil.Keys.ToArray());
-        return store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, now, ct);
+        var limits = new DeliveryStore.ClaimLimits(free, settings.MaxConcurrency, settings.MaxInFlightPerEndpoint, settings.PerApplicationCap,
+            inFlightByEndpoint, inFlightByApplication, _throttledUntil.Keys.ToArray());
+        return store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, ct);
     }
 
     private async Task StartAsync(List<ClaimedDelivery> claimed, DeliveryOptions settings, ChannelWriter<AttemptResult> results)
@@ -188,12 +209,22 @@ public sealed partial class Dispatcher(
             }
             Interlocked.Increment(ref _inFlight);
             _inFlightByEndpoint.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
+            _inFlightByApplication.AddOrUpdate(delivery.ApplicationId, 1, (_, n) => n + 1);
             _ = Task.Run(() => SendAsync(delivery, settings, results));
         }
         if (releases is not null)
         {
             // Rate-limited: handed back unattempted, due when a token is free; the slot goes to another endpoint.
-            await store.ReleaseAsync(identity.Id, releases, time.GetUtcNow(), CancellationToken.None);
+            try
+            {
+                await store.ReleaseAsync(identity.Id, releases, CancellationToken.None);
+            }
+            catch (Exception ex) when (DependencyOutage.IsOutage(ex))
+            {
+                // Unsent and still leased: when the lease expires the sweep records it as an attempt, so the schedule
+                // still bounds what is sent.
+                outages.Postgres.Failed(ex);
+            }
         }
     }
 
@@ -201,59 +232,106 @@ public sealed partial class Dispatcher(
     {
         try
         {
-            var sent = await sender.SendAsync(delivery, delivery.Trigger, CancellationToken.None);
-            var schedule = delivery.RetrySchedule is { Length: > 0 } custom
-                ? new RetrySchedule(custom.Select(s => TimeSpan.FromSeconds(s)).ToArray())
-                : settings.RetrySchedule;
-            var decision = DeliveryRules.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, time.GetUtcNow(), Random.Shared);
+            WebhookSender.SendResult sent;
+            try
+            {
+                sent = await sender.SendAsync(delivery, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                // The sender records whatever happens on the wire; this is the last resort for a bug of ours around it.
+                // Recorded like any failed attempt, so the retry rules (and the schedule's bound) apply.
+                LogSendCrashed(ex, delivery.MessageId, delivery.EndpointId);
+                sent = WebhookSender.Failure(delivery, time.GetUtcNow(), AttemptOutcome.Retryable, "internal", $"The attempt failed inside the worker: {ex.GetType().Name}.");
+            }
+            var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
+            var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
             Attempts.Add(1, new KeyValuePair<string, object?>("outcome", SnakeCase.Of(sent.Outcome)));
             AttemptDuration.Record(sent.Attempt.DurationMs);
-            results.TryWrite(new AttemptResult(delivery, sent.Attempt, decision));
-        }
-        catch (Exception ex)
-        {
-            // Not recorded: the lease expires and the delivery is sent again. At-least-once, never lost.
-            LogSendCrashed(ex, delivery.MessageId, delivery.EndpointId);
+            results.TryWrite(new AttemptResult(sent.Attempt, identity.Id, decision));
         }
         finally
         {
-            _inFlightByEndpoint.AddOrUpdate(delivery.EndpointId, 0, (_, n) => n - 1);
-            if (_inFlightByEndpoint.TryGetValue(delivery.EndpointId, out var left) && left <= 0)
-            {
-                _inFlightByEndpoint.TryRemove(new KeyValuePair<string, int>(delivery.EndpointId, left));
-            }
+            Release(_inFlightByEndpoint, delivery.EndpointId);
+            Release(_inFlightByApplication, delivery.ApplicationId);
             Interlocked.Decrement(ref _inFlight);
             Interlocked.Increment(ref _finishedSinceClaim);
             _signal.Release();
         }
     }
 
-    private async Task RecordAsync(ChannelReader<AttemptResult> results, DeliveryStore.HealthPolicy health)
+    private static void Release(ConcurrentDictionary<string, int> inFlight, string key)
+    {
+        inFlight.AddOrUpdate(key, 0, (_, n) => n - 1);
+        if (inFlight.TryGetValue(key, out var left) && left <= 0)
+        {
+            inFlight.TryRemove(new KeyValuePair<string, int>(key, left));
+        }
+    }
+
+    /// <summary>
+    /// Writes finished attempts in batches. While Postgres is away the batch is kept and tried again with backoff, so an
+    /// outage loses no attempt's record; a batch that fails for another reason is written row by row, so one bad row
+    /// cannot take its neighbours' records with it. Once the worker is stopping it tries for a few seconds more: what is
+    /// still unrecorded then is recorded by the lease sweep when its lease expires.
+    /// </summary>
+    private async Task RecordAsync(ChannelReader<AttemptResult> results, DeliveryStore.HealthPolicy health, CancellationToken stopping)
     {
         var batch = new List<AttemptResult>(256);
-        while (await results.WaitToReadAsync())
+        while (await results.WaitToReadAsync(CancellationToken.None))
         {
             batch.Clear();
             while (batch.Count < 500 && results.TryRead(out var result))
             {
                 batch.Add(result);
             }
-            try
+            var recorded = await RecordWithRetryAsync(batch, health, stopping);
+            if (!recorded && batch.Count > 1)
             {
-                await store.RecordAsync(identity.Id, batch, health, time.GetUtcNow(), CancellationToken.None);
-            }
-            catch (Exception ex)
-            {
-                // The leases expire and these deliveries are sent again: at-least-once, never lost.
-                LogRecordFailed(ex, batch.Count);
-                continue;
+                foreach (var one in batch)
+                {
+                    await RecordWithRetryAsync([one], health, stopping);
+                }
             }
             foreach (var result in batch)
             {
                 if (!result.Attempt.Succeeded)
                 {
-                    LogAttemptFailed(result.Delivery.MessageId, result.Delivery.EndpointId, result.Attempt.ErrorMessage, SnakeCase.Of(result.Decision.Status));
+                    LogAttemptFailed(result.Attempt.MessageId, result.Attempt.EndpointId, result.Attempt.ErrorMessage, SnakeCase.Of(result.Decision.Status));
                 }
+            }
+        }
+    }
+
+    private async Task<bool> RecordWithRetryAsync(List<AttemptResult> batch, DeliveryStore.HealthPolicy health, CancellationToken stopping)
+    {
+        DateTimeOffset? giveUpAt = null;
+        while (true)
+        {
+            try
+            {
+                await store.RecordAsync(batch, health, CancellationToken.None);
+                outages.Postgres.Recovered();
+                return true;
+            }
+            catch (Exception ex) when (DependencyOutage.IsOutage(ex))
+            {
+                var wait = outages.Postgres.Failed(ex);
+                if (stopping.IsCancellationRequested)
+                {
+                    giveUpAt ??= time.GetUtcNow().AddSeconds(5);
+                    if (time.GetUtcNow() >= giveUpAt)
+                    {
+                        LogRecordAbandoned(batch.Count);
+                        return true;
+                    }
+                }
+                await Task.Delay(wait, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                LogRecordFailed(ex, batch.Count);
+                return false;
             }
         }
     }
@@ -270,10 +348,13 @@ public sealed partial class Dispatcher(
     [LoggerMessage(Level = LogLevel.Information, Message = "Delivery of {MessageId} to {EndpointId} failed: {Error}; now {Status}")]
     private partial void LogAttemptFailed(string messageId, string endpointId, string? error, string status);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} attempts failed; their leases will expire and they will be sent again")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording {Count} attempts failed; a batch is retried row by row, a single row is left to the lease sweep")]
     private partial void LogRecordFailed(Exception exception, int count);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Sending {MessageId} to {EndpointId} failed unexpectedly; its lease will expire and it will be sent again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping with {Count} attempts unrecorded while Postgres is away; the lease sweep will record them")]
+    private partial void LogRecordAbandoned(int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sending {MessageId} to {EndpointId} failed inside the worker; recorded as a failed attempt")]
     private partial void LogSendCrashed(Exception exception, string messageId, string endpointId);
 }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using StackExchange.Redis;
+using Webhooks.Core.Hosting;
 
 namespace Webhooks.Worker.Dispatch;
 
@@ -8,7 +9,7 @@ namespace Webhooks.Worker.Dispatch;
 /// of one second's worth. The clock is Redis's own (TIME), so replicas with skewed clocks agree. While Redis is
 /// unreachable each worker keeps a local bucket, so limits still hold per worker and delivery goes on.
 /// </summary>
-public sealed partial class EndpointRateLimiter(IConnectionMultiplexer redis, TimeProvider time, ILogger<EndpointRateLimiter> logger)
+public sealed class EndpointRateLimiter(IConnectionMultiplexer redis, TimeProvider time, DependencyOutages outages)
 {
     private const string Script = """
         local rate = tonumber(ARGV[1])
@@ -27,20 +28,25 @@ public sealed partial class EndpointRateLimiter(IConnectionMultiplexer redis, Ti
         """;
 
     private readonly ConcurrentDictionary<string, LocalBucket> _local = new();
+    private long _retryRedisAt;
 
     /// <summary>Takes a token for one request now, or says how long until one is free (nothing is taken then).</summary>
     public async ValueTask<TimeSpan> TryAcquireAsync(string endpointId, int perSecond)
     {
-        if (redis.IsConnected)
+        // While Redis is away (down, or paused and timing out), ask it again only after the outage's backoff: a
+        // claim must not wait out a Redis timeout for every rate-limited delivery.
+        if (redis.IsConnected && time.GetTimestamp() >= Volatile.Read(ref _retryRedisAt))
         {
             try
             {
                 var wait = (long)await redis.GetDatabase().ScriptEvaluateAsync(Script, [(RedisKey)("webhooks:rate:" + endpointId)], [perSecond, perSecond]);
+                outages.Redis.Recovered();
                 return TimeSpan.FromMilliseconds(wait);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                LogFallback(ex.Message);
+                var backoff = outages.Redis.Failed(ex);
+                Volatile.Write(ref _retryRedisAt, time.GetTimestamp() + (long)(backoff.TotalSeconds * time.TimestampFrequency));
             }
         }
         return _local.GetOrAdd(endpointId, _ => new LocalBucket()).TryAcquire(perSecond, time.GetTimestamp(), time);
@@ -71,7 +77,4 @@ public sealed partial class EndpointRateLimiter(IConnectionMultiplexer redis, Ti
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rate limiting locally: Redis did not answer ({Reason})")]
-    private partial void LogFallback(string reason);
 }

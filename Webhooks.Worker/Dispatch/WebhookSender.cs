@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -15,14 +14,26 @@ namespace Webhooks.Worker.Dispatch;
 /// Sends one delivery as a Standard Webhooks request: builds the body, signs it with the SDK's scheme
 /// (every valid secret during a rotation), posts it with the endpoint's timeout, and reports what came back.
 /// </summary>
-public sealed class WebhookSender(HttpClient http, TimeProvider time)
+public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProtector secrets)
 {
     public static readonly ActivitySource ActivitySource = new("Webhooks.Worker");
     private const string UserAgent = "Webhooks.Aspire/0.1 (+https://www.standardwebhooks.com/)";
 
     public readonly record struct SendResult(DeliveryAttempt Attempt, AttemptOutcome Outcome, TimeSpan? RetryAfter);
 
-    public async Task<SendResult> SendAsync(ClaimedDelivery delivery, AttemptTrigger trigger, CancellationToken ct)
+    /// <summary>An attempt that ended before or without an answer to classify.</summary>
+    public static SendResult Failure(ClaimedDelivery delivery, DateTimeOffset startedAt, AttemptOutcome outcome, string errorKind, string message) =>
+        new(new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, startedAt)
+        {
+            ErrorKind = errorKind,
+            ErrorMessage = message,
+        }, outcome, null);
+
+    /// <summary>
+    /// Sends the delivery once and says what happened. Whatever happens — refused, reset, cut-off or malformed answer,
+    /// TLS or DNS failure, or a bug of ours — the result is an attempt to record, never an exception.
+    /// </summary>
+    public async Task<SendResult> SendAsync(ClaimedDelivery delivery, CancellationToken ct)
     {
         ActivityContext.TryParse(delivery.TraceParent, null, out var parent);
         using var activity = ActivitySource.StartActivity("webhook deliver", ActivityKind.Client, parent);
@@ -32,21 +43,18 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
         activity?.SetTag("webhook.attempt", delivery.AttemptCount + 1);
 
         var now = time.GetUtcNow();
-        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, trigger, now);
-        var body = BuildBody(delivery);
-        var timestamp = now.ToUnixTimeSeconds();
-
-        using var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new("application/json");
-        foreach (var (name, value) in delivery.Headers)
+        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now);
+        HttpRequestMessage built;
+        try
         {
-            request.Headers.TryAddWithoutValidation(name, value);
+            built = BuildRequest(delivery, now, attempt);
         }
-        request.Headers.UserAgent.ParseAdd(UserAgent);
-        request.Headers.Add("webhook-id", delivery.MessageId);
-        request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body));
-        attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers);
+        catch (Exception ex)
+        {
+            // Nothing was sent: a URL or stored secret that cannot be used (a bug of ours, or data changed by hand).
+            return Failure(delivery, now, AttemptOutcome.Retryable, "internal", $"The request could not be built: {ex.Message}");
+        }
+        using var request = built;
 
         var started = Stopwatch.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -59,7 +67,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
             attempt.ResponseStatus = (int)response.StatusCode;
             attempt.ResponseHeaders = HeadersOf(response);
             attempt.ResponseBody = await ReadTruncatedAsync(response, timeout.Token);
-            outcome = DeliveryRules.Classify(attempt.ResponseStatus);
+            outcome = DeliveryLifecycle.Classify(attempt.ResponseStatus);
             retryAfter = RetryAfterOf(response, now);
             if (outcome != AttemptOutcome.Succeeded)
             {
@@ -71,7 +79,9 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
         {
             outcome = AttemptOutcome.Retryable;
             attempt.ErrorKind = "timeout";
-            attempt.ErrorMessage = $"No response within {delivery.TimeoutSeconds} s.";
+            attempt.ErrorMessage = attempt.ResponseStatus is { } status
+                ? $"The endpoint answered {status}, but its response did not finish within {delivery.TimeoutSeconds} s."
+                : $"No response within {delivery.TimeoutSeconds} s.";
         }
         catch (HttpRequestException ex) when (ex.InnerException is DestinationBlockedException blocked)
         {
@@ -79,11 +89,30 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
             attempt.ErrorKind = "blocked";
             attempt.ErrorMessage = blocked.Message;
         }
-        catch (HttpRequestException ex)
+        catch (HttpRequestException ex) when (attempt.ResponseStatus is null)
         {
             outcome = AttemptOutcome.Retryable;
-            attempt.ErrorKind = "connection";
-            attempt.ErrorMessage = ex.InnerException is SocketException socket ? $"{ex.Message} ({socket.SocketErrorCode})" : ex.Message;
+            (attempt.ErrorKind, attempt.ErrorMessage) = ex switch
+            {
+                { InnerException: SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain } socket } =>
+                    ("dns", $"{ex.Message} ({socket.SocketErrorCode})"),
+                { InnerException: System.Security.Authentication.AuthenticationException tls } => ("tls", $"{ex.Message} {tls.Message}"),
+                { InnerException: SocketException socket } => ("connection", $"{ex.Message} ({socket.SocketErrorCode})"),
+                _ => ("connection", ex.Message),
+            };
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException && attempt.ResponseStatus is not null)
+        {
+            // The status line came, the rest did not: a body cut short, broken chunking, a reset. Not a delivery.
+            outcome = AttemptOutcome.Retryable;
+            attempt.ErrorKind = "response";
+            attempt.ErrorMessage = $"The endpoint answered {attempt.ResponseStatus}, then the response broke off: {ex.Message}";
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            outcome = AttemptOutcome.Retryable;
+            attempt.ErrorKind = ex is IOException ? "connection" : "internal";
+            attempt.ErrorMessage = $"The attempt failed: {ex.GetType().Name}: {ex.Message}";
         }
         attempt.DurationMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         attempt.Succeeded = outcome == AttemptOutcome.Succeeded;
@@ -96,28 +125,33 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time)
         return new SendResult(attempt, outcome, retryAfter);
     }
 
-    /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>
-    public static byte[] BuildBody(ClaimedDelivery delivery)
+    private HttpRequestMessage BuildRequest(ClaimedDelivery delivery, DateTimeOffset now, DeliveryAttempt attempt)
     {
-        var buffer = new ArrayBufferWriter<byte>(delivery.Payload.Length + delivery.EventType.Length + 64);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var body = BuildBody(delivery);
+        var timestamp = now.ToUnixTimeSeconds();
+        var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        foreach (var (name, value) in delivery.Headers)
         {
-            writer.WriteStartObject();
-            writer.WriteString("type", delivery.EventType);
-            writer.WriteString("timestamp", delivery.MessageCreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
-            writer.WritePropertyName("data");
-            writer.WriteRawValue(delivery.Payload, skipInputValidation: true);
-            writer.WriteEndObject();
+            request.Headers.TryAddWithoutValidation(name, value);
         }
-        return buffer.WrittenSpan.ToArray();
+        request.Headers.UserAgent.ParseAdd(UserAgent);
+        request.Headers.Add("webhook-id", delivery.MessageId);
+        request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add("webhook-signature", SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body));
+        attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers);
+        return request;
     }
 
-    private static IEnumerable<WebhookSecret> SecretsOf(ClaimedDelivery delivery, DateTimeOffset now)
+    /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>
+    public static byte[] BuildBody(ClaimedDelivery delivery) => WebhookEnvelope.Build(delivery.EventType, delivery.MessageCreatedAt, delivery.Payload);
+
+    private IEnumerable<WebhookSecret> SecretsOf(ClaimedDelivery delivery, DateTimeOffset now)
     {
-        yield return WebhookSecret.Parse(delivery.Secret);
+        yield return WebhookSecret.Parse(secrets.Unprotect(delivery.Secret));
         if (delivery.PreviousSecret is not null && delivery.PreviousSecretExpiresAt > now)
         {
-            yield return WebhookSecret.Parse(delivery.PreviousSecret);
+            yield return WebhookSecret.Parse(secrets.Unprotect(delivery.PreviousSecret));
         }
     }
 
@@ -198,6 +232,9 @@ public static class DeliveryHttp
         {
             AllowAutoRedirect = false,
             UseCookies = false,
+            // HTTP_PROXY and friends would route deliveries through a proxy whose address, not the target's, the guard
+            // below would check. Deliveries go direct; an egress proxy is an explicit setting, never an inherited one.
+            UseProxy = false,
             AutomaticDecompression = DecompressionMethods.None,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
@@ -262,8 +299,44 @@ public static class AddressRules
             };
         }
         var bytes = address.GetAddressBytes();
+        // IPv6 forms that carry an IPv4 address a gateway will reach: judge the IPv4 address inside.
+        if (EmbeddedIPv4(bytes) is { } embedded)
+        {
+            return IsPrivate(embedded);
+        }
         return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast ||
                (bytes[0] & 0xFE) == 0xFC ||           // fc00::/7 unique local
+               (bytes[0] == 0x00 && bytes[1] == 0x64 && bytes[2] == 0xFF && bytes[3] == 0x9B && bytes[4] == 0x00 && bytes[5] == 0x01) || // 64:ff9b:1::/48 local-use NAT64
+               (bytes[0] == 0x01 && bytes.AsSpan(1, 7).IndexOfAnyExcept((byte)0) < 0) || // 100::/64 discard-only
                (bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0x0D && bytes[3] == 0xB8); // documentation
+    }
+
+    /// <summary>
+    /// The IPv4 address inside an IPv6 address that translates to one: NAT64 (<c>64:ff9b::/96</c>), 6to4
+    /// (<c>2002::/16</c>), Teredo (<c>2001::/32</c>, the client address, inverted) and IPv4-compatible (<c>::/96</c>).
+    /// </summary>
+    private static IPAddress? EmbeddedIPv4(byte[] b)
+    {
+        if (b.Length != 16)
+        {
+            return null;
+        }
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)
+        {
+            return new IPAddress(b.AsSpan(12, 4));
+        }
+        if (b[0] == 0x20 && b[1] == 0x02)
+        {
+            return new IPAddress(b.AsSpan(2, 4));
+        }
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)
+        {
+            return new IPAddress([(byte)~b[12], (byte)~b[13], (byte)~b[14], (byte)~b[15]]);
+        }
+        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1))
+        {
+            return new IPAddress(b.AsSpan(12, 4));
+        }
+        return null;
     }
 }

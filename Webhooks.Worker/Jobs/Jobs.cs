@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Quartz;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
+using Webhooks.Core.Hosting;
 using Webhooks.Worker.Dispatch;
 
 namespace Webhooks.Worker.Jobs;
@@ -15,37 +16,50 @@ public sealed class DispatchJob(Dispatcher dispatcher) : IJob
     public Task Execute(IJobExecutionContext context) => dispatcher.RunAsync(context.CancellationToken);
 }
 
-/// <summary>Makes deliveries whose lease expired due again, so a crashed worker's batch is sent by another.</summary>
+/// <summary>
+/// Records an attempt for every delivery whose lease expired (a crashed or stalled worker's), so its retry rules apply
+/// and another worker sends it when it falls due; reports the due backlog; removes deleted rows nothing is in flight to.
+/// </summary>
 [DisallowConcurrentExecution]
-public sealed partial class LeaseSweepJob(DeliveryStore store, Npgsql.NpgsqlDataSource dataSource, TimeProvider time, ILogger<LeaseSweepJob> logger) : IJob
+public sealed partial class LeaseSweepJob(
+    DeliveryStore store, Npgsql.NpgsqlDataSource dataSource, IOptions<DeliveryOptions> options, DependencyOutages outages, ILogger<LeaseSweepJob> logger) : IJob
 {
     public static readonly JobKey Key = new("lease-sweep");
 
     public async Task Execute(IJobExecutionContext context)
     {
-        var now = time.GetUtcNow();
-        var requeued = await store.RequeueExpiredLeasesAsync(now, context.CancellationToken);
-        if (requeued > 0)
+        var settings = options.Value;
+        var ct = context.CancellationToken;
+        try
         {
-            LogRequeued(requeued);
+            var recorded = await store.RecordExpiredLeasesAsync(settings.RetrySchedule, settings.HealthPolicy, DateTimeOffset.UtcNow, ct);
+            if (recorded > 0)
+            {
+                LogRecorded(recorded);
+            }
+            Dispatcher.ReportDueBacklog(await store.CountDueAsync(ct));
+            if (await dataSource.PurgeDeletedAsync(ct) is > 0 and var purged)
+            {
+                LogPurgedDeleted(purged);
+            }
+            outages.Postgres.Recovered();
         }
-        Dispatcher.ReportDueBacklog(await store.CountDueAsync(now, context.CancellationToken));
-        if (await dataSource.PurgeDeletedAsync(now, context.CancellationToken) is > 0 and var purged)
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !ct.IsCancellationRequested)
         {
-            LogPurgedDeleted(purged);
+            outages.Postgres.Failed(ex);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} deleted endpoints and applications, with their messages and deliveries")]
     private partial void LogPurgedDeleted(int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Re-queued {Count} deliveries whose lease expired")]
-    private partial void LogRequeued(int count);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recorded {Count} attempts whose worker stopped before recording them (lease expired); their retry rules apply")]
+    private partial void LogRecorded(int count);
 }
 
 /// <summary>Deletes attempts and finished messages older than the retention period, in small batches.</summary>
 [DisallowConcurrentExecution]
-public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time, IOptions<DeliveryOptions> options, ILogger<RetentionJob> logger) : IJob
+public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time, IOptions<DeliveryOptions> options, DependencyOutages outages, ILogger<RetentionJob> logger) : IJob
 {
     public static readonly JobKey Key = new("retention");
     private const int BatchSize = 5_000;
@@ -55,12 +69,19 @@ public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time,
         var cutoff = time.GetUtcNow().AddDays(-options.Value.RetentionDays);
         var total = 0;
         int deleted;
-        do
+        try
         {
-            deleted = await store.PurgeAsync(cutoff, BatchSize, context.CancellationToken);
-            total += deleted;
+            do
+            {
+                deleted = await store.PurgeAsync(cutoff, BatchSize, context.CancellationToken);
+                total += deleted;
+            }
+            while (deleted > 0 && !context.CancellationToken.IsCancellationRequested);
         }
-        while (deleted > 0 && !context.CancellationToken.IsCancellationRequested);
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !context.CancellationToken.IsCancellationRequested)
+        {
+            outages.Postgres.Failed(ex);
+        }
         if (total > 0)
         {
             LogPurged(total, cutoff);

@@ -121,10 +121,11 @@ var results = new List<(string Name, string Value)>();
 
 // 1. Raw signed-HTTP rate: the worker's own sender loop, straight to the receiver, nothing stored.
 {
-    var sender = new WebhookSender(DeliveryHttp.Create(Options.Create(new DeliveryOptions { AllowPrivateNetworks = true })), TimeProvider.System);
+    var sender = new WebhookSender(DeliveryHttp.Create(Options.Create(new DeliveryOptions { AllowPrivateNetworks = true })), TimeProvider.System,
+        new Webhooks.Core.Data.SecretProtector(new Microsoft.AspNetCore.DataProtection.EphemeralDataProtectionProvider()));
     var payload = JsonSerializer.Serialize(new { orderId = 1, total = 42.5, note = "benchmark" });
     var url = new Uri(receiver.Url, "webhooks/raw").ToString();
-    ClaimedDelivery Make(int n) => new(n, 0, $"msg_raw_{n}", "bench", payload, DateTimeOffset.UtcNow, null, "ep_raw", url, secret,
+    ClaimedDelivery Make(int n) => new(n, 0, $"msg_raw_{n}", "bench", payload, DateTimeOffset.UtcNow, null, "ep_raw", "app_raw", url, secret,
         null, null, [], 15, null, null);
     await SendAllAsync(sender, Enumerable.Range(0, 2000).Select(Make).ToList(), 128); // warm-up
     receiver.Arrivals.Clear();
@@ -274,16 +275,16 @@ foreach (var worker in workers)
         }
         have = size;
         Console.WriteLine($"claim: {size:N0} due deliveries inserted in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s");
-        var limits = new DeliveryStore.ClaimLimits(128, 128, new Dictionary<string, int>(), []);
+        var limits = new DeliveryStore.ClaimLimits(128, 128, 128, 128, new Dictionary<string, int>(), new Dictionary<string, int>(), []);
         for (var i = 0; i < 5; i++)
         {
-            await store.ClaimAsync("bench", limits, 30, DateTimeOffset.UtcNow, CancellationToken.None);
+            await store.ClaimAsync("bench", limits, 30, CancellationToken.None);
         }
         var timings = new List<double>();
         for (var i = 0; i < 30; i++)
         {
             var t = Stopwatch.GetTimestamp();
-            var claimed = await store.ClaimAsync("bench", limits, 30, DateTimeOffset.UtcNow, CancellationToken.None);
+            var claimed = await store.ClaimAsync("bench", limits, 30, CancellationToken.None);
             timings.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
             if (claimed.Count != 128)
             {
@@ -311,7 +312,7 @@ static async Task SendAllAsync(WebhookSender sender, List<ClaimedDelivery> batch
 {
     await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (delivery, ct) =>
     {
-        var result = await sender.SendAsync(delivery, AttemptTrigger.Scheduled, ct);
+        var result = await sender.SendAsync(delivery, ct);
         if (!result.Attempt.Succeeded)
         {
             throw new InvalidOperationException($"raw send failed: {result.Attempt.ErrorMessage} {result.Attempt.ResponseStatus}");

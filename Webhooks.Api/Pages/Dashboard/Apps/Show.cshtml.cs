@@ -16,6 +16,9 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
     public EndpointForm Form { get; private set; } = new();
     public Endpoint? Created { get; private set; }
 
+    /// <summary>The new endpoint's signing secret in plain text, shown this once.</summary>
+    public string? CreatedSecret { get; private set; }
+
     public async Task<IActionResult> OnGetAsync(string appId)
     {
         if (!await LoadApplicationAsync(appId))
@@ -45,6 +48,7 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
         else
         {
             Created = await service.CreateAsync(Application!, input, HttpContext.RequestAborted);
+            CreatedSecret = service.SecretOf(Created).Key;
         }
         await LoadEndpointsAsync();
         return Page();

@@ -3,10 +3,8 @@ using Webhooks.Core.Delivery;
 
 namespace Webhooks.Core.Tests;
 
-public class DeliveryRulesTests
+public class DeliveryLifecycleTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
     [Theory]
     [InlineData(200, AttemptOutcome.Succeeded)]
     [InlineData(204, AttemptOutcome.Succeeded)]
@@ -23,7 +21,7 @@ public class DeliveryRulesTests
     [InlineData(503, AttemptOutcome.Retryable)]
     [InlineData(null, AttemptOutcome.Retryable)]
     public void Classifies_status_codes(int? status, AttemptOutcome expected) =>
-        Assert.Equal(expected, DeliveryRules.Classify(status));
+        Assert.Equal(expected, DeliveryLifecycle.Classify(status));
 
     [Fact]
     public void Default_schedule_is_immediately_then_5s_5m_30m_2h_5h_10h_10h()
@@ -49,31 +47,31 @@ public class DeliveryRulesTests
     [Fact]
     public void Success_ends_the_delivery()
     {
-        var decision = DeliveryRules.Decide(1, AttemptOutcome.Succeeded, null, RetrySchedule.Default, Now, new Random(1));
+        var decision = DeliveryLifecycle.Decide(1, AttemptOutcome.Succeeded, null, RetrySchedule.Default, new Random(1));
         Assert.Equal(new DeliveryDecision(DeliveryStatus.Succeeded, null, false), decision);
     }
 
     [Fact]
     public void Retryable_failure_waits_the_next_delay_of_the_schedule()
     {
-        var decision = DeliveryRules.Decide(1, AttemptOutcome.Retryable, null, RetrySchedule.Default, Now, new Random(1));
+        var decision = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, null, RetrySchedule.Default, new Random(1));
         Assert.Equal(DeliveryStatus.Failed, decision.Status);
-        Assert.InRange((decision.NextAttemptAt!.Value - Now).TotalSeconds, 4, 6);
+        Assert.InRange(decision.RetryIn!.Value.TotalSeconds, 4, 6);
     }
 
     [Fact]
     public void Retry_after_longer_than_the_schedule_is_honoured_up_to_the_cap()
     {
-        var asked = DeliveryRules.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromMinutes(2), RetrySchedule.Default, Now, new Random(1));
-        Assert.Equal(Now + TimeSpan.FromMinutes(2), asked.NextAttemptAt);
-        var capped = DeliveryRules.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromDays(3), RetrySchedule.Default, Now, new Random(1));
-        Assert.Equal(Now + DeliveryRules.MaxRetryAfter, capped.NextAttemptAt);
+        var asked = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromMinutes(2), RetrySchedule.Default, new Random(1));
+        Assert.Equal(TimeSpan.FromMinutes(2), asked.RetryIn);
+        var capped = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromDays(3), RetrySchedule.Default, new Random(1));
+        Assert.Equal(TimeSpan.FromHours(6), capped.RetryIn);
     }
 
     [Fact]
     public void The_last_failed_attempt_exhausts_the_delivery()
     {
-        var decision = DeliveryRules.Decide(RetrySchedule.Default.MaxAttempts, AttemptOutcome.Retryable, null, RetrySchedule.Default, Now, new Random(1));
+        var decision = DeliveryLifecycle.Decide(RetrySchedule.Default.MaxAttempts, AttemptOutcome.Retryable, null, RetrySchedule.Default, new Random(1));
         Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, false), decision);
     }
 
@@ -81,9 +79,30 @@ public class DeliveryRulesTests
     public void Rejection_is_not_retried_and_gone_disables_the_endpoint()
     {
         Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, false),
-            DeliveryRules.Decide(1, AttemptOutcome.Rejected, null, RetrySchedule.Default, Now, new Random(1)));
+            DeliveryLifecycle.Decide(1, AttemptOutcome.Rejected, null, RetrySchedule.Default, new Random(1)));
         Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, true),
-            DeliveryRules.Decide(1, AttemptOutcome.Gone, null, RetrySchedule.Default, Now, new Random(1)));
+            DeliveryLifecycle.Decide(1, AttemptOutcome.Gone, null, RetrySchedule.Default, new Random(1)));
+    }
+
+    [Theory]
+    [InlineData(AttemptOutcome.Retryable)]
+    [InlineData(AttemptOutcome.Rejected)]
+    [InlineData(AttemptOutcome.Gone)]
+    public void A_test_event_is_attempted_once_and_changes_nothing_about_its_endpoint(AttemptOutcome outcome)
+    {
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Exhausted, null, false),
+            DeliveryLifecycle.Decide(1, outcome, TimeSpan.FromSeconds(1), RetrySchedule.Default, new Random(1), AttemptTrigger.Test));
+        Assert.False(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Test, "http_status"));
+        Assert.Equal(DeliveryStatus.Succeeded,
+            DeliveryLifecycle.Decide(1, AttemptOutcome.Succeeded, null, RetrySchedule.Default, new Random(1), AttemptTrigger.Test).Status);
+    }
+
+    [Fact]
+    public void An_attempt_lost_with_its_worker_counts_against_the_schedule_but_not_the_endpoint()
+    {
+        Assert.False(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Scheduled, DeliveryLifecycle.LeaseExpiredErrorKind));
+        Assert.True(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Scheduled, "connection"));
+        Assert.True(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Manual, "http_status"));
     }
 }
 

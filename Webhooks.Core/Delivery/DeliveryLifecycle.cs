@@ -1,0 +1,225 @@
+using Webhooks.Core.Data;
+
+namespace Webhooks.Core.Delivery;
+
+/// <summary>How an attempt ended, as far as the delivery rules care.</summary>
+public enum AttemptOutcome
+{
+    /// <summary>2xx.</summary>
+    Succeeded,
+    /// <summary>Network error, timeout, cut-off response, 408, 429 or 5xx, or anything unexpected: try again later.</summary>
+    Retryable,
+    /// <summary>Any other 4xx, or a 3xx (redirects are never followed): no point retrying.</summary>
+    Rejected,
+    /// <summary>410 Gone: the receiver asks never to be called again; the endpoint is disabled.</summary>
+    Gone,
+}
+
+/// <summary>
+/// What happens to a delivery after an attempt: its next status, how long until the next attempt (measured on the
+/// database's clock when recorded), and whether the endpoint is to be disabled.
+/// </summary>
+public readonly record struct DeliveryDecision(DeliveryStatus Status, TimeSpan? RetryIn, bool DisableEndpoint);
+
+/// <summary>
+/// The delivery state machine, written once and used by the API and the worker alike.
+/// <code>
+///   published ──▶ pending ──claim──▶ in_flight ──record──▶ succeeded
+///                    ▲  ▲                │  │  │
+///                    │  └──release───────┘  │  └──record / lease expired──▶ failed ──(due again)──▶ claim
+///                    │                      └──record / lease expired (schedule spent, rejected, test)──▶ exhausted
+///   resend / recover ┘ (any state but in_flight)        pending | failed ──endpoint or application deleted──▶ cancelled
+/// </code>
+/// A waiting delivery (pending or failed) is <em>due</em> when its <c>next_attempt_at</c> has passed on the database's
+/// clock; a disabled endpoint's waiting deliveries are <em>parked</em> (<c>next_attempt_at</c> NULL) and become due
+/// again when it is enabled. Every claim ends in exactly one of: an attempt recorded by its worker, an attempt recorded
+/// by the lease sweep (the worker died or stalled; the request may or may not have gone out), or a release before
+/// anything was sent. So every request sent is an attempt on record, and no delivery is sent more often than its
+/// schedule allows. Leases are decided on the database's clock only.
+/// </summary>
+public static class DeliveryLifecycle
+{
+    /// <summary>The longest wait a <c>Retry-After</c> header can impose.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromHours(6);
+
+    /// <summary>The error kind of an attempt recorded by the lease sweep.</summary>
+    public const string LeaseExpiredErrorKind = "lease_expired";
+
+    public static AttemptOutcome Classify(int? statusCode) => statusCode switch
+    {
+        null => AttemptOutcome.Retryable,
+        >= 200 and < 300 => AttemptOutcome.Succeeded,
+        410 => AttemptOutcome.Gone,
+        408 or 429 or >= 500 => AttemptOutcome.Retryable,
+        _ => AttemptOutcome.Rejected,
+    };
+
+    /// <summary>
+    /// The next state after attempt number <paramref name="attemptsMade"/> ended with <paramref name="outcome"/>.
+    /// A retry waits the schedule's delay or the receiver's <c>Retry-After</c>, whichever is longer (capped at
+    /// <see cref="MaxRetryAfter"/>). A test event is attempted once: whatever its outcome, it is not retried and
+    /// changes nothing about the endpoint.
+    /// </summary>
+    public static DeliveryDecision Decide(
+        int attemptsMade, AttemptOutcome outcome, TimeSpan? retryAfter, RetrySchedule schedule, Random random, AttemptTrigger trigger = AttemptTrigger.Scheduled)
+    {
+        if (trigger == AttemptTrigger.Test)
+        {
+            return new DeliveryDecision(outcome == AttemptOutcome.Succeeded ? DeliveryStatus.Succeeded : DeliveryStatus.Exhausted, null, false);
+        }
+        switch (outcome)
+        {
+            case AttemptOutcome.Succeeded:
+                return new DeliveryDecision(DeliveryStatus.Succeeded, null, false);
+            case AttemptOutcome.Gone:
+                return new DeliveryDecision(DeliveryStatus.Exhausted, null, true);
+            case AttemptOutcome.Rejected:
+                return new DeliveryDecision(DeliveryStatus.Exhausted, null, false);
+        }
+        if (schedule.DelayBefore(attemptsMade + 1, random) is not { } delay)
+        {
+            return new DeliveryDecision(DeliveryStatus.Exhausted, null, false);
+        }
+        if (retryAfter is { } asked && asked > delay)
+        {
+            delay = asked < MaxRetryAfter ? asked : MaxRetryAfter;
+        }
+        return new DeliveryDecision(DeliveryStatus.Failed, delay, false);
+    }
+
+    /// <summary>Whether an attempt counts towards its endpoint's health (failure streak, auto-disable, 410).</summary>
+    public static bool AffectsEndpointHealth(AttemptTrigger trigger, string? errorKind) =>
+        trigger != AttemptTrigger.Test && errorKind != LeaseExpiredErrorKind;
+
+    // ---- SQL: every statement that moves a delivery from one state to another lives below. ----
+
+    /// <summary>A delivery waiting for an attempt (<paramref name="d"/> is the deliveries alias).</summary>
+    public static string Waiting(string d) => $"{d}.status IN ('pending', 'failed')";
+
+    /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
+    public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
+
+    /// <summary>When a new or requeued delivery to endpoint <paramref name="e"/> is due: now, or parked while it is disabled.</summary>
+    public static string DueNowUnlessDisabled(string e) => $"CASE WHEN {e}.disabled THEN NULL ELSE now() END";
+
+    /// <summary>
+    /// The subscription rule: endpoint <paramref name="e"/> (not deleted) receives a message of event type
+    /// <paramref name="eventType"/> on channels <paramref name="channels"/> when its event types (empty: all) hold the
+    /// type and its channels (empty: all) share one with the message.
+    /// </summary>
+    public static string Subscribes(string e, string eventType, string channels) =>
+        $"{e}.deleted_at IS NULL AND (cardinality({e}.event_types) = 0 OR {eventType} = ANY({e}.event_types)) " +
+        $"AND (cardinality({e}.channels) = 0 OR {e}.channels && {channels})";
+
+    /// <summary>
+    /// Inserts one delivery per (message, subscribed endpoint) from a query aliased <c>m</c> with columns
+    /// <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c>: the publish statement and the
+    /// operational events both fan out this way. <paramref name="order"/> orders the insert (deterministic locks).
+    /// </summary>
+    public static string FanOut(string messages, string order = "") => $"""
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
+        SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, 'scheduled', now(), now()
+        FROM {messages} m
+        JOIN endpoints e ON e.application_id = m.application_id AND {Subscribes("e", "m.event_type", "m.channels")}
+        {order}
+        """;
+
+    /// <summary>
+    /// Claim: due deliveries chosen by <paramref name="chosen"/> (a CTE with <c>id</c> and <c>timeout_seconds</c>)
+    /// go in flight under this worker's lease, which ends, on the database's clock, after the endpoint's timeout
+    /// plus <c>@margin</c> seconds.
+    /// </summary>
+    public static string Claim(string chosen) => $"""
+        UPDATE deliveries d
+        SET status = 'in_flight',
+            lease_owner = @owner,
+            lease_expires_at = now() + make_interval(secs => {chosen}.timeout_seconds + @margin),
+            updated_at = now()
+        FROM {chosen}
+        WHERE d.id = {chosen}.id AND {Due("d")}
+        """;
+
+    /// <summary>
+    /// Record: each delivery (<c>@id</c>) whose lease is still held by <c>@owner</c> takes the decided status and
+    /// retry delay (seconds, NULL for none), counting one more attempt. A disabled endpoint's retry is parked.
+    /// A lease lost meanwhile (the sweep took it) leaves the row alone: the sweep already counted the attempt.
+    /// </summary>
+    public const string Record = """
+        UPDATE deliveries d
+        SET status = u.status,
+            attempt_count = d.attempt_count + 1,
+            next_attempt_at = CASE WHEN u.retry_in IS NULL OR e.disabled THEN NULL ELSE now() + make_interval(secs => u.retry_in) END,
+            last_status_code = u.status_code,
+            trigger = 'scheduled',
+            lease_owner = NULL,
+            lease_expires_at = NULL,
+            updated_at = now()
+        FROM unnest(@id, @owner, @status, @retry_in, @status_code) AS u(id, owner, status, retry_in, status_code), endpoints e
+        WHERE d.id = u.id AND e.id = d.endpoint_id AND d.status = 'in_flight' AND d.lease_owner = u.owner
+        """;
+
+    /// <summary>Release: handed back unattempted (rate-limited), due again at <c>@due_at</c>; nothing was sent, nothing is counted.</summary>
+    public const string Release = """
+        UPDATE deliveries d
+        SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
+            next_attempt_at = u.due_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(@id, @due_at) AS u(id, due_at)
+        WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
+        """;
+
+    /// <summary>
+    /// Lease expired: the deliveries whose worker died or stalled past its lease, locked for the sweep, with what
+    /// <see cref="Decide"/> needs. The sweep records each as an attempt (<see cref="LeaseExpiredErrorKind"/>) through
+    /// <see cref="Record"/>, so the schedule counts it.
+    /// </summary>
+    public const string ExpiredLeases = """
+        SELECT d.id, d.attempt_count, d.trigger, d.message_id, d.endpoint_id, d.lease_owner, e.url,
+               coalesce(e.retry_schedule, a.retry_schedule)
+        FROM deliveries d
+        JOIN endpoints e ON e.id = d.endpoint_id
+        JOIN applications a ON a.id = d.application_id
+        WHERE d.status = 'in_flight' AND d.lease_expires_at < now()
+        ORDER BY d.lease_expires_at
+        LIMIT @limit
+        FOR UPDATE OF d SKIP LOCKED
+        """;
+
+    /// <summary>Park: the waiting deliveries of the disabled endpoints among <c>@endpoint_ids</c> stop being due.</summary>
+    public const string Park = """
+        UPDATE deliveries d
+        SET next_attempt_at = NULL, updated_at = now()
+        FROM endpoints e
+        WHERE e.id = ANY(@endpoint_ids) AND e.disabled AND d.endpoint_id = e.id
+          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NOT NULL
+        """;
+
+    /// <summary>Unpark: the parked deliveries of the enabled endpoints among <c>@endpoint_ids</c> are due now.</summary>
+    public const string Unpark = """
+        UPDATE deliveries d
+        SET next_attempt_at = now(), updated_at = now()
+        FROM endpoints e
+        WHERE e.id = ANY(@endpoint_ids) AND NOT e.disabled AND d.endpoint_id = e.id
+          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NULL
+        """;
+
+    /// <summary>Cancel: the waiting deliveries to the endpoints among <c>@endpoint_ids</c> (being deleted) will never be attempted.</summary>
+    public const string Cancel = """
+        UPDATE deliveries d
+        SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
+        WHERE d.endpoint_id = ANY(@endpoint_ids) AND d.status IN ('pending', 'failed')
+        """;
+
+    private const string RequeueSet = """
+        UPDATE deliveries d
+        SET status = 'pending', trigger = 'manual', next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE now() END,
+            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM endpoints e
+        WHERE e.id = d.endpoint_id AND e.id = @endpoint_id AND e.deleted_at IS NULL
+        """;
+
+    /// <summary>Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is due now (parked while disabled).</summary>
+    public const string Resend = RequeueSet + " AND d.message_id = @message_id AND d.status <> 'in_flight'";
+
+    /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is due now (parked while disabled).</summary>
+    public const string Recover = RequeueSet + " AND d.created_at >= @since AND d.status IN ('failed', 'exhausted')";
+}
