@@ -60,22 +60,27 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             SELECT least(@app_cap, ceil(@max_concurrency::numeric / greatest(1, count(*))))::int AS cap
             FROM (SELECT application_id FROM candidates UNION SELECT unnest(@app_flight_ids)) apps
         ), ranked AS (
-            SELECT c.id, c.next_attempt_at,
-                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) AS rank,
-                   row_number() OVER (PARTITION BY c.application_id ORDER BY c.next_attempt_at) AS app_rank,
-                   @per_endpoint - coalesce(b.in_flight, 0) AS room,
-                   share.cap - coalesce(ab.in_flight, 0) AS app_room
+            SELECT c.id, c.application_id, c.next_attempt_at,
+                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rank,
+                   @per_endpoint - coalesce(b.in_flight, 0) AS room
             FROM candidates c
-            CROSS JOIN share
             LEFT JOIN unnest(@flight_ids, @flight_counts) AS b(endpoint_id, in_flight) ON b.endpoint_id = c.endpoint_id
-            LEFT JOIN unnest(@app_flight_ids, @app_flight_counts) AS ab(application_id, in_flight) ON ab.application_id = c.application_id
+        ), app_ranked AS (
+            -- Ranked per application among what its endpoints have room for, so the share is not spent on rows left out.
+            SELECT r.id, r.next_attempt_at,
+                   row_number() OVER (PARTITION BY r.application_id ORDER BY r.next_attempt_at, r.id) AS app_rank,
+                   share.cap - coalesce(ab.in_flight, 0) AS app_room
+            FROM ranked r
+            CROSS JOIN share
+            LEFT JOIN unnest(@app_flight_ids, @app_flight_counts) AS ab(application_id, in_flight) ON ab.application_id = r.application_id
+            WHERE r.rank <= r.room
         ), chosen AS (
             SELECT d.id, e.timeout_seconds
             FROM deliveries d
-            JOIN ranked r ON r.id = d.id AND r.rank <= r.room AND r.app_rank <= r.app_room
+            JOIN app_ranked r ON r.id = d.id AND r.app_rank <= r.app_room
             JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
             WHERE {DeliveryLifecycle.Due("d")}
-            ORDER BY r.app_rank, r.next_attempt_at
+            ORDER BY r.app_rank, r.next_attempt_at, r.id
             LIMIT @limit
             FOR UPDATE OF d SKIP LOCKED
         ), claimed AS (

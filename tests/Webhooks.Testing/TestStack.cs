@@ -28,7 +28,11 @@ public sealed class TestStack : IAsyncDisposable
         LocalPostgres = localPostgres;
         LocalRedis = localRedis;
         AdminApiKey = "wh_test_admin_" + Guid.NewGuid().ToString("N");
+        KeyRingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
     }
+
+    /// <summary>The key every service of this stack encrypts the data protection key ring with.</summary>
+    public string KeyRingKey { get; }
 
     public string PostgresConnectionString { get; }
     public string RedisConnectionString { get; private set; }
@@ -203,6 +207,7 @@ public sealed class TestStack : IAsyncDisposable
             ["ConnectionStrings__webhooksdb"] = PostgresConnectionString,
             ["ConnectionStrings__redis"] = RedisConnectionString,
             ["Webhooks__AdminApiKey"] = AdminApiKey,
+            ["Webhooks__KeyRingKey"] = KeyRingKey,
             ["Webhooks__Delivery__AllowPrivateNetworks"] = "true",
             ["Logging__Console__FormatterName"] = "simple",
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",

@@ -23,6 +23,14 @@ public class AddressRulesTests
     [InlineData("::ffff:127.0.0.1")]
     [InlineData("::ffff:10.0.0.1")]
     [InlineData("224.0.0.1")]
+    [InlineData("64:ff9b::7f00:1")]          // NAT64 of 127.0.0.1
+    [InlineData("64:ff9b::a9fe:a9fe")]       // NAT64 of 169.254.169.254
+    [InlineData("64:ff9b::10.1.2.3")]
+    [InlineData("64:ff9b:1::1")]             // local-use NAT64
+    [InlineData("2002:7f00:1::1")]           // 6to4 of 127.0.0.1
+    [InlineData("2002:c0a8:101::1")]         // 6to4 of 192.168.1.1
+    [InlineData("2001:0:4136:e378:8000:63bf:80ff:fffe")] // Teredo, client 127.0.0.1
+    [InlineData("::127.0.0.1")]              // IPv4-compatible
     public void Private_loopback_link_local_and_metadata_addresses_are_refused(string address) =>
         Assert.True(AddressRules.IsPrivate(IPAddress.Parse(address)), address);
 
@@ -31,6 +39,8 @@ public class AddressRulesTests
     [InlineData("8.8.8.8")]
     [InlineData("172.32.0.1")]
     [InlineData("2606:4700:4700::1111")]
+    [InlineData("64:ff9b::808:808")]         // NAT64 of 8.8.8.8
+    [InlineData("2002:808:808::1")]          // 6to4 of 8.8.8.8
     public void Public_addresses_are_allowed(string address) =>
         Assert.False(AddressRules.IsPrivate(IPAddress.Parse(address)), address);
 }
