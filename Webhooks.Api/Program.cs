@@ -13,6 +13,7 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestTimeouts();
+app.UseOutageRecovery();
 app.UseAuthentication();
 app.UseAuthorization();
 

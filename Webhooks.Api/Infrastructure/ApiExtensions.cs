@@ -62,6 +62,21 @@ public static class ApiExtensions
         return builder;
     }
 
+    /// <summary>A request answered without a server error means Postgres answered it: the outage log gets its closing line.</summary>
+    public static WebApplication UseOutageRecovery(this WebApplication app)
+    {
+        var outages = app.Services.GetRequiredService<Webhooks.Core.Hosting.DependencyOutages>();
+        app.Use(async (context, next) =>
+        {
+            await next(context);
+            if (context.Response.StatusCode < 500)
+            {
+                outages.Postgres.Recovered();
+            }
+        });
+        return app;
+    }
+
     public static WebApplication MapWebhooksApi(this WebApplication app)
     {
         app.MapOpenApi();

@@ -166,7 +166,8 @@ public sealed class TestStack : IAsyncDisposable
     /// A stack of its own on the shared servers: a new database, an API and workers with the given settings,
     /// and optionally a Redis of its own (to stop and restart). Nothing else delivers its messages.
     /// </summary>
-    public async Task<IsolatedStack> IsolatedAsync(IReadOnlyDictionary<string, string?>? workerSettings = null, int workers = 1, bool ownRedis = false)
+    public async Task<IsolatedStack> IsolatedAsync(
+        IReadOnlyDictionary<string, string?>? workerSettings = null, int workers = 1, bool ownRedis = false, IReadOnlyDictionary<string, string?>? apiSettings = null)
     {
         var database = $"webhooks_iso_{Guid.NewGuid():N}"[..28];
         var builder = new NpgsqlConnectionStringBuilder(PostgresConnectionString);
@@ -191,7 +192,7 @@ public sealed class TestStack : IAsyncDisposable
             ["ConnectionStrings__webhooksdb"] = builder.ConnectionString,
             ["ConnectionStrings__redis"] = redisConnection,
         };
-        var api = await StartApiAsync(common);
+        var api = await StartApiAsync(common.Concat(apiSettings ?? new Dictionary<string, string?>()).ToDictionary());
         var started = await Task.WhenAll(Enumerable.Range(1, workers).Select(i =>
             StartWorkerAsync($"{database}-worker-{i}", common.Concat(workerSettings ?? new Dictionary<string, string?>()).ToDictionary())));
         return new IsolatedStack(builder.ConnectionString, api, started.ToList(), redis, redisPort);
@@ -286,6 +287,9 @@ public sealed class IsolatedStack(string databaseConnectionString, ServiceInstan
     public string DatabaseConnectionString { get; } = databaseConnectionString;
     public ServiceInstance Api { get; } = api;
     public IReadOnlyList<ServiceInstance> Workers => workers;
+
+    /// <summary>The port of this stack's own Redis (only with <c>ownRedis</c>).</summary>
+    public int RedisPort => redisPort;
     public IWebhooksApi Client() => Api.Client();
 
     /// <summary>Stops this stack's own Redis (only with <c>ownRedis</c>).</summary>

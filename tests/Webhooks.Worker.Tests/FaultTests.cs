@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Webhooks.Testing;
+
+namespace Webhooks.Worker.Tests;
+
+/// <summary>
+/// The standing fault suite: the real stack while messages are published, with Postgres connections cut, Postgres
+/// paused, Redis paused (a worker killed and misbehaving receivers are in ResilienceTests and PromiseTests). Each
+/// asserts: every publish answered 2xx is delivered, every request the receiver saw is on record, publishes during an
+/// outage are answered promptly (503 problem, never a hang), and the workers say so in a line, not a stack trace each poll.
+/// </summary>
+[Collection(StackFixture.Collection)]
+public sealed class FaultTests(StackFixture fixture)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(4);
+
+    [Fact]
+    public async Task Postgres_connections_cut_and_postgres_paused_lose_nothing_and_publishes_answer_promptly()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Delivery__LeaseMarginSeconds"] = "3",
+            ["Webhooks__Delivery__LeaseSweepSeconds"] = "1",
+        }, workers: 2, apiSettings: new Dictionary<string, string?> { ["Webhooks__Api__RequestTimeoutSeconds"] = Deadline.TotalSeconds.ToString() });
+        await using var s = await Scenario.CreateAsync(isolated.Client(), e => e with { TimeoutSeconds = 5 });
+        var publisher = new Publisher(isolated.Api.Http(), s.App.Id);
+        var logStart = new FileInfo(TestStack.LogPath).Length;
+
+        var publishing = publisher.RunAsync(count: 120, concurrency: 4);
+        await Eventually.HoldsAsync(() => publisher.Accepted.Count >= 20, TimeSpan.FromSeconds(30), "publishing is under way");
+        for (var i = 0; i < 3; i++)
+        {
+            await isolated.QueryAsync<long>(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+            await Task.Delay(300);
+        }
+        await Eventually.HoldsAsync(() => publisher.Accepted.Count >= 50, TimeSpan.FromSeconds(60), "publishing goes on after the cut");
+        var postgres = await PostgresProcessesAsync(isolated);
+        Signal(postgres, "STOP");
+        try
+        {
+            await Task.Delay(Deadline * 2);
+        }
+        finally
+        {
+            Signal(postgres, "CONT");
+        }
+        await publishing;
+
+        // Never a hang: every answer came within the deadline plus Npgsql's cancellation grace; outages answered 503.
+        Assert.All(publisher.Durations, d => Assert.True(d < Deadline + TimeSpan.FromSeconds(6), $"a publish took {d.TotalSeconds:0.0} s"));
+        Assert.True(publisher.Unavailable > 0, "some publishes met the paused database and were answered 503");
+        Assert.Equal(0, publisher.Unexpected);
+        await AssertNothingLostAsync(isolated, s, publisher);
+        AssertOutagesToldInLines(logStart, isolated);
+    }
+
+    [Fact]
+    public async Task Redis_paused_slows_nothing_and_loses_nothing()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync(workers: 1, ownRedis: true);
+        await using var s = await Scenario.CreateAsync(isolated.Client(), e => e with { RateLimitPerSecond = 200 });
+        var publisher = new Publisher(isolated.Api.Http(), s.App.Id);
+        var redis = await RedisProcessAsync(isolated);
+
+        await publisher.RunAsync(count: 10, concurrency: 2);
+        Signal([redis], "STOP");
+        try
+        {
+            await publisher.RunAsync(count: 40, concurrency: 4);
+            // Delivered while Redis is paused: polling and the per-worker rate limit carry on.
+            await s.WaitForHandledAsync(50, TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            Signal([redis], "CONT");
+        }
+        await publisher.RunAsync(count: 10, concurrency: 2);
+
+        Assert.All(publisher.Durations, d => Assert.True(d < TimeSpan.FromSeconds(3), $"a publish took {d.TotalSeconds:0.0} s while Redis was paused"));
+        Assert.Equal(0, publisher.Unavailable + publisher.Unexpected);
+        await AssertNothingLostAsync(isolated, s, publisher);
+    }
+
+    private static async Task AssertNothingLostAsync(IsolatedStack isolated, Scenario s, Publisher publisher)
+    {
+        var accepted = publisher.Accepted.Values.ToHashSet();
+        await Eventually.HoldsAsync(() => accepted.IsSubsetOf(s.Receiver.Handled.Select(h => h.Id)), TimeSpan.FromSeconds(120),
+            "every message answered 2xx is handled by the receiver");
+        await Eventually.HoldsAsync(async () =>
+                await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries WHERE status <> 'succeeded'") == 0,
+            TimeSpan.FromSeconds(60), "every delivery is recorded as succeeded");
+        // Every request the receiver saw is an attempt on record (the lease sweep may add one for a lost record).
+        var requests = s.Receiver.Requests.Count;
+        var attempts = await isolated.QueryAsync<long>("SELECT count(*) FROM delivery_attempts");
+        Assert.True(attempts >= requests, $"{attempts} attempts recorded for {requests} requests received");
+        // Duplicates only for what was in flight at a fault: a handful, not a loop.
+        var duplicates = s.Receiver.Requests.GroupBy(r => r.Headers["webhook-id"]).Sum(g => g.Count() - 1);
+        Assert.InRange(duplicates, 0, 40);
+        // Idempotent retries of 503s stored each message once.
+        Assert.Equal(publisher.Accepted.Count, await isolated.QueryAsync<long>("SELECT count(*) FROM messages"));
+    }
+
+    private static void AssertOutagesToldInLines(long logStart, IsolatedStack isolated)
+    {
+        using var log = new FileStream(TestStack.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        log.Seek(logStart, SeekOrigin.Begin);
+        var lines = new StreamReader(log).ReadToEnd().Split('\n');
+        foreach (var worker in isolated.Workers)
+        {
+            var mine = lines.Where(l => l.Contains($"[{worker.Process.Name}]", StringComparison.Ordinal)).ToArray();
+            Assert.DoesNotContain(mine, l => l.Contains("   at ", StringComparison.Ordinal) || l.Contains("Exception:", StringComparison.Ordinal));
+            Assert.InRange(mine.Count(l => l.Contains("Postgres is unreachable", StringComparison.Ordinal)), 0, 4);
+        }
+    }
+
+    private static async Task<int[]> PostgresProcessesAsync(IsolatedStack isolated)
+    {
+        var backend = await isolated.QueryAsync<int>("SELECT pg_backend_pid()");
+        var postmaster = int.Parse(File.ReadAllLines($"/proc/{backend}/status").First(l => l.StartsWith("PPid:")).Split(':')[1].Trim());
+        var children = File.ReadAllText($"/proc/{postmaster}/task/{postmaster}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse);
+        return [postmaster, .. children];
+    }
+
+    private static async Task<int> RedisProcessAsync(IsolatedStack isolated)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, isolated.RedisPort);
+        var stream = client.GetStream();
+        await stream.WriteAsync("INFO server\r\n"u8.ToArray());
+        var buffer = new byte[16384];
+        var text = new StringBuilder();
+        while (!text.ToString().Contains("process_id:", StringComparison.Ordinal) || !text.ToString().Contains("\r\n", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer);
+            text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            if (read == 0 || text.ToString().Split("process_id:")[^1].Contains("\r\n", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+        var line = text.ToString().Split("\r\n").First(l => l.StartsWith("process_id:", StringComparison.Ordinal));
+        return int.Parse(line["process_id:".Length..]);
+    }
+
+    private static void Signal(IEnumerable<int> pids, string signal)
+    {
+        foreach (var pid in pids)
+        {
+            using var kill = Process.Start("kill", [$"-{signal}", pid.ToString()]);
+            kill.WaitForExit();
+        }
+        TestStack.Log($"fault: SIG{signal} to {string.Join(' ', pids)}");
+    }
+
+    /// <summary>Publishes like a careful client: an idempotency key per message, a 503 retried after a moment.</summary>
+    private sealed class Publisher(HttpClient http, string appId)
+    {
+        private int _next;
+        public ConcurrentDictionary<string, string> Accepted { get; } = new();
+        public ConcurrentBag<TimeSpan> Durations { get; } = [];
+        public int Unavailable;
+        public int Unexpected;
+
+        public async Task RunAsync(int count, int concurrency)
+        {
+            var keys = Enumerable.Range(0, count).Select(_ => $"fault-{Interlocked.Increment(ref _next)}-{Guid.NewGuid():N}").ToList();
+            await Parallel.ForEachAsync(keys, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (key, ct) =>
+            {
+                while (true)
+                {
+                    var body = $"{{\"eventType\":\"order.created\",\"payload\":{{\"key\":\"{key}\"}},\"idempotencyKey\":\"{key}\"}}";
+                    var started = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        using var response = await http.PostAsync($"api/v1/apps/{appId}/messages", new StringContent(body, Encoding.UTF8, "application/json"), ct);
+                        Durations.Add(Stopwatch.GetElapsedTime(started));
+                        if (response.IsSuccessStatusCode)
+                        {
+                            var id = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("id").GetString()!;
+                            Accepted[key] = id;
+                            return;
+                        }
+                        if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Content.Headers.ContentType?.MediaType == "application/problem+json")
+                        {
+                            Interlocked.Increment(ref Unavailable);
+                        }
+                        else
+                        {
+                            TestStack.Log($"fault: publish answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
+                            Interlocked.Increment(ref Unexpected);
+                        }
+                    }
+                    catch (HttpRequestException ex)
+                    {
+                        Durations.Add(Stopwatch.GetElapsedTime(started));
+                        TestStack.Log($"fault: publish failed: {ex.Message}");
+                        Interlocked.Increment(ref Unexpected);
+                    }
+                    await Task.Delay(500, ct);
+                }
+            });
+        }
+    }
+}
