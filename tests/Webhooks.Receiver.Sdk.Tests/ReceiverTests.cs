@@ -15,20 +15,36 @@ public sealed class FlakyHandler(FlakyHandler.State state) : IWebhookHandler<Ord
     public sealed class State
     {
         public int FailuresLeft;
+        public int Calls;
+
+        /// <summary>What a failing call throws.</summary>
+        public Func<Exception> Failure { get; set; } = () => new InvalidOperationException("the database is down");
+
+        /// <summary>Awaited by every call before it fails or succeeds: holds a webhook in progress.</summary>
+        public Func<CancellationToken, Task>? Hold { get; set; }
+
+        /// <summary>Completes when a call has started.</summary>
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public List<(OrderCreated Data, WebhookContext Context)> Handled { get; } = [];
     }
 
-    public Task HandleAsync(OrderCreated data, WebhookContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(OrderCreated data, WebhookContext context, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref state.Calls);
+        state.Entered.TrySetResult();
+        if (state.Hold is { } hold)
+        {
+            await hold(cancellationToken);
+        }
         if (Interlocked.Decrement(ref state.FailuresLeft) >= 0)
         {
-            throw new InvalidOperationException("the database is down");
+            throw state.Failure();
         }
         lock (state.Handled)
         {
             state.Handled.Add((data, context));
         }
-        return Task.CompletedTask;
     }
 }
 
