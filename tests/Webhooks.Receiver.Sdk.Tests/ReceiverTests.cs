@@ -161,6 +161,28 @@ public sealed class ReceiverTests : IAsyncLifetime
         Assert.Single(_state.Handled);
     }
 
+    [Theory]
+    [InlineData("json")]
+    [InlineData("cancelled")]
+    [InlineData("timeout")]
+    public async Task Whatever_the_handler_throws_answers_500_and_the_retry_runs_the_handler_again(string thrown)
+    {
+        _state.FailuresLeft = 1;
+        _state.Failure = thrown switch
+        {
+            // The handler's own parsing, its own cancelled work, its own HTTP call timing out: not the sender's fault.
+            "json" => () => new System.Text.Json.JsonException("the handler's own parse failed"),
+            "cancelled" => () => new OperationCanceledException("the handler's own token"),
+            _ => () => new TaskCanceledException("a downstream call timed out"),
+        };
+        var first = await SendAsync(Body(8), id: "msg_" + thrown);
+        Assert.Equal(HttpStatusCode.InternalServerError, first.StatusCode);
+        var retry = await SendAsync(Body(8), id: "msg_" + thrown);
+        Assert.Equal(HttpStatusCode.NoContent, retry.StatusCode);
+        Assert.Equal(2, _state.Calls);
+        Assert.Single(_state.Handled);
+    }
+
     [Fact]
     public async Task Unknown_event_type_is_acknowledged_without_a_handler()
     {
@@ -169,12 +191,32 @@ public sealed class ReceiverTests : IAsyncLifetime
         Assert.Empty(_state.Handled);
     }
 
-    [Fact]
-    public async Task Data_that_does_not_fit_the_handler_type_answers_400()
+    [Theory]
+    [InlineData("""{"n":"seven"}""")]
+    [InlineData("null")]
+    public async Task Data_that_does_not_fit_the_handler_type_answers_400_without_calling_the_handler(string data)
     {
-        var response = await SendAsync("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":{"n":"seven"}}""");
+        var response = await SendAsync("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":""" + data + "}");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Empty(_state.Handled);
+        Assert.Equal(0, _state.Calls);
+    }
+
+    [Fact]
+    public async Task A_body_larger_than_the_first_buffer_is_read_whole_and_verified()
+    {
+        // MaxBodyBytes is 1024 here and the buffer starts at 4 KiB: this one runs on its own host with room to grow.
+        var state = new FlakyHandler.State();
+        var (app, http) = await ReceiverHost.StartAsync(_secret, state);
+        await using (app)
+        using (http)
+        {
+            var note = string.Concat(Enumerable.Range(0, 20_000).Select(i => (char)('a' + i % 26)));
+            var body = Encoding.UTF8.GetBytes(Body(9).Replace("\"hi\"", "\"" + note + "\""));
+            Assert.True(body.Length > 4 * RequestBody.InitialSize);
+            using var response = await ReceiverHost.PostSignedAsync(http, _secret, body, "msg_large");
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+            Assert.Equal(note, Assert.Single(state.Handled).Data.Note);
+        }
     }
 
     [Fact]
