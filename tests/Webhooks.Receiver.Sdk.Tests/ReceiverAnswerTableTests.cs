@@ -118,7 +118,9 @@ public sealed class ReceiverAnswerTableTests
 
                 case Situation.HandlerThrew:
                 {
+                    // A JsonException from the handler's own code: the handler failing, not the sender's data.
                     state.FailuresLeft = 1;
+                    state.Failure = () => new System.Text.Json.JsonException("the handler's own parse failed");
                     var failed = await StatusOf(Send(body));
                     // The id was not marked handled: the retry runs the handler again.
                     Assert.Equal(204, await StatusOf(Send(body)));
