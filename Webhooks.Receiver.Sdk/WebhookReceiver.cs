@@ -127,7 +127,7 @@ public sealed partial class WebhookReceiver
         {
             body = await ReadBodyAsync(context, options.MaxBodyBytes);
         }
-        catch (BadHttpRequestException ex)
+        catch (BadHttpRequestException ex) when (!context.RequestAborted.IsCancellationRequested)
         {
             // Kestrel's own refusals while reading: a body arriving too slowly (408, retried), a truncated one (400).
             return new Outcome(ex.StatusCode, "bad body", ex.Message);

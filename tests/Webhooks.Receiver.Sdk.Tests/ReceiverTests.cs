@@ -220,6 +220,37 @@ public sealed class ReceiverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Data_a_handler_keeps_outlives_the_request_whose_pooled_buffer_is_reused()
+    {
+        var kept = new System.Collections.Concurrent.ConcurrentQueue<System.Text.Json.JsonElement>();
+        var (app, http) = await ReceiverHost.StartAsync(_secret, _state, r =>
+        {
+            r.Services.AddSingleton(kept);
+            r.AddHandler<System.Text.Json.JsonElement, KeepingHandler>("order.kept");
+        });
+        await using (app)
+        using (http)
+        {
+            foreach (var n in new[] { 11, 22 })
+            {
+                using var response = await ReceiverHost.PostSignedAsync(http, _secret, ReceiverHost.OrderBody(n, type: "order.kept"), "msg_kept_" + n);
+                Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+            }
+        }
+        // Both bodies went through pooled memory that was cleared and handed back: what the handlers kept is a copy.
+        Assert.Equal(new[] { 11, 22 }, kept.Select(d => d.GetProperty("n").GetInt32()));
+    }
+
+    private sealed class KeepingHandler(System.Collections.Concurrent.ConcurrentQueue<System.Text.Json.JsonElement> kept) : IWebhookHandler<System.Text.Json.JsonElement>
+    {
+        public Task HandleAsync(System.Text.Json.JsonElement data, WebhookContext context, CancellationToken cancellationToken)
+        {
+            kept.Enqueue(data);
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
     public async Task Malformed_secret_in_configuration_fails_at_start_naming_the_setting()
     {
         var builder = WebApplication.CreateSlimBuilder();
