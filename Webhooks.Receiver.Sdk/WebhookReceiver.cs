@@ -112,8 +112,8 @@ public sealed partial class WebhookReceiver
         var tolerance = TimeSpan.FromSeconds(options.ToleranceSeconds);
 
         // What needs no body is checked first, so a request that fails it costs no buffer and is not waited for.
-        if (SignatureScheme.CheckHeaders(id, timestampHeader, signatureHeader, _time.GetUtcNow(), tolerance, out _) is var headers &&
-            headers != VerificationResult.Valid)
+        var headers = SignatureScheme.CheckHeaders(id, timestampHeader, signatureHeader, _time.GetUtcNow(), tolerance, out _);
+        if (headers != VerificationResult.Valid)
         {
             return Refused(headers, options);
         }
