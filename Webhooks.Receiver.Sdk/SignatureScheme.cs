@@ -70,26 +70,18 @@ public static class SignatureScheme
         DateTimeOffset now,
         TimeSpan tolerance)
     {
-        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(timestamp) || string.IsNullOrEmpty(signatures))
+        var headers = CheckHeaders(id, timestamp, signatures, now, tolerance, out var seconds);
+        if (headers != VerificationResult.Valid)
         {
-            return VerificationResult.MissingHeaders;
-        }
-        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
-        {
-            return VerificationResult.InvalidTimestamp;
-        }
-        var skew = now.ToUnixTimeSeconds() - seconds;
-        if (Math.Abs(skew) > (long)tolerance.TotalSeconds)
-        {
-            return VerificationResult.InvalidTimestamp;
+            return headers;
         }
 
         Span<byte> expected = stackalloc byte[HashBytes];
         Span<byte> given = stackalloc byte[HashBytes + 3];
         foreach (var secret in secrets)
         {
-            ComputeHash(secret, id, seconds, body, expected);
-            foreach (var range in signatures.AsSpan().Split(' '))
+            ComputeHash(secret, id!, seconds, body, expected);
+            foreach (var range in signatures!.AsSpan().Split(' '))
             {
                 var entry = signatures.AsSpan(range);
                 var comma = entry.IndexOf(',');
@@ -110,6 +102,26 @@ public static class SignatureScheme
             }
         }
         return VerificationResult.InvalidSignature;
+    }
+
+    /// <summary>
+    /// The checks that need no body: the three headers are present and the timestamp is within tolerance.
+    /// <see cref="VerificationResult.Valid"/> here means only that the signature is worth computing.
+    /// </summary>
+    internal static VerificationResult CheckHeaders(
+        string? id, string? timestamp, string? signatures, DateTimeOffset now, TimeSpan tolerance, out long seconds)
+    {
+        seconds = 0;
+        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(timestamp) || string.IsNullOrEmpty(signatures))
+        {
+            return VerificationResult.MissingHeaders;
+        }
+        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out seconds))
+        {
+            return VerificationResult.InvalidTimestamp;
+        }
+        var skew = now.ToUnixTimeSeconds() - seconds;
+        return Math.Abs(skew) > (long)tolerance.TotalSeconds ? VerificationResult.InvalidTimestamp : VerificationResult.Valid;
     }
 
     private static void ComputeHash(WebhookSecret secret, string id, long timestamp, ReadOnlySpan<byte> body, Span<byte> destination)

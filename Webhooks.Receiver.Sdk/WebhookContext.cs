@@ -11,6 +11,9 @@ public sealed record WebhookContext(string Id, DateTimeOffset Timestamp, string 
 /// <typeparam name="TEvent">The type the body's <c>data</c> is deserialized into.</typeparam>
 public interface IWebhookHandler<in TEvent>
 {
-    /// <summary>Handles one verified webhook. Throwing answers 500, so the sender retries.</summary>
+    /// <summary>
+    /// Handles one verified webhook. Throwing anything answers 500 and leaves the webhook unhandled, so the sender's
+    /// retry runs the handler again. <paramref name="cancellationToken"/> is cancelled when the sender disconnects.
+    /// </summary>
     Task HandleAsync(TEvent data, WebhookContext context, CancellationToken cancellationToken);
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
@@ -44,15 +43,34 @@ public sealed partial class WebhookReceiver
         _secrets = Parse(options.CurrentValue);
     }
 
+    /// <summary>
+    /// How long a request for an id that another request is handling is asked to wait. The delivery engine waits
+    /// the longer of this and its own schedule (whose shortest retry delay is 5 s), so it never delays a retry
+    /// there; a sender that follows <c>Retry-After</c> comes back about when a typical handler has finished.
+    /// </summary>
+    public static readonly TimeSpan InProgressRetryAfter = TimeSpan.FromSeconds(5);
+
     /// <summary>Handles one request: verify, de-duplicate, dispatch, answer.</summary>
     public async Task HandleAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
         var request = context.Request;
         var id = Header(request, "webhook-id", "svix-id");
-        var outcome = await HandleCoreAsync(context, id);
+        Outcome outcome;
+        try
+        {
+            outcome = await HandleCoreAsync(context, id);
+        }
+        catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or IOException)
+        {
+            outcome = Disconnected;
+        }
         context.Response.StatusCode = outcome.Status;
-        if (outcome.Detail is not null)
+        if (outcome.RetryAfter is { } retryAfter)
+        {
+            context.Response.Headers.RetryAfter = ((int)retryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (outcome.Detail is not null && !context.RequestAborted.IsCancellationRequested)
         {
             await Results.Problem(detail: outcome.Detail, statusCode: outcome.Status, title: outcome.Title).ExecuteAsync(context);
         }
@@ -79,36 +97,64 @@ public sealed partial class WebhookReceiver
         return (current, _secrets.Secrets);
     }
 
-    private readonly record struct Outcome(int Status, string Title, string? Detail = null, string? EventType = null);
+    private readonly record struct Outcome(int Status, string Title, string? Detail = null, string? EventType = null, TimeSpan? RetryAfter = null);
+
+    // The sender went away (its timeout, or a dropped connection): no answer reaches it, so it retries. 499 is
+    // only what the log shows.
+    private static readonly Outcome Disconnected = new(499, "sender disconnected");
 
     private async Task<Outcome> HandleCoreAsync(HttpContext context, string? id)
     {
         var (options, secrets) = Current();
         var request = context.Request;
-
-        if (request.ContentLength > options.MaxBodyBytes || await ReadBodyAsync(context, options.MaxBodyBytes) is not { } body)
-        {
-            return new Outcome(StatusCodes.Status413PayloadTooLarge, "too large", $"The body exceeds {options.MaxBodyBytes} bytes.");
-        }
-
         var timestampHeader = Header(request, "webhook-timestamp", "svix-timestamp");
-        var verification = SignatureScheme.Verify(
-            secrets, id, timestampHeader, Header(request, "webhook-signature", "svix-signature"),
-            body.WrittenSpan, _time.GetUtcNow(), TimeSpan.FromSeconds(options.ToleranceSeconds));
-        switch (verification)
+        var signatureHeader = Header(request, "webhook-signature", "svix-signature");
+        var tolerance = TimeSpan.FromSeconds(options.ToleranceSeconds);
+
+        // What needs no body is checked first, so a request that fails it costs no buffer and is not waited for.
+        var headers = SignatureScheme.CheckHeaders(id, timestampHeader, signatureHeader, _time.GetUtcNow(), tolerance, out _);
+        if (headers != VerificationResult.Valid)
         {
-            case VerificationResult.MissingHeaders:
-                return new Outcome(StatusCodes.Status401Unauthorized, "unsigned", "The webhook-id, webhook-timestamp and webhook-signature headers are required.");
-            case VerificationResult.InvalidSignature:
-                return new Outcome(StatusCodes.Status401Unauthorized, "bad signature", "No signature matches.");
-            case VerificationResult.InvalidTimestamp:
-                return new Outcome(StatusCodes.Status400BadRequest, "bad timestamp", $"The webhook-timestamp is not within {options.ToleranceSeconds} s of now.");
+            return Refused(headers, options);
+        }
+        if (request.ContentLength > options.MaxBodyBytes)
+        {
+            return TooLarge(options);
         }
 
+        RequestBody? body;
+        try
+        {
+            body = await ReadBodyAsync(context, options.MaxBodyBytes);
+        }
+        catch (BadHttpRequestException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel's own refusals while reading: a body arriving too slowly (408, retried), a truncated one (400).
+            return new Outcome(ex.StatusCode, "bad body", ex.Message);
+        }
+        if (body is null)
+        {
+            return TooLarge(options);
+        }
+        using (body)
+        {
+            var verification = SignatureScheme.Verify(
+                secrets, id, timestampHeader, signatureHeader, body.Span, _time.GetUtcNow(), tolerance);
+            if (verification != VerificationResult.Valid)
+            {
+                return Refused(verification, options);
+            }
+            return await ParseAndDispatchAsync(context, body, id!, timestampHeader!, options);
+        }
+    }
+
+    private async Task<Outcome> ParseAndDispatchAsync(HttpContext context, RequestBody body, string id, string timestampHeader, WebhookReceiverOptions options)
+    {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body.WrittenMemory);
+            // The document reads the pooled buffer in place: it is disposed before the buffer is returned.
+            document = JsonDocument.Parse(body.Memory);
         }
         catch (JsonException)
         {
@@ -128,69 +174,108 @@ public sealed partial class WebhookReceiver
             {
                 return new Outcome(options.UnknownEventTypeStatusCode, "unhandled", EventType: eventType);
             }
-            // Verify() accepted the timestamp, so it parses.
-            var timestamp = long.Parse(timestampHeader!, System.Globalization.CultureInfo.InvariantCulture);
-            return await DispatchAsync(context, registration, id!, timestamp, eventType, data, options);
+            WebhookHandlerCall call;
+            try
+            {
+                call = registration.Bind(data, Json);
+            }
+            catch (JsonException ex)
+            {
+                return new Outcome(StatusCodes.Status400BadRequest, "malformed data", $"The data does not fit {registration.HandlerType.Name}: {ex.Message}", eventType);
+            }
+            // CheckHeaders accepted the timestamp, so it parses.
+            var timestamp = long.Parse(timestampHeader, System.Globalization.CultureInfo.InvariantCulture);
+            var webhook = new WebhookContext(id, DateTimeOffset.FromUnixTimeSeconds(timestamp), eventType, context);
+            return await DispatchAsync(context, call, webhook, options);
         }
     }
 
-    private async Task<Outcome> DispatchAsync(
-        HttpContext context, WebhookHandlerRegistration registration, string id, long timestamp, string eventType, JsonElement data, WebhookReceiverOptions options)
+    private async Task<Outcome> DispatchAsync(HttpContext context, WebhookHandlerCall call, WebhookContext webhook, WebhookReceiverOptions options)
     {
-        // Ids are kept past the tolerance window (plus skew): an older replay is refused by its timestamp.
-        var retention = TimeSpan.FromSeconds(options.ToleranceSeconds * 2 + 60);
+        // An older replay is refused by its timestamp, so ids need remembering at least this long; stores keep
+        // them longer, to cover the sender's retries.
+        var replayWindow = TimeSpan.FromSeconds(options.ToleranceSeconds * 2 + 60);
+        var (id, eventType) = (webhook.Id, webhook.EventType);
         var ct = context.RequestAborted;
-        switch (await _replay.TryClaimAsync(id, retention, ct))
+        ReplayClaim claim;
+        try
+        {
+            claim = await _replay.TryClaimAsync(id, replayWindow, ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            LogReplayStoreFailed(ex, id, eventType);
+            return new Outcome(StatusCodes.Status500InternalServerError, "replay store failed", "The receiver could not check this webhook for replays; retry later.", eventType);
+        }
+        switch (claim)
         {
             case ReplayClaim.AlreadyHandled:
                 return new Outcome(StatusCodes.Status200OK, "duplicate", EventType: eventType);
             case ReplayClaim.InProgress:
-                return new Outcome(StatusCodes.Status409Conflict, "in progress", "This webhook is being handled by another request.", eventType);
+                return new Outcome(StatusCodes.Status503ServiceUnavailable, "in progress", "This webhook is being handled by another request; retry later.", eventType, InProgressRetryAfter);
         }
-        var webhook = new WebhookContext(id, DateTimeOffset.FromUnixTimeSeconds(timestamp), eventType, context);
         try
         {
-            await registration.Invoke(context.RequestServices, data, webhook, Json, ct);
-        }
-        catch (JsonException ex)
-        {
-            await _replay.ReleaseAsync(id, CancellationToken.None);
-            return new Outcome(StatusCodes.Status400BadRequest, "malformed data", $"The data does not fit {registration.HandlerType.Name}: {ex.Message}", eventType);
+            await call(context.RequestServices, webhook, ct);
         }
         catch (Exception ex)
         {
-            await _replay.ReleaseAsync(id, CancellationToken.None);
+            // Whatever the handler threw (its own JsonException or OperationCanceledException included), the id is
+            // not handled: released, so the sender's retry runs the handler again.
+            await ReleaseAsync(id, eventType);
+            if (ct.IsCancellationRequested)
+            {
+                return Disconnected with { EventType = eventType };
+            }
             LogHandlerFailed(ex, id, eventType);
             return new Outcome(StatusCodes.Status500InternalServerError, "handler failed", "The handler failed; retry later.", eventType);
         }
-        await _replay.CompleteAsync(id, retention, CancellationToken.None);
+        try
+        {
+            await _replay.CompleteAsync(id, replayWindow, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // The handler succeeded: answering 2xx is right. Only a later replay might run it again.
+            LogReplayStoreFailed(ex, id, eventType);
+        }
         return new Outcome(StatusCodes.Status204NoContent, "handled", EventType: eventType);
     }
 
-    private static async Task<ArrayBufferWriter<byte>?> ReadBodyAsync(HttpContext context, long max)
+    private async Task ReleaseAsync(string id, string eventType)
     {
+        try
+        {
+            await _replay.ReleaseAsync(id, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // The claim then expires by itself; until it does, retries are answered 503.
+            LogReplayStoreFailed(ex, id, eventType);
+        }
+    }
+
+    private static Outcome Refused(VerificationResult verification, WebhookReceiverOptions options) => verification switch
+    {
+        VerificationResult.MissingHeaders => new Outcome(StatusCodes.Status401Unauthorized, "unsigned", "The webhook-id, webhook-timestamp and webhook-signature headers are required."),
+        VerificationResult.InvalidTimestamp => new Outcome(StatusCodes.Status400BadRequest, "bad timestamp", $"The webhook-timestamp is not within {options.ToleranceSeconds} s of now."),
+        _ => new Outcome(StatusCodes.Status401Unauthorized, "bad signature", "No signature matches."),
+    };
+
+    private static Outcome TooLarge(WebhookReceiverOptions options) =>
+        new(StatusCodes.Status413PayloadTooLarge, "too large", $"The body exceeds {options.MaxBodyBytes} bytes.");
+
+    private static async Task<RequestBody?> ReadBodyAsync(HttpContext context, long max)
+    {
+        // Kestrel enforces the limit too, on chunked bodies as well; the reader stops at it in any case.
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
         {
             sizeFeature.MaxRequestBodySize = max;
         }
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(context.Request.ContentLength ?? 4096, max) + 1);
-        var stream = context.Request.Body;
         try
         {
-            while (true)
-            {
-                var read = await stream.ReadAsync(buffer.GetMemory(4096), context.RequestAborted);
-                if (read == 0)
-                {
-                    return buffer;
-                }
-                buffer.Advance(read);
-                if (buffer.WrittenCount > max)
-                {
-                    return null;
-                }
-            }
+            return await RequestBody.ReadAsync(context.Request.Body, max, context.RequestAborted);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -216,6 +301,9 @@ public sealed partial class WebhookReceiver
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The reloaded webhook receiver settings are invalid; the last valid ones stay in use: {Reason}")]
     private partial void LogInvalidReload(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {WebhookId} {EventType}: the replay store failed")]
+    private partial void LogReplayStoreFailed(Exception exception, string webhookId, string eventType);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {WebhookId} {EventType}: the handler threw")]
     private partial void LogHandlerFailed(Exception exception, string webhookId, string eventType);

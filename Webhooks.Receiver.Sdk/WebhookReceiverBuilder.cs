@@ -20,7 +20,7 @@ public sealed class WebhookReceiverBuilder
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(eventType);
         Services.TryAddScoped<THandler>();
-        Services.AddSingleton(new WebhookHandlerRegistration(eventType, typeof(THandler), InvokeAsync<TEvent, THandler>));
+        Services.AddSingleton(new WebhookHandlerRegistration(eventType, typeof(THandler), Bind<TEvent, THandler>));
         return this;
     }
 
@@ -32,18 +32,34 @@ public sealed class WebhookReceiverBuilder
         return this;
     }
 
-    private static Task InvokeAsync<TEvent, THandler>(
-        IServiceProvider services, JsonElement data, WebhookContext context, JsonSerializerOptions json, CancellationToken cancellationToken)
+    /// <summary>
+    /// Keeps replay protection in this process's memory (the default store), with the given settings.
+    /// See <see cref="InMemoryReplayStore"/> for what it guarantees.
+    /// </summary>
+    public WebhookReceiverBuilder UseInMemoryReplayStore(Action<InMemoryReplayStoreOptions>? configure = null)
+    {
+        if (configure is not null)
+        {
+            Services.Configure(configure);
+        }
+        return UseReplayStore<InMemoryReplayStore>();
+    }
+
+    // Deserializing is the SDK's step, apart from the handler's: a JsonException here means the sender's data
+    // does not fit (answered 400), while one thrown by the handler's own code is the handler failing (500).
+    private static WebhookHandlerCall Bind<TEvent, THandler>(JsonElement data, JsonSerializerOptions json)
         where THandler : class, IWebhookHandler<TEvent>
     {
         var value = data.Deserialize<TEvent>(json)
             ?? throw new JsonException($"The webhook's data is null; {typeof(TEvent).Name} was expected.");
-        var handler = services.GetRequiredService<THandler>();
-        return handler.HandleAsync(value, context, cancellationToken);
+        return (services, context, cancellationToken) =>
+            services.GetRequiredService<THandler>().HandleAsync(value, context, cancellationToken);
     }
 }
 
-internal delegate Task WebhookHandlerInvoker(
-    IServiceProvider services, JsonElement data, WebhookContext context, JsonSerializerOptions json, CancellationToken cancellationToken);
+/// <summary>Deserializes <c>data</c> (throwing <see cref="JsonException"/> when it does not fit) into a call of the handler.</summary>
+internal delegate WebhookHandlerCall WebhookDataBinder(JsonElement data, JsonSerializerOptions json);
 
-internal sealed record WebhookHandlerRegistration(string EventType, Type HandlerType, WebhookHandlerInvoker Invoke);
+internal delegate Task WebhookHandlerCall(IServiceProvider services, WebhookContext context, CancellationToken cancellationToken);
+
+internal sealed record WebhookHandlerRegistration(string EventType, Type HandlerType, WebhookDataBinder Bind);

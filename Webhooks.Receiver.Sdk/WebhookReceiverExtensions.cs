@@ -24,6 +24,8 @@ public static class WebhookReceiverExtensions
         // would make a bad reload throw inside the configuration's change callback instead.)
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebhookReceiverStartupCheck>());
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<InMemoryReplayStoreOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InMemoryReplayStoreOptions>, InMemoryReplayStoreOptionsValidator>());
         services.TryAddSingleton<IWebhookReplayStore, InMemoryReplayStore>();
         services.TryAddSingleton(sp => new WebhookReceiver(
             sp.GetRequiredService<IOptionsMonitor<WebhookReceiverOptions>>(),
@@ -73,6 +75,8 @@ internal sealed class WebhookReceiverStartupCheck(IOptionsMonitor<WebhookReceive
 
 internal static class WebhookReceiverOptionsValidator
 {
+    public const long MaxBodyBytesLimit = 1L << 30;
+
     public static ValidateOptionsResult Validate(WebhookReceiverOptions options)
     {
         var failures = new List<string>();
@@ -91,9 +95,13 @@ internal static class WebhookReceiverOptionsValidator
         {
             failures.Add($"{WebhookReceiverOptions.SectionName}:ToleranceSeconds must be positive.");
         }
-        if (options.MaxBodyBytes <= 0)
+        if (options.MaxBodyBytes is <= 0 or > MaxBodyBytesLimit)
         {
-            failures.Add($"{WebhookReceiverOptions.SectionName}:MaxBodyBytes must be positive.");
+            failures.Add($"{WebhookReceiverOptions.SectionName}:MaxBodyBytes must be from 1 to {MaxBodyBytesLimit} (1 GiB).");
+        }
+        if (options.UnknownEventTypeStatusCode is < 200 or > 299)
+        {
+            failures.Add($"{WebhookReceiverOptions.SectionName}:UnknownEventTypeStatusCode must be a 2xx: any other answer makes the sender retry, give up on the message, or disable the endpoint.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -12,9 +12,15 @@ public sealed class WebhookReceiverOptions
     /// <summary>How far the <c>webhook-timestamp</c> may lie from now, in either direction. Default 300.</summary>
     public int ToleranceSeconds { get; set; } = 300;
 
-    /// <summary>Largest body accepted; larger requests are refused with 413 before they are read. Default 1 MiB.</summary>
+    /// <summary>
+    /// Largest body accepted, at most 1 GiB. A request declaring a larger <c>Content-Length</c> is refused with 413
+    /// before its body is read; a chunked one as soon as more arrived. Default 1 MiB.
+    /// </summary>
     public long MaxBodyBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Status answered for a verified event type that has no handler. Default 204.</summary>
+    /// <summary>
+    /// Status answered for a verified event type that has no handler: a 2xx, so the sender stops (as Svix and
+    /// Standard Webhooks advise; unsubscribe the endpoint from types it does not want). Default 204.
+    /// </summary>
     public int UnknownEventTypeStatusCode { get; set; } = StatusCodes.Status204NoContent;
 }

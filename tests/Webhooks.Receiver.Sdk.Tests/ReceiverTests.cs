@@ -15,20 +15,36 @@ public sealed class FlakyHandler(FlakyHandler.State state) : IWebhookHandler<Ord
     public sealed class State
     {
         public int FailuresLeft;
+        public int Calls;
+
+        /// <summary>What a failing call throws.</summary>
+        public Func<Exception> Failure { get; set; } = () => new InvalidOperationException("the database is down");
+
+        /// <summary>Awaited by every call before it fails or succeeds: holds a webhook in progress.</summary>
+        public Func<CancellationToken, Task>? Hold { get; set; }
+
+        /// <summary>Completes when a call has started.</summary>
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public List<(OrderCreated Data, WebhookContext Context)> Handled { get; } = [];
     }
 
-    public Task HandleAsync(OrderCreated data, WebhookContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(OrderCreated data, WebhookContext context, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref state.Calls);
+        state.Entered.TrySetResult();
+        if (state.Hold is { } hold)
+        {
+            await hold(cancellationToken);
+        }
         if (Interlocked.Decrement(ref state.FailuresLeft) >= 0)
         {
-            throw new InvalidOperationException("the database is down");
+            throw state.Failure();
         }
         lock (state.Handled)
         {
             state.Handled.Add((data, context));
         }
-        return Task.CompletedTask;
     }
 }
 
@@ -145,6 +161,28 @@ public sealed class ReceiverTests : IAsyncLifetime
         Assert.Single(_state.Handled);
     }
 
+    [Theory]
+    [InlineData("json")]
+    [InlineData("cancelled")]
+    [InlineData("timeout")]
+    public async Task Whatever_the_handler_throws_answers_500_and_the_retry_runs_the_handler_again(string thrown)
+    {
+        _state.FailuresLeft = 1;
+        _state.Failure = thrown switch
+        {
+            // The handler's own parsing, its own cancelled work, its own HTTP call timing out: not the sender's fault.
+            "json" => () => new System.Text.Json.JsonException("the handler's own parse failed"),
+            "cancelled" => () => new OperationCanceledException("the handler's own token"),
+            _ => () => new TaskCanceledException("a downstream call timed out"),
+        };
+        var first = await SendAsync(Body(8), id: "msg_" + thrown);
+        Assert.Equal(HttpStatusCode.InternalServerError, first.StatusCode);
+        var retry = await SendAsync(Body(8), id: "msg_" + thrown);
+        Assert.Equal(HttpStatusCode.NoContent, retry.StatusCode);
+        Assert.Equal(2, _state.Calls);
+        Assert.Single(_state.Handled);
+    }
+
     [Fact]
     public async Task Unknown_event_type_is_acknowledged_without_a_handler()
     {
@@ -153,12 +191,63 @@ public sealed class ReceiverTests : IAsyncLifetime
         Assert.Empty(_state.Handled);
     }
 
-    [Fact]
-    public async Task Data_that_does_not_fit_the_handler_type_answers_400()
+    [Theory]
+    [InlineData("""{"n":"seven"}""")]
+    [InlineData("null")]
+    public async Task Data_that_does_not_fit_the_handler_type_answers_400_without_calling_the_handler(string data)
     {
-        var response = await SendAsync("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":{"n":"seven"}}""");
+        var response = await SendAsync("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":""" + data + "}");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Empty(_state.Handled);
+        Assert.Equal(0, _state.Calls);
+    }
+
+    [Fact]
+    public async Task A_body_larger_than_the_first_buffer_is_read_whole_and_verified()
+    {
+        // MaxBodyBytes is 1024 here and the buffer starts at 4 KiB: this one runs on its own host with room to grow.
+        var state = new FlakyHandler.State();
+        var (app, http) = await ReceiverHost.StartAsync(_secret, state);
+        await using (app)
+        using (http)
+        {
+            var note = string.Concat(Enumerable.Range(0, 20_000).Select(i => (char)('a' + i % 26)));
+            var body = Encoding.UTF8.GetBytes(Body(9).Replace("\"hi\"", "\"" + note + "\""));
+            Assert.True(body.Length > 4 * RequestBody.InitialSize);
+            using var response = await ReceiverHost.PostSignedAsync(http, _secret, body, "msg_large");
+            Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+            Assert.Equal(note, Assert.Single(state.Handled).Data.Note);
+        }
+    }
+
+    [Fact]
+    public async Task Data_a_handler_keeps_outlives_the_request_whose_pooled_buffer_is_reused()
+    {
+        var kept = new System.Collections.Concurrent.ConcurrentQueue<System.Text.Json.JsonElement>();
+        var (app, http) = await ReceiverHost.StartAsync(_secret, _state, r =>
+        {
+            r.Services.AddSingleton(kept);
+            r.AddHandler<System.Text.Json.JsonElement, KeepingHandler>("order.kept");
+        });
+        await using (app)
+        using (http)
+        {
+            foreach (var n in new[] { 11, 22 })
+            {
+                using var response = await ReceiverHost.PostSignedAsync(http, _secret, ReceiverHost.OrderBody(n, type: "order.kept"), "msg_kept_" + n);
+                Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+            }
+        }
+        // Both bodies went through pooled memory that was cleared and handed back: what the handlers kept is a copy.
+        Assert.Equal(new[] { 11, 22 }, kept.Select(d => d.GetProperty("n").GetInt32()));
+    }
+
+    private sealed class KeepingHandler(System.Collections.Concurrent.ConcurrentQueue<System.Text.Json.JsonElement> kept) : IWebhookHandler<System.Text.Json.JsonElement>
+    {
+        public Task HandleAsync(System.Text.Json.JsonElement data, WebhookContext context, CancellationToken cancellationToken)
+        {
+            kept.Enqueue(data);
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]
