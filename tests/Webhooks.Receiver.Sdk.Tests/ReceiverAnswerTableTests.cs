@@ -47,11 +47,10 @@ public sealed class ReceiverAnswerTableTests
     public void The_in_progress_retry_after_never_delays_the_engine_past_its_own_schedule()
     {
         // The engine waits the longer of its schedule and Retry-After; its shortest retry delay is 5 s (±20 %).
-        var now = DateTimeOffset.UnixEpoch;
         for (var seed = 0; seed < 50; seed++)
         {
-            var decision = DeliveryRules.Decide(1, AttemptOutcome.Retryable, WebhookReceiver.InProgressRetryAfter, RetrySchedule.Default, now, new Random(seed));
-            Assert.InRange(decision.NextAttemptAt!.Value - now, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(6));
+            var decision = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, WebhookReceiver.InProgressRetryAfter, RetrySchedule.Default, new Random(seed));
+            Assert.InRange(decision.RetryIn!.Value, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(6));
         }
     }
 
@@ -61,11 +60,11 @@ public sealed class ReceiverAnswerTableTests
     /// <summary>The engine's decision after a first attempt answered <paramref name="status"/> (null: no answer).</summary>
     private static EngineDecision EngineDecides(int? status)
     {
-        var decision = DeliveryRules.Decide(1, DeliveryRules.Classify(status), null, RetrySchedule.Default, DateTimeOffset.UnixEpoch, new Random(1));
+        var decision = DeliveryLifecycle.Decide(1, DeliveryLifecycle.Classify(status), null, RetrySchedule.Default, new Random(1));
         return decision switch
         {
             { Status: DeliveryStatus.Succeeded } => EngineDecision.Succeeded,
-            { Status: DeliveryStatus.Failed, NextAttemptAt: not null } => EngineDecision.Retried,
+            { Status: DeliveryStatus.Failed, RetryIn: not null } => EngineDecision.Retried,
             { Status: DeliveryStatus.Exhausted, DisableEndpoint: true } => EngineDecision.EndpointDisabled,
             { Status: DeliveryStatus.Exhausted } => EngineDecision.Exhausted,
             _ => throw new InvalidOperationException($"Unexpected engine decision {decision}."),
