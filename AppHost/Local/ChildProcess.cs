@@ -12,6 +12,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Action<string> _output;
     private int _disposed;
+    private int? _exitCode;
 
     private ChildProcess(string name, Process process, Action<string> output)
     {
@@ -21,9 +22,14 @@ public sealed partial class ChildProcess : IAsyncDisposable
     }
 
     public string Name { get; }
-    public int Id => _process.Id;
+
+    /// <summary>The process id, still readable after the process has exited and been disposed.</summary>
+    public int Id { get; private set; }
+
     public bool HasExited => Volatile.Read(ref _disposed) == 1 || _process.HasExited;
-    public int ExitCode => _process.ExitCode;
+
+    /// <summary>The exit code (128 + the signal's number when a signal ended it), still readable after disposal.</summary>
+    public int ExitCode => _exitCode ?? _process.ExitCode;
 
     public static ChildProcess Start(
         string name, string fileName, IEnumerable<string> arguments, Action<string> output,
@@ -53,6 +59,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"{name}: '{fileName}' did not start.");
         }
+        child.Id = process.Id;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
@@ -101,6 +108,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         await StopAsync(TimeSpan.FromSeconds(10));
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _exitCode = _process.ExitCode;
             _process.Dispose();
         }
     }
