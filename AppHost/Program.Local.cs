@@ -53,10 +53,12 @@ await using var supervisor = new Supervisor(Print, stopping: stopping.Token);
 var exitCode = 0;
 try
 {
-    var postgres = await LocalPostgres.PrepareAsync(Path.Combine(dataDirectory, "postgres"), postgresPort, Print);
+    // Every child runs in a session of its own: Ctrl+C in the terminal reaches only this process, which stops the
+    // services first and Postgres and Redis after them, instead of all of them at once.
+    var postgres = await LocalPostgres.PrepareAsync(Path.Combine(dataDirectory, "postgres"), postgresPort, Print, ownSession: true);
     var postgresServer = await supervisor.StartAsync("postgres", postgres.StartServerAsync, _ => postgres.StopServerAsync(), ct: stopping.Token);
     await postgres.CreateDatabaseAsync("webhooksdb");
-    var redis = LocalRedis.Prepare(Path.Combine(dataDirectory, "redis"), redisPort, Print);
+    var redis = LocalRedis.Prepare(Path.Combine(dataDirectory, "redis"), redisPort, Print, ownSession: true);
     var redisServer = await supervisor.StartAsync("redis", redis.StartServerAsync, _ => redis.StopServerAsync(), ct: stopping.Token);
     SupervisedProcess[] data = [postgresServer, redisServer];
 
@@ -78,7 +80,7 @@ try
     var services = new List<(ChildProcess Process, Uri Url)>();
     async Task StartServiceAsync(string name, ServiceProject project, IReadOnlyDictionary<string, string?> environment, int port, IReadOnlyList<SupervisedProcess> dependsOn)
     {
-        var service = await supervisor.StartAsync(name, () => project.Start(name, buildConfiguration, environment, Print), dependsOn, stopping.Token);
+        var service = await supervisor.StartAsync(name, () => project.Start(name, buildConfiguration, environment, Print, ownSession: true), dependsOn, stopping.Token);
         services.Add((service.Process, new Uri($"http://localhost:{port}/")));
     }
     await StartServiceAsync("api", ServiceProject.Api(repositoryRoot), EnvironmentFor("api", apiPort), apiPort, data);

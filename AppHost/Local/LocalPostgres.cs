@@ -18,15 +18,17 @@ public sealed class LocalPostgres : IAsyncDisposable
     private readonly string _dataDirectory;
     private readonly Action<string> _output;
     private readonly bool _durable;
+    private readonly bool _ownSession;
     private ChildProcess? _server;
 
-    private LocalPostgres(string bin, string dataDirectory, int port, Action<string> output, bool durable)
+    private LocalPostgres(string bin, string dataDirectory, int port, Action<string> output, bool durable, bool ownSession)
     {
         _bin = bin;
         _dataDirectory = dataDirectory;
         Port = port;
         _output = output;
         _durable = durable;
+        _ownSession = ownSession;
     }
 
     public int Port { get; }
@@ -84,12 +86,13 @@ public sealed class LocalPostgres : IAsyncDisposable
 
     /// <summary>
     /// Readies the data folder (initdb on first use, a server left running by a killed run stopped) and checks the
-    /// port is free; <see cref="StartServerAsync"/> then starts the server.
+    /// port is free; <see cref="StartServerAsync"/> then starts the server (in a session of its own with
+    /// <paramref name="ownSession"/>, see <see cref="ChildProcess.Start"/>).
     /// </summary>
-    public static async Task<LocalPostgres> PrepareAsync(string dataDirectory, int port, Action<string> output, bool durable = true)
+    public static async Task<LocalPostgres> PrepareAsync(string dataDirectory, int port, Action<string> output, bool durable = true, bool ownSession = false)
     {
         var bin = FindBinaries() ?? throw new InvalidOperationException(InstallHint);
-        var postgres = new LocalPostgres(bin, Path.GetFullPath(dataDirectory), port, output, durable);
+        var postgres = new LocalPostgres(bin, Path.GetFullPath(dataDirectory), port, output, durable, ownSession);
         await postgres.InitialiseAsync();
         await postgres.StopLeftoverAsync();
         EnsurePortFree(port, "Postgres");
@@ -210,7 +213,7 @@ public sealed class LocalPostgres : IAsyncDisposable
     private ChildProcess StartAsOwner(string program, IEnumerable<string> arguments, Action<string> output)
     {
         var (file, args) = AsOwner(program, arguments);
-        return ChildProcess.Start("postgres", file, args, output);
+        return ChildProcess.Start("postgres", file, args, output, ownSession: _ownSession);
     }
 
     private Task<(int, string)> RunAsOwnerAsync(string program, IEnumerable<string> arguments, TimeSpan timeout)

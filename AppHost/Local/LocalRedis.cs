@@ -6,14 +6,16 @@ public sealed class LocalRedis : IAsyncDisposable
     private readonly string _binary;
     private readonly string _dataDirectory;
     private readonly Action<string> _output;
+    private readonly bool _ownSession;
     private ChildProcess? _server;
 
-    private LocalRedis(string binary, string dataDirectory, int port, Action<string> output)
+    private LocalRedis(string binary, string dataDirectory, int port, Action<string> output, bool ownSession)
     {
         _binary = binary;
         _dataDirectory = dataDirectory;
         Port = port;
         _output = output;
+        _ownSession = ownSession;
     }
 
     public int Port { get; }
@@ -36,13 +38,16 @@ public sealed class LocalRedis : IAsyncDisposable
         return redis;
     }
 
-    /// <summary>Finds the binary and checks the port is free; <see cref="StartServerAsync"/> then starts the server.</summary>
-    public static LocalRedis Prepare(string dataDirectory, int port, Action<string> output)
+    /// <summary>
+    /// Finds the binary and checks the port is free; <see cref="StartServerAsync"/> then starts the server (in a session
+    /// of its own with <paramref name="ownSession"/>, see <see cref="ChildProcess.Start"/>).
+    /// </summary>
+    public static LocalRedis Prepare(string dataDirectory, int port, Action<string> output, bool ownSession = false)
     {
         var binary = FindBinary() ?? throw new InvalidOperationException(InstallHint);
         LocalPostgres.EnsurePortFree(port, "Redis");
         Directory.CreateDirectory(dataDirectory);
-        return new LocalRedis(binary, Path.GetFullPath(dataDirectory), port, output);
+        return new LocalRedis(binary, Path.GetFullPath(dataDirectory), port, output, ownSession);
     }
 
     /// <summary>
@@ -62,7 +67,7 @@ public sealed class LocalRedis : IAsyncDisposable
         var server = ChildProcess.Start("redis", _binary,
             ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", _dataDirectory, "--loglevel", "warning"],
-            _output);
+            _output, ownSession: _ownSession);
         _server = server;
         try
         {

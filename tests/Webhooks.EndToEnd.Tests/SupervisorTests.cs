@@ -29,6 +29,10 @@ public sealed class SupervisorTests
         var crashing = await supervisor.StartAsync("worker-1", _ => Task.FromResult(Sleep("worker-1")), RecordedStop("worker-1"), [sibling]);
         var siblingPid = sibling.Process.Id;
         var pids = new List<int> { crashing.Process.Id };
+        // As in the AppHost, each child has a session of its own (a terminal's Ctrl+C reaches only the supervisor),
+        // and its pid is the program's own, so `kill -9 <pid>` hits the program itself.
+        await Eventually.HoldsAsync(() => SessionOf(siblingPid) == siblingPid && File.ReadAllText($"/proc/{siblingPid}/comm").Trim() == "sleep",
+            Generous, "the store runs as 'sleep' in a session of its own");
 
         foreach (var (restart, delay) in new[] { (1, "1 s"), (2, "2 s") })
         {
@@ -138,7 +142,14 @@ public sealed class SupervisorTests
         Assert.True(IsRunning(siblingPid), "worker-2 kept running");
     }
 
-    private static ChildProcess Sleep(string name) => ChildProcess.Start(name, "sleep", ["600"], TestStack.Log);
+    private static ChildProcess Sleep(string name) => ChildProcess.Start(name, "sleep", ["600"], TestStack.Log, ownSession: true);
+
+    /// <summary>The session id, the sixth field of <c>/proc/&lt;pid&gt;/stat</c> (the fourth after the command's closing parenthesis).</summary>
+    private static int SessionOf(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     /// <summary>What a user does to a process from another terminal.</summary>
     private static async Task KillAsync(int pid)
