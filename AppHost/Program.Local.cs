@@ -1,6 +1,7 @@
 // Local mode: the default where no container runtime or Aspire package is at hand. A process supervisor,
 // not a second Aspire: Postgres and Redis from the machine's binaries, then the API and two workers as
-// child processes with the configuration keys Aspire would inject. Ctrl+C (or SIGTERM) stops them all.
+// child processes with the configuration keys Aspire would inject. One that crashes is restarted with
+// backoff while the others keep running; Ctrl+C (or SIGTERM) stops them all, services before Postgres and Redis.
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Webhooks.AppHost;
@@ -48,14 +49,18 @@ if (missing.Count > 0)
     return 1;
 }
 
-var children = new List<ChildProcess>();
-LocalPostgres? postgres = null;
-LocalRedis? redis = null;
+await using var supervisor = new Supervisor(Print, stopping: stopping.Token);
 var exitCode = 0;
 try
 {
-    postgres = await LocalPostgres.StartAsync(Path.Combine(dataDirectory, "postgres"), postgresPort, Print, ["webhooksdb"], ct: stopping.Token);
-    redis = await LocalRedis.StartAsync(Path.Combine(dataDirectory, "redis"), redisPort, Print, stopping.Token);
+    // Every child runs in a session of its own: Ctrl+C in the terminal reaches only this process, which stops the
+    // services first and Postgres and Redis after them, instead of all of them at once.
+    var postgres = await LocalPostgres.PrepareAsync(Path.Combine(dataDirectory, "postgres"), postgresPort, Print, ownSession: true);
+    var postgresServer = await supervisor.StartAsync("postgres", postgres.StartServerAsync, _ => postgres.StopServerAsync(), ct: stopping.Token);
+    await postgres.CreateDatabaseAsync("webhooksdb");
+    var redis = LocalRedis.Prepare(Path.Combine(dataDirectory, "redis"), redisPort, Print, ownSession: true);
+    var redisServer = await supervisor.StartAsync("redis", redis.StartServerAsync, _ => redis.StopServerAsync(), ct: stopping.Token);
+    SupervisedProcess[] data = [postgresServer, redisServer];
 
     var otlp = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
     Dictionary<string, string?> EnvironmentFor(string service, int port) => new()
@@ -71,27 +76,28 @@ try
         ["Logging__Console__FormatterOptions__SingleLine"] = "true",
     };
 
+    // A restarted service gets the same port and environment: the delegate below is what starts it every time.
     var services = new List<(ChildProcess Process, Uri Url)>();
-    var api = ServiceProject.Api(repositoryRoot).Start("api", buildConfiguration, EnvironmentFor("api", apiPort), Print);
-    children.Add(api);
-    services.Add((api, new Uri($"http://localhost:{apiPort}/")));
+    async Task StartServiceAsync(string name, ServiceProject project, IReadOnlyDictionary<string, string?> environment, int port, IReadOnlyList<SupervisedProcess> dependsOn)
+    {
+        var service = await supervisor.StartAsync(name, () => project.Start(name, buildConfiguration, environment, Print, ownSession: true), dependsOn, stopping.Token);
+        services.Add((service.Process, new Uri($"http://localhost:{port}/")));
+    }
+    await StartServiceAsync("api", ServiceProject.Api(repositoryRoot), EnvironmentFor("api", apiPort), apiPort, data);
     for (var i = 0; i < workerPorts.Length; i++)
     {
-        var worker = ServiceProject.Worker(repositoryRoot).Start($"worker-{i + 1}", buildConfiguration, EnvironmentFor("worker", workerPorts[i]), Print);
-        children.Add(worker);
-        services.Add((worker, new Uri($"http://localhost:{workerPorts[i]}/")));
+        await StartServiceAsync($"worker-{i + 1}", ServiceProject.Worker(repositoryRoot), EnvironmentFor("worker", workerPorts[i]), workerPorts[i], data);
     }
     // The receiver SDK's sample app, as a receiving team would run it, subscribed to the sample events.
-    var sample = ServiceProject.SampleReceiver(repositoryRoot).Start("sample-receiver", buildConfiguration, new Dictionary<string, string?>
+    await StartServiceAsync("sample-receiver", ServiceProject.SampleReceiver(repositoryRoot), new Dictionary<string, string?>
     {
         ["ASPNETCORE_ENVIRONMENT"] = "Development",
         ["ASPNETCORE_URLS"] = $"http://localhost:{samplePort}",
         ["Webhooks__Receiver__Secrets__0"] = sampleSecret,
         ["Logging__Console__FormatterName"] = "simple",
         ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-    }, Print);
-    children.Add(sample);
-    services.Add((sample, new Uri($"http://localhost:{samplePort}/")));
+    }, samplePort, []);
+    // A service that exits before it was ever healthy fails the start: that is a build or configuration to fix.
     await Task.WhenAll(services.Select(s => ServiceProject.WaitHealthyAsync(s.Process, s.Url, TimeSpan.FromSeconds(90), stopping.Token)));
     var sampleApp = await SampleSubscription.EnsureAsync(new Uri($"http://localhost:{apiPort}/"), adminKey,
         new Uri($"http://localhost:{samplePort}/webhooks"), sampleSecret, stopping.Token);
@@ -110,17 +116,10 @@ try
     Print(otlp is null
         ? "  traces: set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector or dashboard"
         : $"  traces: exported to {otlp}");
-    Print("All services healthy. Press Ctrl+C to stop.");
+    Print("All services healthy. A service that crashes is restarted; press Ctrl+C to stop.");
     Print("");
 
-    var exited = Task.WhenAny(children.Select(c => c.WaitForExitAsync()));
-    await Task.WhenAny(exited, Task.Delay(Timeout.Infinite, stopping.Token)).ContinueWith(_ => { });
-    if (!stopping.IsCancellationRequested)
-    {
-        var dead = children.First(c => c.HasExited);
-        Console.Error.WriteLine($"error: {dead.Name} exited with code {dead.ExitCode}; stopping the stack.");
-        exitCode = 1;
-    }
+    await Task.Delay(Timeout.Infinite, stopping.Token);
 }
 catch (OperationCanceledException) when (stopping.IsCancellationRequested)
 {
@@ -133,15 +132,7 @@ catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
 finally
 {
     Print("Stopping…");
-    await Task.WhenAll(children.Select(c => c.StopAsync(TimeSpan.FromSeconds(15))));
-    if (redis is not null)
-    {
-        await redis.DisposeAsync();
-    }
-    if (postgres is not null)
-    {
-        await postgres.DisposeAsync();
-    }
+    await supervisor.StopAsync();
     Print("Stopped.");
 }
 return exitCode;

@@ -12,6 +12,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Action<string> _output;
     private int _disposed;
+    private int? _exitCode;
 
     private ChildProcess(string name, Process process, Action<string> output)
     {
@@ -21,14 +22,31 @@ public sealed partial class ChildProcess : IAsyncDisposable
     }
 
     public string Name { get; }
-    public int Id => _process.Id;
-    public bool HasExited => Volatile.Read(ref _disposed) == 1 || _process.HasExited;
-    public int ExitCode => _process.ExitCode;
 
+    /// <summary>The process id, still readable after the process has exited and been disposed.</summary>
+    public int Id { get; private set; }
+
+    public bool HasExited => Volatile.Read(ref _disposed) == 1 || _process.HasExited;
+
+    /// <summary>The exit code (128 + the signal's number when a signal ended it), still readable after disposal.</summary>
+    public int ExitCode => _exitCode ?? _process.ExitCode;
+
+    /// <param name="ownSession">
+    /// Runs the process in a session of its own (through util-linux <c>setsid</c>, where it exists), so a terminal's
+    /// Ctrl+C reaches only this process, which then stops the child in its own order, rather than every process at once.
+    /// Only for a parent that handles SIGINT, SIGTERM and SIGHUP by stopping its children: nothing else will.
+    /// </param>
     public static ChildProcess Start(
         string name, string fileName, IEnumerable<string> arguments, Action<string> output,
-        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, bool ownSession = false)
     {
+        // setsid execs the program in place (a child of .NET is never a process group leader, so it does not fork):
+        // the pid is the program's own, signalled and reaped directly.
+        if (ownSession && !OperatingSystem.IsWindows() && FindOnPath("setsid") is { } setsid)
+        {
+            arguments = ["--wait", fileName, .. arguments];
+            fileName = setsid;
+        }
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -53,6 +71,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"{name}: '{fileName}' did not start.");
         }
+        child.Id = process.Id;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
@@ -101,6 +120,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
         await StopAsync(TimeSpan.FromSeconds(10));
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            _exitCode = _process.ExitCode;
             _process.Dispose();
         }
     }

@@ -16,13 +16,19 @@ public sealed class LocalPostgres : IAsyncDisposable
 
     private readonly string _bin;
     private readonly string _dataDirectory;
+    private readonly Action<string> _output;
+    private readonly bool _durable;
+    private readonly bool _ownSession;
     private ChildProcess? _server;
 
-    private LocalPostgres(string bin, string dataDirectory, int port)
+    private LocalPostgres(string bin, string dataDirectory, int port, Action<string> output, bool durable, bool ownSession)
     {
         _bin = bin;
         _dataDirectory = dataDirectory;
         Port = port;
+        _output = output;
+        _durable = durable;
+        _ownSession = ownSession;
     }
 
     public int Port { get; }
@@ -61,33 +67,77 @@ public sealed class LocalPostgres : IAsyncDisposable
     public static async Task<LocalPostgres> StartAsync(
         string dataDirectory, int port, Action<string> output, IEnumerable<string> databases, bool durable = true, CancellationToken ct = default)
     {
-        var bin = FindBinaries() ?? throw new InvalidOperationException(InstallHint);
-        dataDirectory = Path.GetFullPath(dataDirectory);
-        var postgres = new LocalPostgres(bin, dataDirectory, port);
-        await postgres.InitialiseAsync(output);
-        await postgres.StopLeftoverAsync();
-        EnsurePortFree(port, "Postgres");
-
-        var settings = new List<string>
+        var postgres = await PrepareAsync(dataDirectory, port, output, durable);
+        await postgres.StartServerAsync(ct);
+        try
         {
-            "-D", dataDirectory, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200",
-        };
-        if (!durable)
-        {
-            // Throwaway test servers: durability buys nothing and costs seconds.
-            settings.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+            foreach (var database in databases)
+            {
+                await postgres.CreateDatabaseAsync(database);
+            }
         }
-        postgres._server = postgres.StartAsOwner("postgres", settings, output);
-        await postgres.WaitUntilReadyAsync(ct);
-        foreach (var database in databases)
+        catch
         {
-            await postgres.CreateDatabaseAsync(database);
+            await postgres.StopServerAsync();
+            throw;
         }
         return postgres;
     }
 
-    private async Task InitialiseAsync(Action<string> output)
+    /// <summary>
+    /// Readies the data folder (initdb on first use, a server left running by a killed run stopped) and checks the
+    /// port is free; <see cref="StartServerAsync"/> then starts the server (in a session of its own with
+    /// <paramref name="ownSession"/>, see <see cref="ChildProcess.Start"/>).
+    /// </summary>
+    public static async Task<LocalPostgres> PrepareAsync(string dataDirectory, int port, Action<string> output, bool durable = true, bool ownSession = false)
+    {
+        var bin = FindBinaries() ?? throw new InvalidOperationException(InstallHint);
+        var postgres = new LocalPostgres(bin, Path.GetFullPath(dataDirectory), port, output, durable, ownSession);
+        await postgres.InitialiseAsync();
+        await postgres.StopLeftoverAsync();
+        EnsurePortFree(port, "Postgres");
+        return postgres;
+    }
+
+    /// <summary>
+    /// Starts the server on this folder and port and waits until it accepts connections — also after a crash, where
+    /// Postgres recovers from its write-ahead log. A server that does not get ready is stopped before this throws.
+    /// </summary>
+    public async Task<ChildProcess> StartServerAsync(CancellationToken ct = default)
+    {
+        if (_server is { HasExited: false })
+        {
+            throw new InvalidOperationException($"Postgres is already running on port {Port}.");
+        }
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+        var settings = new List<string>
+        {
+            "-D", _dataDirectory, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200",
+        };
+        if (!_durable)
+        {
+            // Throwaway test servers: durability buys nothing and costs seconds.
+            settings.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+        }
+        var server = StartAsOwner("postgres", settings, _output);
+        _server = server;
+        try
+        {
+            await WaitUntilReadyAsync(server, ct);
+        }
+        catch
+        {
+            await StopServerAsync();
+            throw;
+        }
+        return server;
+    }
+
+    private async Task InitialiseAsync()
     {
         if (File.Exists(Path.Combine(_dataDirectory, "PG_VERSION")))
         {
@@ -95,7 +145,7 @@ public sealed class LocalPostgres : IAsyncDisposable
         }
         Directory.CreateDirectory(_dataDirectory);
         await GiveToOwnerAsync(_dataDirectory);
-        output($"[postgres] initialising {_dataDirectory}");
+        _output($"[postgres] initialising {_dataDirectory}");
         var (code, text) = await RunAsOwnerAsync("initdb",
             ["-D", _dataDirectory, "-U", Superuser, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"], TimeSpan.FromMinutes(2));
         if (code != 0)
@@ -127,14 +177,14 @@ public sealed class LocalPostgres : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken ct)
+    private async Task WaitUntilReadyAsync(ChildProcess server, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            if (_server!.HasExited)
+            if (server.HasExited)
             {
-                throw new InvalidOperationException($"Postgres exited with code {_server.ExitCode} during start-up (see its log above).");
+                throw new InvalidOperationException($"Postgres exited with code {server.ExitCode} during start-up (see its log above).");
             }
             var (code, _) = await ChildProcess.RunAsync(Path.Combine(_bin, "pg_isready"),
                 ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", Superuser], TimeSpan.FromSeconds(10));
@@ -163,7 +213,7 @@ public sealed class LocalPostgres : IAsyncDisposable
     private ChildProcess StartAsOwner(string program, IEnumerable<string> arguments, Action<string> output)
     {
         var (file, args) = AsOwner(program, arguments);
-        return ChildProcess.Start("postgres", file, args, output);
+        return ChildProcess.Start("postgres", file, args, output, ownSession: _ownSession);
     }
 
     private Task<(int, string)> RunAsOwnerAsync(string program, IEnumerable<string> arguments, TimeSpan timeout)
@@ -203,7 +253,8 @@ public sealed class LocalPostgres : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the server (<c>pg_ctl stop -m fast</c>, then signals); <see cref="StartServerAsync"/> starts it again.</summary>
+    public async Task StopServerAsync()
     {
         if (_server is null)
         {
@@ -216,4 +267,6 @@ public sealed class LocalPostgres : IAsyncDisposable
         await _server.DisposeAsync();
         _server = null;
     }
+
+    public async ValueTask DisposeAsync() => await StopServerAsync();
 }

@@ -3,9 +3,20 @@ namespace Webhooks.AppHost.Local;
 /// <summary>A Redis server from the machine's <c>redis-server</c>, on 127.0.0.1, without persistence.</summary>
 public sealed class LocalRedis : IAsyncDisposable
 {
+    private readonly string _binary;
+    private readonly string _dataDirectory;
+    private readonly Action<string> _output;
+    private readonly bool _ownSession;
     private ChildProcess? _server;
 
-    private LocalRedis(int port) => Port = port;
+    private LocalRedis(string binary, string dataDirectory, int port, Action<string> output, bool ownSession)
+    {
+        _binary = binary;
+        _dataDirectory = dataDirectory;
+        Port = port;
+        _output = output;
+        _ownSession = ownSession;
+    }
 
     public int Port { get; }
 
@@ -22,26 +33,62 @@ public sealed class LocalRedis : IAsyncDisposable
 
     public static async Task<LocalRedis> StartAsync(string dataDirectory, int port, Action<string> output, CancellationToken ct = default)
     {
-        var binary = FindBinary() ?? throw new InvalidOperationException(InstallHint);
-        LocalPostgres.EnsurePortFree(port, "Redis");
-        Directory.CreateDirectory(dataDirectory);
-        var redis = new LocalRedis(port);
-        redis._server = ChildProcess.Start("redis", binary,
-            ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", Path.GetFullPath(dataDirectory), "--loglevel", "warning"],
-            output);
-        await redis.WaitUntilReadyAsync(ct);
+        var redis = Prepare(dataDirectory, port, output);
+        await redis.StartServerAsync(ct);
         return redis;
     }
 
-    private async Task WaitUntilReadyAsync(CancellationToken ct)
+    /// <summary>
+    /// Finds the binary and checks the port is free; <see cref="StartServerAsync"/> then starts the server (in a session
+    /// of its own with <paramref name="ownSession"/>, see <see cref="ChildProcess.Start"/>).
+    /// </summary>
+    public static LocalRedis Prepare(string dataDirectory, int port, Action<string> output, bool ownSession = false)
+    {
+        var binary = FindBinary() ?? throw new InvalidOperationException(InstallHint);
+        LocalPostgres.EnsurePortFree(port, "Redis");
+        Directory.CreateDirectory(dataDirectory);
+        return new LocalRedis(binary, Path.GetFullPath(dataDirectory), port, output, ownSession);
+    }
+
+    /// <summary>
+    /// Starts the server on this port and waits until it answers PING — also after a crash (it starts empty, as it
+    /// keeps nothing on disk). A server that does not get ready is stopped before this throws.
+    /// </summary>
+    public async Task<ChildProcess> StartServerAsync(CancellationToken ct = default)
+    {
+        if (_server is { HasExited: false })
+        {
+            throw new InvalidOperationException($"Redis is already running on port {Port}.");
+        }
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+        var server = ChildProcess.Start("redis", _binary,
+            ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", _dataDirectory, "--loglevel", "warning"],
+            _output, ownSession: _ownSession);
+        _server = server;
+        try
+        {
+            await WaitUntilReadyAsync(server, ct);
+        }
+        catch
+        {
+            await StopServerAsync();
+            throw;
+        }
+        return server;
+    }
+
+    private async Task WaitUntilReadyAsync(ChildProcess server, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
-            if (_server!.HasExited)
+            if (server.HasExited)
             {
-                throw new InvalidOperationException($"redis-server exited with code {_server.ExitCode} during start-up (see its log above).");
+                throw new InvalidOperationException($"redis-server exited with code {server.ExitCode} during start-up (see its log above).");
             }
             try
             {
@@ -67,8 +114,8 @@ public sealed class LocalRedis : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the server (tests of running without Redis); <see cref="StartAsync"/> a new one on the same port to resume.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the server (tests of running without Redis); <see cref="StartServerAsync"/> starts it again on the same port.</summary>
+    public async Task StopServerAsync()
     {
         if (_server is not null)
         {
@@ -76,4 +123,6 @@ public sealed class LocalRedis : IAsyncDisposable
             _server = null;
         }
     }
+
+    public async ValueTask DisposeAsync() => await StopServerAsync();
 }
