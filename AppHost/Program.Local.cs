@@ -23,6 +23,19 @@ var workerPorts = local.GetSection("WorkerPorts").Get<int[]>() ?? [5091, 5092];
 var adminKey = local["AdminApiKey"] ?? "wh_admin_dev_0000000000000000000000000000";
 var samplePort = local.GetValue("SampleReceiverPort", 5100);
 var sampleSecret = local["SampleReceiverSecret"] ?? "whsec_c2FtcGxlLXJlY2VpdmVyLWRldmVsb3BtZW50LXNlY3JldA==";
+// The key that encrypts the data protection key ring (and so, through it, the endpoints' signing secrets) at rest:
+// made once per data directory and kept beside it, never in the database.
+var keyRingKeyFile = Path.Combine(dataDirectory, "keyring.key");
+if (!File.Exists(keyRingKeyFile))
+{
+    Directory.CreateDirectory(dataDirectory);
+    File.WriteAllText(keyRingKeyFile, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+    if (!OperatingSystem.IsWindows())
+    {
+        File.SetUnixFileMode(keyRingKeyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+}
+var keyRingKey = File.ReadAllText(keyRingKeyFile).Trim();
 
 var consoleLock = new object();
 void Print(string line)
@@ -70,6 +83,7 @@ try
         ["ConnectionStrings__webhooksdb"] = postgres.ConnectionString("webhooksdb"),
         ["ConnectionStrings__redis"] = redis.ConnectionString,
         ["Webhooks__AdminApiKey"] = adminKey,
+        ["Webhooks__KeyRingKey"] = keyRingKey,
         ["OTEL_SERVICE_NAME"] = service,
         ["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp,
         ["Logging__Console__FormatterName"] = "simple",
