@@ -22,7 +22,7 @@ public static class DeliveryEngineExtensions
         services.AddSingleton<DispatchSignal>();
         services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Webhooks.Core.Data.SecretProtector>()));
-        builder.AddTelemetrySources(WebhookSender.ActivitySource.Name);
+        builder.AddTelemetrySources(WorkerTelemetry.Name);
 
         var settings = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
         var poll = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
@@ -35,6 +35,9 @@ public static class DeliveryEngineExtensions
                 .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
             q.AddJob<LeaseSweepJob>(LeaseSweepJob.Key);
             q.AddTrigger(t => t.ForJob(LeaseSweepJob.Key).WithIdentity("lease-sweep")
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
+            q.AddJob<PurgeDeletedJob>(PurgeDeletedJob.Key);
+            q.AddTrigger(t => t.ForJob(PurgeDeletedJob.Key).WithIdentity("purge-deleted")
                 .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
             q.AddJob<RetentionJob>(RetentionJob.Key);
             q.AddTrigger(t => t.ForJob(RetentionJob.Key).WithIdentity("retention")

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Webhooks.Core.Data;
@@ -26,13 +25,6 @@ public sealed partial class Dispatcher(
     DependencyOutages outages,
     ILogger<Dispatcher> logger)
 {
-    public static readonly Meter Meter = new("Webhooks.Worker");
-    private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("webhooks.delivery.attempts", description: "Delivery attempts, by outcome");
-    private static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram<double>("webhooks.delivery.attempt.duration", "ms", "Duration of delivery attempts");
-    private static long _dueBacklog;
-    private static readonly ObservableGauge<long> DueBacklog = Meter.CreateObservableGauge("webhooks.delivery.due_backlog", () => Volatile.Read(ref _dueBacklog),
-        description: "Deliveries due and not yet claimed, as last counted");
-
     private readonly ConcurrentDictionary<string, int> _inFlightByEndpoint = new();
     private readonly ConcurrentDictionary<string, int> _inFlightByApplication = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
@@ -41,8 +33,6 @@ public sealed partial class Dispatcher(
     private int _finishedSinceClaim;
     private int _wakeRequested;
     private int _running;
-
-    public static void ReportDueBacklog(long count) => Volatile.Write(ref _dueBacklog, count);
 
     /// <summary>New work was published: claim at once (the running pass wakes; an idle worker is triggered by the caller).</summary>
     public void RequestWake()
@@ -246,8 +236,7 @@ public sealed partial class Dispatcher(
             }
             var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
             var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
-            Attempts.Add(1, new KeyValuePair<string, object?>("outcome", SnakeCase.Of(sent.Outcome)));
-            AttemptDuration.Record(sent.Attempt.DurationMs);
+            WorkerTelemetry.AttemptFinished(sent.Outcome, sent.Attempt.DurationMs);
             results.TryWrite(new AttemptResult(sent.Attempt, identity.Id, decision));
         }
         finally

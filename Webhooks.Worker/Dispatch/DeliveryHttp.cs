@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace Webhooks.Worker.Dispatch;
+
+/// <summary>The SSRF guard refused every address the endpoint's host resolved to.</summary>
+public sealed class DestinationBlockedException(string message) : IOException(message);
+
+/// <summary>
+/// The one outbound HTTP handler: pooled connections, no redirects, no cookies, and an SSRF guard in
+/// <c>ConnectCallback</c> that checks addresses after DNS resolution, so a hostname cannot smuggle in a
+/// private address.
+/// </summary>
+public static class DeliveryHttp
+{
+    public static HttpClient Create(IOptions<DeliveryOptions> options)
+    {
+        var allowPrivate = options.Value.AllowPrivateNetworks;
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            // HTTP_PROXY and friends would route deliveries through a proxy whose address, not the target's, the guard
+            // below would check. Deliveries go direct; an egress proxy is an explicit setting, never an inherited one.
+            UseProxy = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            MaxConnectionsPerServer = 256,
+            ConnectCallback = (context, ct) => ConnectAsync(context, allowPrivate, ct),
+        };
+        return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, CancellationToken ct)
+    {
+        var host = context.DnsEndPoint.Host;
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+        var allowed = allowPrivate ? addresses : addresses.Where(a => !AddressRules.IsPrivate(a)).ToArray();
+        if (allowed.Length == 0)
+        {
+            throw new DestinationBlockedException(
+                $"'{host}' resolves only to loopback, private, link-local or reserved addresses; deliveries there are blocked.");
+        }
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, ct);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}
+
+public static class AddressRules
+{
+    /// <summary>Loopback, private (RFC 1918, ULA), link-local (incl. cloud metadata), CGNAT, unspecified, multicast and reserved.</summary>
+    public static bool IsPrivate(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.IPv6None))
+        {
+            return true;
+        }
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            return b[0] switch
+            {
+                0 or 10 or 127 => true,
+                100 => b[1] is >= 64 and <= 127,      // 100.64/10 carrier-grade NAT
+                169 => b[1] == 254,                   // link-local, 169.254.169.254 metadata
+                172 => b[1] is >= 16 and <= 31,
+                192 => (b[1] == 168) || (b[1] == 0 && b[2] is 0 or 2) || (b[1] == 88 && b[2] == 99),
+                198 => b[1] is 18 or 19 || (b[1] == 51 && b[2] == 100),
+                203 => b[1] == 0 && b[2] == 113,
+                >= 224 => true,                       // multicast and reserved
+                _ => false,
+            };
+        }
+        var bytes = address.GetAddressBytes();
+        // IPv6 forms that carry an IPv4 address a gateway will reach: judge the IPv4 address inside.
+        if (EmbeddedIPv4(bytes) is { } embedded)
+        {
+            return IsPrivate(embedded);
+        }
+        return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast ||
+               (bytes[0] & 0xFE) == 0xFC ||           // fc00::/7 unique local
+               (bytes[0] == 0x00 && bytes[1] == 0x64 && bytes[2] == 0xFF && bytes[3] == 0x9B && bytes[4] == 0x00 && bytes[5] == 0x01) || // 64:ff9b:1::/48 local-use NAT64
+               (bytes[0] == 0x01 && bytes.AsSpan(1, 7).IndexOfAnyExcept((byte)0) < 0) || // 100::/64 discard-only
+               (bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0x0D && bytes[3] == 0xB8); // documentation
+    }
+
+    /// <summary>
+    /// The IPv4 address inside an IPv6 address that translates to one: NAT64 (<c>64:ff9b::/96</c>), 6to4
+    /// (<c>2002::/16</c>), Teredo (<c>2001::/32</c>, the client address, inverted) and IPv4-compatible (<c>::/96</c>).
+    /// </summary>
+    private static IPAddress? EmbeddedIPv4(byte[] b)
+    {
+        if (b.Length != 16)
+        {
+            return null;
+        }
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)
+        {
+            return new IPAddress(b.AsSpan(12, 4));
+        }
+        if (b[0] == 0x20 && b[1] == 0x02)
+        {
+            return new IPAddress(b.AsSpan(2, 4));
+        }
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)
+        {
+            return new IPAddress([(byte)~b[12], (byte)~b[13], (byte)~b[14], (byte)~b[15]]);
+        }
+        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0 && !(b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] <= 1))
+        {
+            return new IPAddress(b.AsSpan(12, 4));
+        }
+        return null;
+    }
+}

@@ -1,0 +1,31 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+
+namespace Webhooks.Worker;
+
+/// <summary>The worker's traces and metrics, in one place: one activity source and one meter, both "Webhooks.Worker".</summary>
+public static class WorkerTelemetry
+{
+    public const string Name = "Webhooks.Worker";
+
+    /// <summary>Each attempt is a client span in the publisher's trace.</summary>
+    public static readonly ActivitySource ActivitySource = new(Name);
+
+    public static readonly Meter Meter = new(Name);
+
+    private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("webhooks.delivery.attempts", description: "Delivery attempts, by outcome");
+    private static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram<double>("webhooks.delivery.attempt.duration", "ms", "Duration of delivery attempts");
+    private static long _dueBacklog;
+    private static readonly ObservableGauge<long> DueBacklog = Meter.CreateObservableGauge("webhooks.delivery.due_backlog", () => Volatile.Read(ref _dueBacklog),
+        description: "Deliveries due and not yet claimed, as last counted");
+
+    public static void AttemptFinished(AttemptOutcome outcome, int durationMs)
+    {
+        Attempts.Add(1, new KeyValuePair<string, object?>("outcome", SnakeCase.Of(outcome)));
+        AttemptDuration.Record(durationMs);
+    }
+
+    public static void ReportDueBacklog(long count) => Volatile.Write(ref _dueBacklog, count);
+}
