@@ -26,8 +26,9 @@ public static class EndpointRoutes
         endpoints.MapGet("/{endpointId}/secret", GetSecretAsync);
         endpoints.MapPost("/{endpointId}/secret/rotate", RotateSecretAsync).Validate<RotateSecretIn>();
         endpoints.MapPost("/{endpointId}/recover", RecoverAsync).Validate<RecoverIn>();
-        // Waits for the worker's attempt itself, bounded by the endpoint's timeout: not subject to the default deadline.
-        endpoints.MapPost("/{endpointId}/test", TestAsync).Validate<EndpointTestIn>().ProducesValidationProblem(422).DisableRequestTimeout();
+        // Waits for the worker's attempt itself, bounded by the endpoint's timeout: a longer deadline than the default.
+        endpoints.MapPost("/{endpointId}/test", TestAsync).Validate<EndpointTestIn>().ProducesValidationProblem(422)
+            .WithRequestTimeout(Infrastructure.ApiExtensions.EndpointTestPolicy);
         endpoints.MapGet("/{endpointId}/stats", StatsAsync);
         endpoints.MapGet("/{endpointId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
         endpoints.MapGet("/{endpointId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();

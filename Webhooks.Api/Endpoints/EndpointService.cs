@@ -72,7 +72,7 @@ public sealed class EndpointService(
     public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct)
     {
         var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Recover,
-            [new Npgsql.NpgsqlParameter("endpoint_id", endpoint.Id), new Npgsql.NpgsqlParameter("since", since)], ct);
+            [new Npgsql.NpgsqlParameter("endpoint_id", endpoint.Id), new Npgsql.NpgsqlParameter("since", since.ToUniversalTime())], ct);
         await signal.NotifyAsync();
         return requeued;
     }

@@ -51,10 +51,21 @@ public static class ApiExtensions
         // No request waits on a stalled database for long: past the deadline it is answered 503 (problem details),
         // never left hanging. A publish cut off there either committed or did not; its idempotency key makes the retry safe.
         var deadline = builder.Configuration.GetValue("Webhooks:Api:RequestTimeoutSeconds", 10.0);
-        services.AddRequestTimeouts(o => o.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+        services.AddRequestTimeouts(o =>
         {
-            Timeout = TimeSpan.FromSeconds(deadline),
-            TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+            o.DefaultPolicy = new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+            {
+                Timeout = TimeSpan.FromSeconds(deadline),
+                TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+                WriteTimeoutResponse = WriteUnavailableAsync,
+            };
+            // The endpoint test waits for the worker's attempt, up to the endpoint's own timeout (at most 60 s) plus 5 s.
+            o.AddPolicy(EndpointTestPolicy, new Microsoft.AspNetCore.Http.Timeouts.RequestTimeoutPolicy
+            {
+                Timeout = TimeSpan.FromSeconds(75),
+                TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+                WriteTimeoutResponse = WriteUnavailableAsync,
+            });
         });
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
@@ -62,14 +73,32 @@ public static class ApiExtensions
         return builder;
     }
 
-    /// <summary>A request answered without a server error means Postgres answered it: the outage log gets its closing line.</summary>
+    /// <summary>The request-timeout policy of the routes that wait for a worker's attempt.</summary>
+    public const string EndpointTestPolicy = "endpoint-test";
+
+    /// <summary>Past the deadline: the same 503 problem, with Retry-After, as any other database outage.</summary>
+    private static Task WriteUnavailableAsync(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = ProblemExceptionHandler.Unavailable(),
+        }).AsTask();
+    }
+
+    /// <summary>
+    /// An API or dashboard request (each checks its key or session in Postgres) answered without a server error means
+    /// Postgres answered: the outage log gets its closing line. Health and other probes do not count.
+    /// </summary>
     public static WebApplication UseOutageRecovery(this WebApplication app)
     {
         var outages = app.Services.GetRequiredService<Webhooks.Core.Hosting.DependencyOutages>();
         app.Use(async (context, next) =>
         {
             await next(context);
-            if (context.Response.StatusCode < 500)
+            if (context.Response.StatusCode is < 500 and not 401 &&
+                (context.Request.Path.StartsWithSegments("/api") || context.Request.Path.StartsWithSegments("/dashboard")))
             {
                 outages.Postgres.Recovered();
             }

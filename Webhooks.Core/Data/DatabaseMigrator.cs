@@ -56,7 +56,9 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
             .ToListAsync(ct);
         foreach (var row in plain)
         {
-            await db.Database.ExecuteSqlRawAsync("UPDATE endpoints SET secret = @secret, previous_secret = @previous WHERE id = @id",
+            // Only if unchanged meanwhile: a rotation by a running instance wins.
+            await db.Database.ExecuteSqlRawAsync(
+                "UPDATE endpoints SET secret = @secret, previous_secret = @previous WHERE id = @id AND secret = @old AND previous_secret IS NOT DISTINCT FROM @old_previous",
                 [
                     new NpgsqlParameter("secret", SecretProtector.IsProtected(row.Secret) ? row.Secret : secrets.Protect(row.Secret)),
                     new NpgsqlParameter("previous", NpgsqlTypes.NpgsqlDbType.Text)
@@ -64,6 +66,8 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
                         Value = row.PreviousSecret is null ? DBNull.Value : SecretProtector.IsProtected(row.PreviousSecret) ? row.PreviousSecret : secrets.Protect(row.PreviousSecret),
                     },
                     new NpgsqlParameter("id", row.Id),
+                    new NpgsqlParameter("old", row.Secret),
+                    new NpgsqlParameter("old_previous", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)row.PreviousSecret ?? DBNull.Value },
                 ], ct);
         }
         if (plain.Count > 0)

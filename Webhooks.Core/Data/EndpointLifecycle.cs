@@ -15,7 +15,7 @@ public static class EndpointLifecycle
         db.InTransactionAsync(async () =>
         {
             endpoint.Disable(reason, now);
-            await db.SaveChangesAsync(ct);
+            await db.SaveInUnitAsync(ct);
             await db.ApplyAsync(DeliveryLifecycle.Park, endpoint.Id, ct);
         }, ct);
 
@@ -23,7 +23,7 @@ public static class EndpointLifecycle
         db.InTransactionAsync(async () =>
         {
             endpoint.Enable(now);
-            await db.SaveChangesAsync(ct);
+            await db.SaveInUnitAsync(ct);
             await db.ApplyAsync(DeliveryLifecycle.Unpark, endpoint.Id, ct);
         }, ct);
 
@@ -36,10 +36,10 @@ public static class EndpointLifecycle
         await db.InTransactionAsync(async () =>
         {
             endpoint.MarkDeleted(now);
-            await db.SaveChangesAsync(ct);
+            await db.SaveInUnitAsync(ct);
             await db.ApplyAsync(DeliveryLifecycle.Cancel, endpoint.Id, ct);
         }, ct);
-        await db.PurgeDeletedAsync(ct);
+        await db.TryPurgeDeletedAsync();
     }
 
     /// <summary>Deletes an application the same way: hidden at once, its rows removed once nothing of it is in flight.</summary>
@@ -48,7 +48,7 @@ public static class EndpointLifecycle
         await db.InTransactionAsync(async () =>
         {
             application.MarkDeleted(now);
-            await db.SaveChangesAsync(ct);
+            await db.SaveInUnitAsync(ct);
             // Deleted endpoints are disabled too: the worker's claim tests only that.
             await db.Endpoints.Where(e => e.ApplicationId == application.Id)
                 .ExecuteUpdateAsync(s => s
@@ -60,7 +60,23 @@ public static class EndpointLifecycle
             var endpointIds = await db.Endpoints.IgnoreQueryFilters().Where(e => e.ApplicationId == application.Id).Select(e => e.Id).ToArrayAsync(ct);
             await db.ApplyAsync(DeliveryLifecycle.Cancel, endpointIds, ct);
         }, ct);
-        await db.PurgeDeletedAsync(ct);
+        await db.TryPurgeDeletedAsync();
+    }
+
+    /// <summary>
+    /// Removes the deleted rows now if that is quick; the delete has committed either way, and the worker's purge job
+    /// removes whatever is left, so a slow or failed purge never turns a done delete into an error.
+    /// </summary>
+    private static async Task TryPurgeDeletedAsync(this WebhooksDbContext db)
+    {
+        using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await db.PurgeDeletedAsync(quick.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or Npgsql.NpgsqlException or InvalidOperationException)
+        {
+        }
     }
 
     /// <summary>Runs one of <see cref="DeliveryLifecycle"/>'s transitions for the given endpoints, in the context's transaction.</summary>
@@ -72,13 +88,21 @@ public static class EndpointLifecycle
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction under the context's execution strategy, so a transient
-    /// failure retries the whole unit rather than half of it.
+    /// failure retries the whole unit rather than half of it. Tracked changes are accepted only once the transaction
+    /// commits: a retry writes the entity again, rather than finding nothing to save and committing only the
+    /// statements that follow (which would, say, cancel a live endpoint's deliveries).
     /// </summary>
-    public static Task InTransactionAsync(this WebhooksDbContext db, Func<Task> work, CancellationToken ct) =>
-        db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+    public static async Task InTransactionAsync(this WebhooksDbContext db, Func<Task> work, CancellationToken ct)
+    {
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             await work();
             await transaction.CommitAsync(ct);
         });
+        db.ChangeTracker.AcceptAllChanges();
+    }
+
+    /// <summary>Saves inside <see cref="InTransactionAsync"/>: the changes stay pending until the transaction commits.</summary>
+    private static Task SaveInUnitAsync(this WebhooksDbContext db, CancellationToken ct) => db.SaveChangesAsync(acceptAllChangesOnSuccess: false, ct);
 }

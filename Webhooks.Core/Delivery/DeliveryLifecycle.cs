@@ -89,7 +89,10 @@ public static class DeliveryLifecycle
 
     /// <summary>Whether an attempt counts towards its endpoint's health (failure streak, auto-disable, 410).</summary>
     public static bool AffectsEndpointHealth(AttemptTrigger trigger, string? errorKind) =>
-        trigger != AttemptTrigger.Test && errorKind != LeaseExpiredErrorKind;
+        trigger != AttemptTrigger.Test && errorKind is not (LeaseExpiredErrorKind or InternalErrorKind);
+
+    /// <summary>The error kind of an attempt that failed inside the worker (a bug of ours), not at the endpoint.</summary>
+    public const string InternalErrorKind = "internal";
 
     // ---- SQL: every statement that moves a delivery from one state to another lives below. ----
 
@@ -140,9 +143,11 @@ public static class DeliveryLifecycle
         """;
 
     /// <summary>
-    /// Record: each delivery (<c>@id</c>) whose lease is still held by <c>@owner</c> takes the decided status and
-    /// retry delay (seconds, NULL for none), counting one more attempt. A disabled endpoint's retry is parked.
-    /// A lease lost meanwhile (the sweep took it) leaves the row alone: the sweep already counted the attempt.
+    /// Record: each delivery (<c>@id</c>) still under the claim the result belongs to — held by <c>@owner</c> with the
+    /// attempt count it was claimed with (<c>@claimed_count</c>), so a late result can never land on a later claim of
+    /// the same delivery — takes the decided status and retry delay (seconds, NULL for none), counting one more
+    /// attempt. A disabled endpoint's retry is parked. A claim lost meanwhile (the sweep recorded it) is left alone;
+    /// the late attempt still goes into the log. The caller locks the endpoints first (<see cref="LockEndpoints"/>).
     /// </summary>
     public const string Record = """
         UPDATE deliveries d
@@ -154,17 +159,27 @@ public static class DeliveryLifecycle
             lease_owner = NULL,
             lease_expires_at = NULL,
             updated_at = now()
-        FROM unnest(@id, @owner, @status, @retry_in, @status_code) AS u(id, owner, status, retry_in, status_code), endpoints e
-        WHERE d.id = u.id AND e.id = d.endpoint_id AND d.status = 'in_flight' AND d.lease_owner = u.owner
+        FROM unnest(@id, @owner, @claimed_count, @status, @retry_in, @status_code) AS u(id, owner, claimed_count, status, retry_in, status_code), endpoints e
+        WHERE d.id = u.id AND e.id = d.endpoint_id AND d.status = 'in_flight' AND d.lease_owner = u.owner AND d.attempt_count = u.claimed_count
         """;
 
-    /// <summary>Release: handed back unattempted (rate-limited), due again at <c>@due_at</c>; nothing was sent, nothing is counted.</summary>
+    /// <summary>
+    /// Locks the endpoints a batch of outcomes touches, in id order, before their deliveries: recording, enabling and
+    /// disabling then serialize per endpoint (a retry is never parked on an endpoint enabled a moment before, nor left
+    /// due on one disabled a moment before), and two workers recording the same endpoints cannot deadlock.
+    /// </summary>
+    public const string LockEndpoints = "SELECT 1 FROM endpoints WHERE id = ANY(@endpoint_ids) ORDER BY id FOR NO KEY UPDATE";
+
+    /// <summary>
+    /// Release: handed back unattempted (rate-limited, or the request could not be built), due again at <c>@due_at</c>
+    /// (parked if the endpoint was disabled meanwhile); nothing was sent, nothing is counted.
+    /// </summary>
     public const string Release = """
         UPDATE deliveries d
         SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
-            next_attempt_at = u.due_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(@id, @due_at) AS u(id, due_at)
-        WHERE d.id = u.id AND d.lease_owner = @owner AND d.status = 'in_flight'
+            next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE u.due_at END, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(@id, @due_at) AS u(id, due_at), endpoints e
+        WHERE d.id = u.id AND e.id = d.endpoint_id AND d.lease_owner = @owner AND d.status = 'in_flight'
         """;
 
     /// <summary>

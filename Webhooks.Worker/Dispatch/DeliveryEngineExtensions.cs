@@ -12,6 +12,9 @@ public static class DeliveryEngineExtensions
     {
         var services = builder.Services;
         services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        // The API makes and rotates the data protection keys; a worker only reads them, so a worker started with a
+        // wrong or missing key-ring key can never write a key the others cannot use.
+        Microsoft.AspNetCore.DataProtection.DataProtectionBuilderExtensions.DisableAutomaticKeyGeneration(services.AddDataProtection());
         services.AddSingleton<WorkerIdentity>();
         services.AddSingleton(sp => new DependencyOutages(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
             postgresImpact: "Claims, attempt records and the lease sweep wait (attempts in flight are kept and recorded when it is back)",

@@ -28,7 +28,7 @@ public sealed record ClaimedDelivery(
     AttemptTrigger Trigger = AttemptTrigger.Scheduled);
 
 /// <summary>What one attempt produced, who held its lease, and the state the delivery moves to.</summary>
-public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, DeliveryDecision Decision)
+public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision)
 {
     public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
 }
@@ -173,14 +173,45 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         int Limit, int MaxConcurrency, int PerEndpoint, int PerApplication,
         IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyDictionary<string, int> InFlightByApplication, IReadOnlyCollection<string> Excluded);
 
+    /// <summary>
+    /// Claims up to <see cref="ClaimLimits.Limit"/> due deliveries. Applications already holding the share they would
+    /// have if one more tenant had work due are first left out of the candidate scan, so a tenant with an older backlog
+    /// cannot fill the scan and hide a newcomer's work; if that leaves slots unused, a second claim lets them fill up
+    /// to their cap.
+    /// </summary>
     public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, ClaimLimits limits, int leaseMarginSeconds, CancellationToken ct)
+    {
+        var apps = limits.InFlightByApplication.Where(kv => kv.Value > 0).ToDictionary();
+        var speculativeShare = (int)Math.Ceiling(limits.MaxConcurrency / (double)(apps.Count + 1));
+        var spared = apps.Where(kv => kv.Value >= Math.Min(speculativeShare, limits.PerApplication)).Select(kv => kv.Key).ToArray();
+        var claimed = await ClaimOnceAsync(owner, limits, apps, spared, leaseMarginSeconds, ct);
+        var fullAtCap = apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray();
+        if (claimed.Count < limits.Limit && spared.Length > fullAtCap.Length)
+        {
+            foreach (var delivery in claimed)
+            {
+                apps[delivery.ApplicationId] = apps.GetValueOrDefault(delivery.ApplicationId) + 1;
+            }
+            var endpoints = new Dictionary<string, int>(limits.InFlightByEndpoint);
+            foreach (var delivery in claimed)
+            {
+                endpoints[delivery.EndpointId] = endpoints.GetValueOrDefault(delivery.EndpointId) + 1;
+            }
+            var rest = limits with { Limit = limits.Limit - claimed.Count, InFlightByEndpoint = endpoints };
+            claimed.AddRange(await ClaimOnceAsync(owner, rest, apps, apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray(),
+                leaseMarginSeconds, ct));
+        }
+        return claimed;
+    }
+
+    private async Task<List<ClaimedDelivery>> ClaimOnceAsync(
+        string owner, ClaimLimits limits, Dictionary<string, int> apps, string[] fullApps, int leaseMarginSeconds, CancellationToken ct)
     {
         var busy = new Dictionary<string, int>(limits.InFlightByEndpoint.Where(kv => kv.Value > 0));
         foreach (var excluded in limits.Excluded)
         {
             busy[excluded] = limits.PerEndpoint;
         }
-        var apps = limits.InFlightByApplication.Where(kv => kv.Value > 0).ToArray();
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.AddWithValue("limit", limits.Limit);
         command.Parameters.AddWithValue("scan", limits.Limit * 4);
@@ -190,9 +221,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("flight_counts", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Value).ToArray());
         command.Parameters.AddWithValue("app_cap", limits.PerApplication);
         command.Parameters.AddWithValue("max_concurrency", limits.MaxConcurrency);
-        command.Parameters.AddWithValue("full_apps", apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray());
-        command.Parameters.AddWithValue("app_flight_ids", apps.Select(kv => kv.Key).ToArray());
-        command.Parameters.AddWithValue("app_flight_counts", apps.Select(kv => kv.Value).ToArray());
+        command.Parameters.AddWithValue("full_apps", fullApps);
+        command.Parameters.AddWithValue("app_flight_ids", apps.Keys.ToArray());
+        command.Parameters.AddWithValue("app_flight_counts", apps.Values.ToArray());
         command.Parameters.AddWithValue("owner", owner);
         command.Parameters.AddWithValue("margin", (double)leaseMarginSeconds);
         var claimed = new List<ClaimedDelivery>(limits.Limit);
@@ -243,6 +274,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch)
         {
+            // Rows in id order (endpoints, then deliveries), so concurrent batches take their locks in one order.
+            results = results.OrderBy(r => r.Attempt.DeliveryId).ToArray();
+            var lockEndpoints = new NpgsqlBatchCommand(DeliveryLifecycle.LockEndpoints);
+            lockEndpoints.Parameters.AddWithValue("endpoint_ids", results.Select(r => r.Attempt.EndpointId).Distinct().Order(StringComparer.Ordinal).ToArray());
+            batch.BatchCommands.Add(lockEndpoints);
+
             // Per endpoint: the batch's last outcome decides healthy or not; failures add up. Health first, so the
             // delivery update below parks the retries of an endpoint this batch disables.
             var outcomes = results
@@ -253,6 +290,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                     Succeeded: g.OrderBy(r => r.Attempt.StartedAt).Last().Attempt.Succeeded,
                     Failures: g.Count(r => !r.Attempt.Succeeded),
                     Gone: g.Any(r => r.Decision.DisableEndpoint)))
+                .OrderBy(h => h.Id, StringComparer.Ordinal)
                 .ToArray();
             if (outcomes.Length > 0)
             {
@@ -273,6 +311,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             var update = new NpgsqlBatchCommand(DeliveryLifecycle.Record);
             update.Parameters.AddWithValue("id", results.Select(r => r.Attempt.DeliveryId).ToArray());
             update.Parameters.AddWithValue("owner", results.Select(r => r.LeaseOwner).ToArray());
+            update.Parameters.AddWithValue("claimed_count", results.Select(r => r.ClaimedAttemptCount).ToArray());
             update.Parameters.AddWithValue("status", results.Select(r => SnakeCase.Of(r.Decision.Status)).ToArray());
             update.Parameters.AddWithValue("retry_in", NpgsqlDbType.Array | NpgsqlDbType.Double,
                 results.Select(r => r.Decision.RetryIn is { } wait ? (object)wait.TotalSeconds : DBNull.Value).ToArray());
@@ -368,7 +407,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 var custom = reader.IsDBNull(7) ? null : reader.GetFieldValue<int[]>(7);
                 var schedule = RetrySchedule.Of(custom, defaultSchedule);
                 var decision = DeliveryLifecycle.Decide(reader.GetInt32(1) + 1, AttemptOutcome.Retryable, null, schedule, Random.Shared, trigger);
-                results.Add(new AttemptResult(attempt, reader.GetString(5), decision));
+                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision));
             }
         }
         if (results.Count > 0)

@@ -27,6 +27,8 @@ public sealed partial class Dispatcher(
 {
     private readonly ConcurrentDictionary<string, int> _inFlightByEndpoint = new();
     private readonly ConcurrentDictionary<string, int> _inFlightByApplication = new();
+    private readonly DependencyOutage _unbuildable = new("Building requests", "Deliveries are handed back unsent (their schedules untouched) until they can be signed",
+        logger, time);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
     private readonly SemaphoreSlim _signal = new(0);
     private int _inFlight;
@@ -76,6 +78,8 @@ public sealed partial class Dispatcher(
         var minimumClaim = Math.Max(1, settings.MaxConcurrency / 8);
         var cappedClaim = Math.Max(1, settings.MaxInFlightPerEndpoint / 2);
         var claimNow = true;
+        var lastClaimAt = time.GetUtcNow();
+        var poll = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
         var starved = false; // the last claim found less due than it could take
         var capped = false;  // an endpoint is at its cap: claims leave it out, though more of its work may be due
         LogPumpStarted(Volatile.Read(ref _inFlight));
@@ -93,9 +97,16 @@ public sealed partial class Dispatcher(
                 {
                     claimNow = inFlight == 0 || (capped ? Volatile.Read(ref _finishedSinceClaim) >= cappedClaim : free >= minimumClaim);
                 }
+                if (!claimNow && free > 0 && time.GetUtcNow() - lastClaimAt >= poll)
+                {
+                    // Retries fall due without a signal: claim at least once a poll interval, however busy the
+                    // finished-request signals keep the wait below.
+                    claimNow = true;
+                }
                 if (claimNow && free > 0)
                 {
                     claimNow = false;
+                    lastClaimAt = time.GetUtcNow();
                     Volatile.Write(ref _finishedSinceClaim, 0);
                     var snapshot = new Dictionary<string, int>(_inFlightByEndpoint);
                     var apps = new Dictionary<string, int>(_inFlightByApplication);
@@ -232,12 +243,22 @@ public sealed partial class Dispatcher(
                 // The sender records whatever happens on the wire; this is the last resort for a bug of ours around it.
                 // Recorded like any failed attempt, so the retry rules (and the schedule's bound) apply.
                 LogSendCrashed(ex, delivery.MessageId, delivery.EndpointId);
-                sent = WebhookSender.Failure(delivery, time.GetUtcNow(), AttemptOutcome.Retryable, "internal", $"The attempt failed inside the worker: {ex.GetType().Name}.");
+                sent = WebhookSender.Failure(delivery, time.GetUtcNow(), AttemptOutcome.Retryable, DeliveryLifecycle.InternalErrorKind,
+                    $"The attempt failed inside the worker: {ex.GetType().Name}.");
             }
+            if (!sent.Sent)
+            {
+                // Nothing went out: hand it back for later rather than spend its schedule on our own fault; one line
+                // says why (a missing or wrong Webhooks:KeyRingKey is the usual cause), one when requests build again.
+                var wait = _unbuildable.Failed(sent.NotSentBecause!);
+                await HandBackAsync(delivery, wait < TimeSpan.FromSeconds(5) ? TimeSpan.FromSeconds(5) : wait);
+                return;
+            }
+            _unbuildable.Recovered();
             var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
             var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
             WorkerTelemetry.AttemptFinished(sent.Outcome, sent.Attempt.DurationMs);
-            results.TryWrite(new AttemptResult(sent.Attempt, identity.Id, decision));
+            results.TryWrite(new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision));
         }
         finally
         {
@@ -246,6 +267,18 @@ public sealed partial class Dispatcher(
             Interlocked.Decrement(ref _inFlight);
             Interlocked.Increment(ref _finishedSinceClaim);
             _signal.Release();
+        }
+    }
+
+    private async Task HandBackAsync(ClaimedDelivery delivery, TimeSpan after)
+    {
+        try
+        {
+            await store.ReleaseAsync(identity.Id, [(delivery.Id, time.GetUtcNow() + after)], CancellationToken.None);
+        }
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex))
+        {
+            outages.Postgres.Failed(ex);
         }
     }
 
@@ -295,6 +328,7 @@ public sealed partial class Dispatcher(
     private async Task<bool> RecordWithRetryAsync(List<AttemptResult> batch, DeliveryStore.HealthPolicy health, CancellationToken stopping)
     {
         DateTimeOffset? giveUpAt = null;
+        var timeouts = 0;
         while (true)
         {
             try
@@ -305,6 +339,16 @@ public sealed partial class Dispatcher(
             }
             catch (Exception ex) when (DependencyOutage.IsOutage(ex))
             {
+                // A statement that keeps timing out is more likely this batch's doing than an outage: after a few
+                // tries it is split (row by row), so it cannot hold every later record hostage.
+                if (ex is TimeoutException || ex.InnerException is TimeoutException)
+                {
+                    if (++timeouts >= 3)
+                    {
+                        LogRecordFailed(ex, batch.Count);
+                        return false;
+                    }
+                }
                 var wait = outages.Postgres.Failed(ex);
                 if (stopping.IsCancellationRequested)
                 {

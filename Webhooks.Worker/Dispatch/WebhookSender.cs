@@ -18,7 +18,8 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
 {
     private const string UserAgent = "Webhooks.Aspire/0.1 (+https://www.standardwebhooks.com/)";
 
-    public readonly record struct SendResult(DeliveryAttempt Attempt, AttemptOutcome Outcome, TimeSpan? RetryAfter);
+    /// <param name="Sent">False when nothing went out (the request could not be built): not an attempt, the delivery is handed back.</param>
+    public readonly record struct SendResult(DeliveryAttempt Attempt, AttemptOutcome Outcome, TimeSpan? RetryAfter, bool Sent = true, Exception? NotSentBecause = null);
 
     /// <summary>An attempt that ended before or without an answer to classify.</summary>
     public static SendResult Failure(ClaimedDelivery delivery, DateTimeOffset startedAt, AttemptOutcome outcome, string errorKind, string message) =>
@@ -50,8 +51,10 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         }
         catch (Exception ex)
         {
-            // Nothing was sent: a URL or stored secret that cannot be used (a bug of ours, or data changed by hand).
-            return Failure(delivery, now, AttemptOutcome.Retryable, "internal", $"The request could not be built: {ex.Message}");
+            // Nothing was sent: a signing secret that cannot be decrypted here (a missing or wrong key-ring key), or a
+            // stored value that cannot be used. Not the endpoint's doing, and not an attempt: the caller hands it back.
+            return Failure(delivery, now, AttemptOutcome.Retryable, DeliveryLifecycle.InternalErrorKind, $"The request could not be built: {ex.Message}")
+                with { Sent = false, NotSentBecause = ex };
         }
         using var request = built;
 

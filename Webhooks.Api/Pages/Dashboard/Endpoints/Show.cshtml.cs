@@ -12,6 +12,8 @@ using Endpoint = Webhooks.Core.Data.Endpoint;
 namespace Webhooks.Api.Pages.Dashboard.Endpoints;
 
 /// <summary>One endpoint: health, stats, recent attempts, and every action on it, through the API's services.</summary>
+// The test action waits for the worker's attempt, up to the endpoint's timeout: the longer deadline of the API's test route.
+[Microsoft.AspNetCore.Http.Timeouts.RequestTimeout(Infrastructure.ApiExtensions.EndpointTestPolicy)]
 public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : DashboardPage(db)
 {
     public Endpoint? Endpoint { get; private set; }
