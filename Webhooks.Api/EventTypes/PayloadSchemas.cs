@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using NJsonSchema;
 using NJsonSchema.References;
 using NJsonSchema.Validation;
+using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Core.Data;
 
@@ -39,6 +40,10 @@ public sealed partial class PayloadSchemas
         if (text.Length > MaxSchemaBytes)
         {
             return new Parsed(null, $"'schema' must be at most {MaxSchemaBytes} bytes.");
+        }
+        if (!StorableJson.IsStorable(schema))
+        {
+            return new Parsed(null, $"'schema' {StorableJson.Rule}.");
         }
         // Before the schema library sees it: its validator recurses without bound on an in-place cycle.
         if (SchemaRecursion.Check(schema) is { } refusal)

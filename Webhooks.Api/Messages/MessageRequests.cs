@@ -30,7 +30,8 @@ public static class PayloadRules
     /// <summary>A message payload: a JSON object of at most <paramref name="maxBytes"/>.</summary>
     public static IRuleBuilderOptions<T, JsonElement> IsPayload<T>(this IRuleBuilder<T, JsonElement> rule, int maxBytes) =>
         rule.Must(p => p.ValueKind == JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
-            .Must(p => p.ValueKind != JsonValueKind.Object || p.GetRawText().Length <= maxBytes).WithMessage($"'payload' must be at most {maxBytes} bytes.");
+            .Must(p => p.ValueKind != JsonValueKind.Object || p.GetRawText().Length <= maxBytes).WithMessage($"'payload' must be at most {maxBytes} bytes.")
+            .Must(Infrastructure.StorableJson.IsStorable).WithMessage($"'payload' {Infrastructure.StorableJson.Rule}.");
 }
 
 public sealed class MessageBatchInValidator : AbstractValidator<MessageBatchIn>
