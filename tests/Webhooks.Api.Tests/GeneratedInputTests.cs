@@ -328,11 +328,16 @@ public sealed partial class GeneratedInputTests(StackFixture fixture, ITestOutpu
         return depth <= 0 ? typed : Gen.Frequency((4, typed), (1, Json(Math.Min(depth, 2))));
     }
 
-    /// <summary>An object of the operation's shape: a random subset of its fields, each with a value for it.</summary>
-    private static Gen<string> Shaped(JsonObject schema, int depth) =>
-        Gen.SubListOf((schema["properties"]?.AsObject() ?? []).Select(p => p.Key).ToArray())
-            .SelectMany(fields => Gen.CollectToList(fields, f => ValueFor(f, schema["properties"]![f], depth).Select(v => JsonSerializer.Serialize(f) + ":" + v)))
+    /// <summary>An object of the operation's shape: its required fields (mostly) and some others, each with a value for it.</summary>
+    private static Gen<string> Shaped(JsonObject schema, int depth)
+    {
+        var fields = (schema["properties"]?.AsObject() ?? []).Select(p => p.Key).ToArray();
+        var required = (schema["required"]?.AsArray() ?? []).Select(r => r!.GetValue<string>()).ToHashSet();
+        return Gen.CollectToList(fields, f => Gen.Frequency((required.Contains(f) ? 9 : 1, Gen.Constant(true)), (1, Gen.Constant(false))))
+            .SelectMany(chosen => Gen.CollectToList(fields.Where((_, i) => chosen[i]), f =>
+                ValueFor(f, schema["properties"]![f], depth).Select(v => JsonSerializer.Serialize(f) + ":" + v)))
             .Select(members => "{" + string.Join(",", members) + "}");
+    }
 
     private static Gen<string?> Body(Operation operation) => operation.Body is null
         ? Gen.Frequency((6, Gen.Constant<string?>(null)), (1, Json(2).Select(b => (string?)b)))
