@@ -134,6 +134,11 @@ public sealed partial class PayloadSchemas
         {
             return [("payload", "A 'pattern' of the event type's schema took too long to match.")];
         }
+        catch (Exception ex) when (ex is InvalidCastException or OverflowException)
+        {
+            // The library reads every integer it checks as a 64-bit or decimal number: a larger one cannot be checked.
+            return [("payload", "A number in the payload is too large for the event type's schema to check.")];
+        }
         catch (InvalidOperationException ex)
         {
             // The library's own guard against reference cycles: SchemaRecursion refuses those first, this is a backstop.
