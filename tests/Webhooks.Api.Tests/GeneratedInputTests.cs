@@ -246,7 +246,8 @@ public sealed partial class GeneratedInputTests(StackFixture fixture, ITestOutpu
 
     private static readonly string[] JsonLeaves =
     [
-        "null", "true", "false", "0", "-1", "1.5", "1e400", "-1e400", "2147483648", "9223372036854775808", "\"\"", "\"\\u0000\"",
+        "null", "true", "false", "0", "-1", "1.5", "1e400", "-1e400", "2147483648", "9223372036854775808", "99999999999999999999999999999999",
+        "1e131072", "1e-16384", "-0.0e-99999", "\"\"", "\"\\u0000\"",
         "\"\\uD800\"", "\"\\uDC00x\"", "{}", "[]",
     ];
 
