@@ -15,7 +15,7 @@ namespace Webhooks.Api.EventTypes;
 /// The JSON Schemas of event types: checks a schema when it is stored, and payloads when they are published.
 /// Parsed schemas are cached by event type and version (its update time). References may point only inside
 /// the schema: a <c>$ref</c> to a URL or file would make the API fetch on a tenant's behalf. A schema that cannot be
-/// evaluated in bounded depth (<see cref="SchemaRecursion"/>) is refused when stored, and — if stored before that
+/// evaluated in bounded depth (<see cref="SchemaSafety"/>) is refused when stored, and — if stored before that
 /// rule — refuses the messages of its type rather than being evaluated.
 /// </summary>
 public sealed partial class PayloadSchemas
@@ -46,7 +46,7 @@ public sealed partial class PayloadSchemas
             return new Parsed(null, $"'schema' {StorableJson.Rule}.");
         }
         // Before the schema library sees it: its validator recurses without bound on an in-place cycle.
-        if (SchemaRecursion.Check(schema) is { } refusal)
+        if (SchemaSafety.Check(schema) is { } refusal)
         {
             return new Parsed(null, refusal.Message, refusal.Unsafe);
         }
@@ -139,9 +139,10 @@ public sealed partial class PayloadSchemas
             // The library reads every integer it checks as a 64-bit or decimal number: a larger one cannot be checked.
             return [("payload", "A number in the payload is too large for the event type's schema to check.")];
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or ArithmeticException)
         {
-            // The library's own guard against reference cycles: SchemaRecursion refuses those first, this is a backstop.
+            // Reference cycles, patterns that do not compile, a zero multipleOf: SchemaSafety refuses those schemas when
+            // they are stored; this is the backstop for any the library still cannot evaluate.
             return [("payload", $"The event type's schema cannot be evaluated: {ex.Message}")];
         }
         return errors.SelectMany(Flatten).Select(e => (FieldOf(e.Path), Describe(e)));

@@ -298,6 +298,8 @@ public sealed partial class GeneratedInputTests(StackFixture fixture, ITestOutpu
         ["required"] = _ => Gen.Elements("[\"a\"]", "[]", "[1]", "\"a\""),
         ["pattern"] = _ => Gen.Elements("\"^a$\"", "\"(\"", "\"^(a|a)*$\""),
         ["minimum"] = _ => Gen.Elements("0", "1e400", "\"x\""),
+        ["multipleOf"] = _ => Gen.Elements("0", "1e-400", "0.5", "-1", "1e300", "\"x\""),
+        ["patternProperties"] = d => Object(Gen.Elements("^a", "(", "[", "\\p{Foo}"), Schema(d)),
         ["enum"] = d => Json(d).ListOf(2).Select(s => "[" + string.Join(",", s) + "]"),
         ["examples"] = d => Json(d).ListOf(1).Select(s => "[" + string.Join(",", s) + "]"),
     };

@@ -1,18 +1,26 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Webhooks.Api.EventTypes;
 
 /// <summary>
-/// Whether a JSON Schema can be evaluated in bounded depth. Evaluation recurses once per in-place step (a <c>$ref</c>,
-/// <c>allOf</c>/<c>anyOf</c>/<c>oneOf</c>, <c>not</c>, <c>if</c>/<c>then</c>/<c>else</c>, <c>dependentSchemas</c>: the same
-/// value checked again) and once per step into the payload (<c>properties</c>, <c>items</c>, <c>additionalProperties</c>…).
-/// Steps into the payload are bounded by its depth (64 levels at most), so recursion through them is fine (trees);
-/// in-place steps are not, so they must neither form a cycle (<c>{"not":{"$ref":"#"}}</c> overflows the stack, which no
-/// handler can catch: the process dies) nor chain deeper than <see cref="MaxInPlaceDepth"/>. Both bounds together keep
-/// an evaluation well within a thread's stack. Works on the JSON itself, before any schema library sees it.
+/// Whether a JSON Schema can be evaluated safely, checked on its JSON before any schema library sees it.
+/// <para>
+/// Its recursion must be bounded. Evaluation recurses once per in-place step (a <c>$ref</c>, <c>allOf</c>/<c>anyOf</c>/
+/// <c>oneOf</c>, <c>not</c>, <c>if</c>/<c>then</c>/<c>else</c>, <c>dependentSchemas</c>: the same value checked again) and
+/// once per step into the payload (<c>properties</c>, <c>items</c>, <c>additionalProperties</c>…). Steps into the payload
+/// are bounded by its depth (64 levels at most), so recursion through them is fine (trees); in-place steps are not, so
+/// they must neither form a cycle (<c>{"not":{"$ref":"#"}}</c> overflows the stack, which no handler can catch: the
+/// process dies) nor chain deeper than <see cref="MaxInPlaceDepth"/>. Both bounds together keep an evaluation well
+/// within a thread's stack.
+/// </para>
+/// <para>
+/// And the values the evaluator computes with must be usable: every <c>pattern</c> and <c>patternProperties</c> name a
+/// regular expression that compiles, every <c>multipleOf</c> a number above zero (as a decimal: <c>1e-400</c> is zero).
+/// </para>
 /// </summary>
-public static class SchemaRecursion
+public static class SchemaSafety
 {
     /// <summary>The most in-place steps in a row (at one level of the payload).</summary>
     public const int MaxInPlaceDepth = 16;
@@ -43,6 +51,10 @@ public static class SchemaRecursion
             if (schema.ValueKind != JsonValueKind.Object)
             {
                 continue;
+            }
+            if (UnusableValue(schema) is { } unusable)
+            {
+                return new Refusal($"'schema' at '#{pointer}': {unusable}", Unsafe: false);
             }
             foreach (var keyword in schema.EnumerateObject())
             {
@@ -143,6 +155,36 @@ public static class SchemaRecursion
                     : new Refusal(
                         $"'schema' nests $ref, allOf, anyOf, oneOf, not, if, then and else more than {MaxInPlaceDepth} deep at one level of the payload.",
                         Unsafe: true);
+            }
+        }
+        return null;
+    }
+
+    private static string? UnusableValue(JsonElement schema)
+    {
+        if (schema.TryGetProperty("multipleOf", out var multipleOf) &&
+            !(multipleOf.ValueKind == JsonValueKind.Number && decimal.TryParse(multipleOf.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture, out var divisor) && divisor > 0))
+        {
+            return "'multipleOf' must be a number above zero.";
+        }
+        var patterns = new List<string>();
+        if (schema.TryGetProperty("pattern", out var pattern) && pattern.ValueKind == JsonValueKind.String)
+        {
+            patterns.Add(pattern.GetString()!);
+        }
+        if (schema.TryGetProperty("patternProperties", out var patternProperties) && patternProperties.ValueKind == JsonValueKind.Object)
+        {
+            patterns.AddRange(patternProperties.EnumerateObject().Select(p => p.Name));
+        }
+        foreach (var regex in patterns)
+        {
+            try
+            {
+                _ = new Regex(regex);
+            }
+            catch (ArgumentException ex)
+            {
+                return $"the pattern '{regex}' is not a regular expression: {ex.Message}";
             }
         }
         return null;
