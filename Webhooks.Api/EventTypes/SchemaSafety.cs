@@ -29,8 +29,8 @@ public static class SchemaSafety
 
     /// <summary>
     /// Null when the schema is safe to evaluate; otherwise why not: a <c>$ref</c> that does not point at a location in the
-    /// schema (the schema is invalid), or in-place steps that form
-    /// a cycle or nest too deep (<see cref="Refusal.Unsafe"/>: the schema is well formed but cannot be evaluated safely).
+    /// schema, a pattern that does not compile or a <c>multipleOf</c> not above zero (the schema is invalid), or in-place
+    /// steps that form a cycle or nest too deep (<see cref="Refusal.Unsafe"/>: well formed, but it cannot be evaluated safely).
     /// </summary>
     public static Refusal? Check(JsonElement root)
     {
