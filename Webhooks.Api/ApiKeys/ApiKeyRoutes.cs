@@ -14,7 +14,9 @@ public sealed class ApiKeyInValidator : AbstractValidator<ApiKeyIn>
     public ApiKeyInValidator()
     {
         RuleFor(k => k.Name).NotEmpty().MaximumLength(256).Must(Text.IsPrintable);
-        RuleFor(k => k.ApplicationId!).MaximumLength(256).When(k => k.ApplicationId is not null);
+        // An application's id or uid: looked up as it is, so it has their shape (a NUL, say, would reach the database).
+        RuleFor(k => k.ApplicationId!).MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+$").When(k => k.ApplicationId is not null)
+            .WithMessage("'applicationId' must be an application's id or uid.");
     }
 }
 

@@ -26,17 +26,16 @@ public static class ApplicationRoutes
     private static async Task<Results<Created<ApplicationOut>, ProblemHttpResult>> CreateAsync(
         ApplicationIn input, ApplicationService service, HttpContext http, CancellationToken ct)
     {
-        if (!ApiCaller.From(http.User).IsAdmin)
-        {
-            return Problems.ForbiddenProblem("Only an admin key can create applications.");
-        }
-        var application = await service.CreateAsync(input, ct);
-        if (application is null)
-        {
-            return Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
-        }
-        return TypedResults.Created($"/api/v1/apps/{application.Id}", application.ToOut());
+        var change = await service.CreateAsync(ApiCaller.From(http.User), input, ct);
+        return change.Outcome == ApplicationService.Outcome.Done
+            ? TypedResults.Created($"/api/v1/apps/{change.Application!.Id}", change.Application.ToOut())
+            : Refused(change, input);
     }
+
+    private static ProblemHttpResult Refused(ApplicationService.Change change, ApplicationIn? input) =>
+        change.Outcome == ApplicationService.Outcome.Forbidden
+            ? Problems.ForbiddenProblem(change.Refusal!)
+            : Problems.ConflictProblem($"An application with uid '{input?.Uid}' exists.");
 
     private static async Task<Ok<ListResponse<ApplicationOut>>> ListAsync(
         WebhooksDbContext db, HttpContext http, [AsParameters] PageQuery page, CancellationToken ct)
@@ -62,14 +61,14 @@ public static class ApplicationRoutes
     private static async Task<Results<Ok<ApplicationOut>, ProblemHttpResult>> UpdateAsync(
         string appId, ApplicationIn input, WebhooksDbContext db, ApplicationService service, HttpContext http, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var caller = ApiCaller.From(http.User);
+        var application = await db.FindApplicationAsync(caller, appId, ct);
         if (application is null)
         {
             return Problems.NotFound($"Application '{appId}'");
         }
-        return await service.UpdateAsync(application, input, ct)
-            ? TypedResults.Ok(application.ToOut())
-            : Problems.ConflictProblem($"An application with uid '{input.Uid}' exists.");
+        var change = await service.UpdateAsync(caller, application, input, ct);
+        return change.Outcome == ApplicationService.Outcome.Done ? TypedResults.Ok(application.ToOut()) : Refused(change, input);
     }
 
     /// <summary>
@@ -77,7 +76,7 @@ public static class ApplicationRoutes
     /// messages, deliveries, attempts, keys) are removed when no delivery of it is in flight — now, or by the worker's sweep.
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string appId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        string appId, WebhooksDbContext db, ApplicationService service, HttpContext http, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);
         var application = await db.FindApplicationAsync(caller, appId, ct);
@@ -85,12 +84,8 @@ public static class ApplicationRoutes
         {
             return Problems.NotFound($"Application '{appId}'");
         }
-        if (!caller.IsAdmin)
-        {
-            return Problems.ForbiddenProblem("Only an admin key can delete applications.");
-        }
-        await db.DeleteAsync(application, time.GetUtcNow(), ct);
-        return TypedResults.NoContent();
+        var change = await service.DeleteAsync(caller, application, ct);
+        return change.Outcome == ApplicationService.Outcome.Done ? TypedResults.NoContent() : Refused(change, null);
     }
 
     private static async Task<Results<Ok<ApplicationStatsOut>, ProblemHttpResult>> StatsAsync(

@@ -143,7 +143,7 @@ public static class EndpointRoutes
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
         }
-        return TypedResults.Accepted((string?)null, new RecoverOut(await service.RecoverAsync(endpoint, input.Since, ct)));
+        return TypedResults.Accepted((string?)null, new RecoverOut(await service.RecoverAsync(endpoint, TimeFilter.Utc(input.Since), ct)));
     }
 
     private static async Task<Results<Ok<EndpointSecretOut>, ProblemHttpResult>> GetSecretAsync(

@@ -17,10 +17,10 @@ public static class EventTypeRoutes
     public static RouteGroupBuilder MapEventTypeRoutes(this RouteGroupBuilder api)
     {
         var types = api.MapGroup("/apps/{appId}/event-types").WithTags("Event types");
-        types.MapPost("/", CreateAsync).Validate<EventTypeIn>();
+        types.MapPost("/", CreateAsync).Validate<EventTypeIn>().ProducesValidationProblem(422);
         types.MapGet("/", ListAsync).Validate<PageQuery>();
         types.MapGet("/{name}", GetAsync);
-        types.MapPut("/{name}", UpdateAsync).Validate<EventTypeUpdateIn>();
+        types.MapPut("/{name}", UpdateAsync).Validate<EventTypeUpdateIn>().ProducesValidationProblem(422);
         types.MapPost("/{name}/archive", ArchiveAsync);
         return api;
     }
@@ -166,9 +166,12 @@ internal static class SchemaRules
     public static void SchemaIsUsable<T>(this IRuleBuilder<T, JsonElement?> rule) =>
         rule.CustomAsync(async (schema, context, _) =>
         {
-            if (EventTypeRoutes.SchemaText(schema) is not null && (await PayloadSchemas.ParseAsync(schema!.Value)).Error is { } error)
+            if (EventTypeRoutes.SchemaText(schema) is not null && await PayloadSchemas.ParseAsync(schema!.Value) is { Error: { } error } parsed)
             {
-                context.AddFailure("schema", error);
+                context.AddFailure(new FluentValidation.Results.ValidationFailure("schema", error)
+                {
+                    ErrorCode = parsed.Unsafe ? Problems.UnprocessableCode : null,
+                });
             }
         });
 }

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using NJsonSchema;
 using NJsonSchema.References;
 using NJsonSchema.Validation;
+using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Core.Data;
 
@@ -13,38 +14,56 @@ namespace Webhooks.Api.EventTypes;
 /// <summary>
 /// The JSON Schemas of event types: checks a schema when it is stored, and payloads when they are published.
 /// Parsed schemas are cached by event type and version (its update time). References may point only inside
-/// the schema: a <c>$ref</c> to a URL or file would make the API fetch on a tenant's behalf.
+/// the schema: a <c>$ref</c> to a URL or file would make the API fetch on a tenant's behalf. A schema that cannot be
+/// evaluated in bounded depth (<see cref="SchemaSafety"/>) is refused when stored, and — if stored before that
+/// rule — refuses the messages of its type rather than being evaluated.
 /// </summary>
 public sealed partial class PayloadSchemas
 {
     public const int MaxSchemaBytes = 64 * 1024;
-    private readonly ConcurrentDictionary<(string Id, DateTimeOffset Version), JsonSchema> cache = new();
+    private readonly ConcurrentDictionary<(string Id, DateTimeOffset Version), Parsed> cache = new();
+
+    /// <summary>
+    /// A schema ready to evaluate, or why not: <see cref="Unsafe"/> when it is well formed but cannot be evaluated
+    /// safely (a cycle of in-place references), otherwise it is not a usable JSON Schema.
+    /// </summary>
+    public sealed record Parsed(JsonSchema? Schema, string? Error, bool Unsafe = false);
 
     /// <summary>Parses a schema for storing; the error names what is wrong with it.</summary>
-    public static async Task<(JsonSchema? Schema, string? Error)> ParseAsync(JsonElement schema)
+    public static async Task<Parsed> ParseAsync(JsonElement schema)
     {
         if (schema.ValueKind != JsonValueKind.Object)
         {
-            return (null, "'schema' must be a JSON Schema object.");
+            return new Parsed(null, "'schema' must be a JSON Schema object.");
         }
         var text = schema.GetRawText();
         if (text.Length > MaxSchemaBytes)
         {
-            return (null, $"'schema' must be at most {MaxSchemaBytes} bytes.");
+            return new Parsed(null, $"'schema' must be at most {MaxSchemaBytes} bytes.");
+        }
+        if (!StorableJson.IsStorable(schema))
+        {
+            return new Parsed(null, $"'schema' {StorableJson.Rule}.");
+        }
+        // Before the schema library sees it: its validator recurses without bound on an in-place cycle.
+        if (SchemaSafety.Check(schema) is { } refusal)
+        {
+            return new Parsed(null, refusal.Message, refusal.Unsafe);
         }
         try
         {
-            return (await JsonSchema.FromJsonAsync(text, null, s => new LocalReferencesOnly(s)), null);
+            return new Parsed(await JsonSchema.FromJsonAsync(text, null, s => new LocalReferencesOnly(s)), null);
         }
         catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or Newtonsoft.Json.JsonException or ArgumentException)
         {
-            return (null, $"'schema' is not a usable JSON Schema: {ex.Message}");
+            return new Parsed(null, $"'schema' is not a usable JSON Schema: {ex.Message}");
         }
     }
 
     /// <summary>
-    /// Checks each message against its event type: an archived type refuses new messages, a schema must match.
-    /// Returns the failures keyed by field (<paramref name="fieldPrefix"/> + <c>payload.path</c>), or an empty map.
+    /// Checks each message against its event type: an archived type refuses new messages, a schema must match, and a
+    /// stored schema that cannot be evaluated refuses them too. Returns the failures keyed by field
+    /// (<paramref name="fieldPrefix"/> + <c>payload.path</c>, or <c>eventType</c>), or an empty map.
     /// </summary>
     public async Task<Dictionary<string, string[]>> CheckAsync(
         WebhooksDbContext db, string applicationId, IReadOnlyList<(string EventType, JsonElement Payload)> messages,
@@ -71,18 +90,17 @@ public sealed partial class PayloadSchemas
                 errors[fieldPrefix(i) + "eventType"] = [$"The event type '{type.Name}' is archived."];
                 continue;
             }
-            var schema = cache.GetValueOrDefault((type.Id, type.UpdatedAt));
-            if (schema is null)
+            if (!cache.TryGetValue((type.Id, type.UpdatedAt), out var parsed))
             {
                 using var document = JsonDocument.Parse(type.Schema!);
-                schema = (await ParseAsync(document.RootElement)).Schema;
-                if (schema is null)
-                {
-                    continue;
-                }
-                cache[(type.Id, type.UpdatedAt)] = schema;
+                parsed = cache[(type.Id, type.UpdatedAt)] = await ParseAsync(document.RootElement);
             }
-            foreach (var (field, message) in Validate(schema, messages[i].Payload))
+            if (parsed.Schema is null)
+            {
+                errors[fieldPrefix(i) + "eventType"] = [$"The schema of the event type '{type.Name}' cannot be evaluated; replace it to publish. {parsed.Error}"];
+                continue;
+            }
+            foreach (var (field, message) in Validate(parsed.Schema, messages[i].Payload))
             {
                 var key = fieldPrefix(i) + field;
                 errors[key] = errors.TryGetValue(key, out var existing) ? [.. existing, message] : [message];
@@ -115,6 +133,17 @@ public sealed partial class PayloadSchemas
         catch (RegexMatchTimeoutException)
         {
             return [("payload", "A 'pattern' of the event type's schema took too long to match.")];
+        }
+        catch (Exception ex) when (ex is InvalidCastException or OverflowException)
+        {
+            // The library reads every integer it checks as a 64-bit or decimal number: a larger one cannot be checked.
+            return [("payload", "A number in the payload is too large for the event type's schema to check.")];
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or ArithmeticException)
+        {
+            // Reference cycles, patterns that do not compile, a zero multipleOf: SchemaSafety refuses those schemas when
+            // they are stored; this is the backstop for any the library still cannot evaluate.
+            return [("payload", $"The event type's schema cannot be evaluated: {ex.Message}")];
         }
         return errors.SelectMany(Flatten).Select(e => (FieldOf(e.Path), Describe(e)));
     }

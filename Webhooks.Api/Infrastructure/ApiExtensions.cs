@@ -40,6 +40,9 @@ public static class ApiExtensions
         services.AddScoped<MessagePublisher>();
         services.AddScoped<EndpointService>();
         services.AddScoped<ApplicationService>();
+        // The same key the worker reads: the API reserves the uid of the application the worker sends operational events to.
+        services.AddOptions<OperationalApplicationOptions>().BindConfiguration(OperationalApplicationOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<EventTypeService>();
         services.AddSingleton<PayloadSchemas>();
         // Tenants write the regular expressions of their schemas' 'pattern's: none may run away with a core.

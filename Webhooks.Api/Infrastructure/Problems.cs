@@ -37,6 +37,13 @@ public static class Problems
         TypedResults.ValidationProblem(errors, title: "The request is invalid.", type: Validation);
 
     public static ValidationProblem Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>The error code of a validation failure about a well-formed value that cannot be processed: 422, not 400.</summary>
+    public const string UnprocessableCode = "unprocessable";
+
+    /// <summary>422: the request is well formed, but a value in it cannot be processed (a schema that cannot be evaluated safely).</summary>
+    public static ProblemHttpResult Unprocessable(IDictionary<string, string[]> errors) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors) { Type = Validation, Title = "The request cannot be processed.", Status = 422 });
 }
 
 /// <summary>Runs the FluentValidation validator of <typeparamref name="T"/> on the bound argument before the handler.</summary>
@@ -49,7 +56,9 @@ public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilt
             var result = await validator.ValidateAsync(argument, context.HttpContext.RequestAborted);
             if (!result.IsValid)
             {
-                return Problems.Invalid(result.ToDictionary());
+                return result.Errors.All(e => e.ErrorCode == Problems.UnprocessableCode)
+                    ? Problems.Unprocessable(result.ToDictionary())
+                    : Problems.Invalid(result.ToDictionary());
             }
         }
         return await next(context);

@@ -57,3 +57,24 @@ public sealed class AttemptQueryValidator : AbstractValidator<AttemptQuery>
             .WithMessage("'iterator' must be the iterator of a previous page.");
     }
 }
+
+/// <summary>
+/// A list's time filter as the database and the ids take it: in UTC (Npgsql writes no other offset), and as an id
+/// bound that saturates at the ends of the calendar, so <c>since=0001-01-01T00:00:00Z</c> and
+/// <c>until=9999-12-31T23:59:59Z</c> are filters like any other (everything), not an overflow.
+/// </summary>
+public static class TimeFilter
+{
+    // An id is made a moment before or after its row's time is read: a second of slack on the id bound.
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(1);
+
+    public static DateTimeOffset Utc(DateTimeOffset time) => time.ToUniversalTime();
+
+    /// <summary>No id of a row created at or after <paramref name="since"/> sorts below this one.</summary>
+    public static string IdsFrom(string prefix, DateTimeOffset since) =>
+        Ids.LowerBound(prefix, since.UtcDateTime - DateTime.MinValue < Slack ? DateTimeOffset.MinValue : since - Slack);
+
+    /// <summary>Every id of a row created before <paramref name="until"/> sorts below this one.</summary>
+    public static string IdsBefore(string prefix, DateTimeOffset until) =>
+        Ids.LowerBound(prefix, DateTime.MaxValue - until.UtcDateTime < Slack ? DateTimeOffset.MaxValue : until + Slack);
+}

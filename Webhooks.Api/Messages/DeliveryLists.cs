@@ -23,6 +23,7 @@ public static class DeliveryLists
         }
         if (query.Since is { } since)
         {
+            since = TimeFilter.Utc(since);
             deliveries = deliveries.Where(d => d.CreatedAt >= since);
         }
         if (query.Iterator is not null)
@@ -47,7 +48,8 @@ public static class DeliveryLists
         if (query.Since is { } since)
         {
             // Ids start with their time: the bound lets the (endpoint_id, id) index skip older rows.
-            var bound = Ids.LowerBound(Ids.Attempt, since.AddSeconds(-1));
+            var bound = TimeFilter.IdsFrom(Ids.Attempt, since);
+            since = TimeFilter.Utc(since);
             attempts = attempts.Where(a => string.Compare(a.Id, bound) >= 0 && a.StartedAt >= since);
         }
         if (query.Iterator is not null)

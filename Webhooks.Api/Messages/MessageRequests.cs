@@ -39,7 +39,8 @@ public static class PayloadRules
     public static IRuleBuilderOptions<T, JsonElement> IsPayload<T>(this IRuleBuilder<T, JsonElement> rule, Func<T, string?> eventType, int maxBodyBytes) =>
         rule.Must(p => p.ValueKind == JsonValueKind.Object).WithMessage("'payload' must be a JSON object.")
             .Must((m, p) => p.ValueKind != JsonValueKind.Object || WebhookEnvelope.ByteCount(eventType(m) ?? "", p.GetRawText()) <= maxBodyBytes)
-            .WithMessage($"The delivered body (the payload inside its envelope, in UTF-8 bytes) must be at most {maxBodyBytes} bytes.");
+            .WithMessage($"The delivered body (the payload inside its envelope, in UTF-8 bytes) must be at most {maxBodyBytes} bytes.")
+            .Must(Infrastructure.StorableJson.IsStorable).WithMessage($"'payload' {Infrastructure.StorableJson.Rule}.");
 }
 
 public sealed class MessageBatchInValidator : AbstractValidator<MessageBatchIn>

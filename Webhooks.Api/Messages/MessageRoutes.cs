@@ -113,12 +113,14 @@ public static class MessageRoutes
         // Ids start with their creation time: time bounds become id bounds on the (application_id, …, id) indexes.
         if (query.Since is { } since)
         {
-            var bound = Ids.LowerBound(Ids.Message, since.AddSeconds(-1));
+            var bound = TimeFilter.IdsFrom(Ids.Message, since);
+            since = TimeFilter.Utc(since);
             messages = messages.Where(m => string.Compare(m.Id, bound) >= 0 && m.CreatedAt >= since);
         }
         if (query.Until is { } until)
         {
-            var bound = Ids.LowerBound(Ids.Message, until.AddSeconds(1));
+            var bound = TimeFilter.IdsBefore(Ids.Message, until);
+            until = TimeFilter.Utc(until);
             messages = messages.Where(m => string.Compare(m.Id, bound) < 0 && m.CreatedAt < until);
         }
         if (query.Iterator is not null)

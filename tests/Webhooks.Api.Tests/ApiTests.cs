@@ -148,6 +148,8 @@ public sealed class ApiTests(StackFixture fixture)
         { "MESSAGES", "{\"eventType\":\"\",\"payload\":{}}", "eventType" },
         { "MESSAGES", "{\"eventType\":\"x'; DROP TABLE messages;--\",\"payload\":{}}", "eventType" },
         { "MESSAGES", "{\"payload\":{}}", "eventType" },
+        { "/api/v1/api-keys", "{\"name\":\"k\",\"applicationId\":\"a\\u0000b\"}", "applicationId" },
+        { "/api/v1/api-keys", "{\"name\":\"k\",\"applicationId\":\"ü\"}", "applicationId" },
     };
 
     [Theory]

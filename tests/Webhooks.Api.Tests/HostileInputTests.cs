@@ -204,6 +204,40 @@ public sealed class HostileInputTests(StackFixture fixture)
         Assert.True(sent > 400, $"only {sent} requests were sent");
     }
 
+    // JSON every parser here accepts but Postgres cannot store (jsonb holds no U+0000, no unpaired surrogate, and no
+    // number beyond numeric's 131072 digits before the point and 16383 after): it reached the INSERT and answered 500.
+    [Theory]
+    [InlineData("messages", """{"eventType":"a.b","payload":{"a":"x\u0000"}}""", "payload")]
+    [InlineData("messages", """{"eventType":"a.b","payload":{"\u0000":1}}""", "payload")]
+    [InlineData("messages", """{"eventType":"a.b","payload":{"a":["\uD800"]}}""", "payload")]
+    [InlineData("messages", """{"eventType":"a.b","payload":{"\uDC00x":1}}""", "payload")]
+    [InlineData("messages/batch", """{"messages":[{"eventType":"a.b","payload":{"a":"\uDBFF"}}]}""", "messages[0].payload")]
+    [InlineData("endpoints/{ep}/test", """{"eventType":"a.b","payload":{"a":"\u0000"}}""", "payload")]
+    [InlineData("event-types", """{"name":"c.d","schema":{"description":"\u0000"}}""", "schema")]
+    [InlineData("event-types", """{"name":"c.d","schema":{"properties":{"\uD83D":{}}}}""", "schema")]
+    [InlineData("messages", """{"eventType":"a.b","payload":{"a":1e131072}}""", "payload")]
+    [InlineData("messages", """{"eventType":"a.b","payload":{"a":[-1e-16384]}}""", "payload")]
+    [InlineData("messages/batch", """{"messages":[{"eventType":"a.b","payload":{"a":0.1e-16383}}]}""", "messages[0].payload")]
+    [InlineData("event-types", """{"name":"c.d","schema":{"minimum":1e200000}}""", "schema")]
+    public async Task Json_that_the_database_cannot_store_is_refused_with_400_naming_the_field(string path, string body, string field)
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var api = service.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("unstorable json"));
+        var endpoint = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/unstorable", TimeoutSeconds: 1));
+        var before = await SnapshotAsync(app.Id);
+
+        using var response = await service.Http().PostAsync($"/api/v1/apps/{app.Id}/{path.Replace("{ep}", endpoint.Id, StringComparison.Ordinal)}",
+            new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Contains(field, problem.RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        Assert.Equal(before, await SnapshotAsync(app.Id));
+        // A surrogate pair is a character like any other, and the largest and finest numbers the database keeps are kept.
+        await api.PublishAsync(app.Id, new MessageIn("a.b", JsonDocument.Parse("""{"a":"\uD83D\uDE00","b":1e131071,"c":-1e-16383,"d":0e200000}""").RootElement));
+    }
+
     /// <summary>Row counts of every table, and the full text of the application's rows.</summary>
     private async Task<string> SnapshotAsync(string appId)
     {

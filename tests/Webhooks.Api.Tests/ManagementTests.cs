@@ -133,14 +133,165 @@ public sealed class ManagementTests(StackFixture fixture)
         Assert.Equal(["messages[1].payload.amount"], await ErrorFieldsAsync(batch));
         Assert.Equal(before, (await api.ListMessagesAsync(app.Id)).Data.Count);
 
+        // A number larger than the schema library reads (beyond 64 bits) is refused, not a 500; one without a schema is kept.
+        var huge = JsonDocument.Parse("""{"amount":99999999999999999999999999999999,"customer":{"email":"x"}}""").RootElement;
+        Assert.Equal(["payload"], await ErrorFieldsAsync(await FailsAsync(HttpStatusCode.UnprocessableEntity, () => api.PublishAsync(app.Id, new MessageIn("order.paid", huge)))));
+        await api.PublishAsync(app.Id, new MessageIn("order.untyped", huge));
+
         // Types without a schema take any object.
         await api.PublishAsync(app.Id, new MessageIn("order.created", Json(new { anything = true })));
+    }
+
+    // Schemas whose $refs loop through applicators that check the same value again: evaluating them never ends
+    // (and {"not":{"$ref":"#"}} overflowed the API's stack, killing the process).
+    public static TheoryData<string> SchemasThatNeverGoIntoThePayload() => new()
+    {
+        """{"allOf":[{"$ref":"#"}]}""",
+        """{"not":{"$ref":"#"}}""",
+        """{"$ref":"#"}""",
+        """{"anyOf":[{"$ref":"#/definitions/x"}],"definitions":{"x":{"not":{"$ref":"#"}}}}""",
+        """{"type":"object","properties":{"a":{"$ref":"#/$defs/a"}},"$defs":{"a":{"oneOf":[{"$ref":"#/$defs/b"}]},"b":{"if":{"$ref":"#/$defs/a"}}}}""",
+        """{"properties":{"a":{"allOf":[{"$ref":"#/properties/a"}]}}}""",
+        string.Concat(Enumerable.Repeat("""{"allOf":[""", 20)) + "{}" + string.Concat(Enumerable.Repeat("]}", 20)),
+    };
+
+    [Theory]
+    [MemberData(nameof(SchemasThatNeverGoIntoThePayload))]
+    public async Task A_schema_that_refers_to_itself_in_place_is_refused_with_422_naming_schema(string schema)
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var api = service.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("self-referring schemas"));
+        using var http = service.Http();
+
+        using var created = await http.PostAsync($"/api/v1/apps/{app.Id}/event-types",
+            new StringContent($$"""{"name":"a.b","schema":{{schema}}}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, created.StatusCode);
+        Assert.Equal("application/problem+json", created.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(["schema"], (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        Assert.Empty((await api.ListEventTypesAsync(app.Id, includeArchived: true)).Data);
+
+        await api.CreateEventTypeAsync(app.Id, new EventTypeIn("c.d"));
+        using var updated = await http.PutAsync($"/api/v1/apps/{app.Id}/event-types/c.d",
+            new StringContent($$"""{"schema":{{schema}}}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, updated.StatusCode);
+        Assert.Null((await api.GetEventTypeAsync(app.Id, "c.d")).Schema);
+    }
+
+    [Fact]
+    public async Task A_schema_that_recurses_into_the_payload_validates_trees()
+    {
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("tree schemas"));
+        var schema = JsonDocument.Parse("""
+            {
+              "type": "object",
+              "required": ["name"],
+              "properties": {
+                "name": { "type": "string" },
+                "children": { "type": "array", "items": { "$ref": "#" } },
+                "parent": { "$ref": "#/definitions/node" }
+              },
+              "definitions": { "node": { "allOf": [{ "$ref": "#" }] } }
+            }
+            """).RootElement;
+        await api.CreateEventTypeAsync(app.Id, new EventTypeIn("tree.changed", Schema: schema));
+
+        static object Tree(int depth, bool named) => depth == 0
+            ? new { name = named ? "leaf" : null }
+            : new { name = (string?)"node", children = new[] { Tree(depth - 1, named) } };
+        await api.PublishAsync(app.Id, new MessageIn("tree.changed", Json(Tree(20, named: true))));
+        await api.PublishAsync(app.Id, new MessageIn("tree.changed", Json(new { name = "child", parent = new { name = "root" } })));
+
+        var error = await FailsAsync(HttpStatusCode.UnprocessableEntity, () =>
+            api.PublishAsync(app.Id, new MessageIn("tree.changed", Json(Tree(2, named: false)))));
+        Assert.Equal(["payload.children[0].children[0].name"], await ErrorFieldsAsync(error));
+        await FailsAsync(HttpStatusCode.UnprocessableEntity, () =>
+            api.PublishAsync(app.Id, new MessageIn("tree.changed", Json(new { name = "child", parent = new { name = 1 } }))));
+    }
+
+    // As they could be stored before such schemas were refused: evaluating the first overflowed the stack (the process
+    // died), the others threw (500).
+    [Theory]
+    [InlineData("""{"not":{"$ref":"#"}}""")]
+    [InlineData("""{"properties":{"a":{"multipleOf":0}}}""")]
+    [InlineData("""{"properties":{"a":{"pattern":"["}}}""")]
+    public async Task A_stored_schema_that_cannot_be_evaluated_refuses_its_messages_with_422_and_the_api_stays_up(string stored)
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var api = service.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("schema stored before the rule"));
+        var type = await api.CreateEventTypeAsync(app.Id, new EventTypeIn("a.b", Schema: Json(new { type = "object" })));
+        await api.PublishAsync(app.Id, new MessageIn("a.b", Json(new { n = 1 })));
+        await using (var connection = new Npgsql.NpgsqlConnection(fixture.Stack.PostgresConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand("UPDATE event_types SET schema = @schema::jsonb, updated_at = now() WHERE id = @id", connection);
+            command.Parameters.AddWithValue("id", type.Id);
+            command.Parameters.AddWithValue("schema", stored);
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        var error = await FailsAsync(HttpStatusCode.UnprocessableEntity, () => api.PublishAsync(app.Id, new MessageIn("a.b", Json(new { a = 2.5 }))));
+        Assert.Equal(["eventType"], await ErrorFieldsAsync(error));
+        var batch = await FailsAsync(HttpStatusCode.UnprocessableEntity, () => api.PublishBatchAsync(app.Id,
+            new MessageBatchIn([new MessageIn("other.type", Json(new { })), new MessageIn("a.b", Json(new { a = "x" }))])));
+        Assert.Equal(["messages[1].eventType"], await ErrorFieldsAsync(batch));
+
+        // The API is up, and stored only the first message.
+        Assert.Single((await api.ListMessagesAsync(app.Id)).Data);
+        using var health = await service.Http().GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Time_filters_at_the_ends_of_the_calendar_and_in_any_offset_filter_like_any_other()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var api = service.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("edge dates"));
+        var endpoint = await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/edges"));
+        var first = await api.PublishAsync(app.Id, new MessageIn("a.b", Json(new { n = 1 })));
+        var second = await api.PublishAsync(app.Id, new MessageIn("a.b", Json(new { n = 2 })));
+        using var http = service.Http();
+
+        async Task<List<string>> ListAsync(string path, string field = "id")
+        {
+            using var response = await http.GetAsync($"/api/v1/apps/{app.Id}/{path}");
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var page = await response.Content.ReadFromJsonAsync<JsonElement>();
+            return page.GetProperty("data").EnumerateArray().Select(m => m.GetProperty(field).GetString()!).ToList();
+        }
+        List<string> both = [second.Id, first.Id];
+        Assert.Equal(both, await ListAsync("messages?since=0001-01-01T00:00:00Z"));
+        Assert.Equal(both, await ListAsync("messages?until=9999-12-31T23:59:59Z"));
+        Assert.Equal(both, await ListAsync("messages?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59.9999999Z"));
+        Assert.Empty(await ListAsync("messages?since=9999-12-31T23:59:59.9999999Z"));
+        Assert.Empty(await ListAsync("messages?until=0001-01-01T00:00:00Z"));
+        // The same instant written in another offset filters the same (the database takes UTC only).
+        var at = second.CreatedAt.ToOffset(TimeSpan.FromHours(5)).ToString("yyyy-MM-ddTHH:mm:ss.ffffffzzz", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal([second.Id], await ListAsync("messages?since=" + Uri.EscapeDataString(at)));
+        Assert.Equal([first.Id], await ListAsync("messages?until=" + Uri.EscapeDataString(at)));
+
+        foreach (var since in new[] { "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.9999999Z", Uri.EscapeDataString(at) })
+        {
+            await ListAsync($"endpoints/{endpoint.Id}/attempts?since={since}");
+            await ListAsync($"messages/{first.Id}/attempts?since={since}");
+            var expected = since.StartsWith("0001", StringComparison.Ordinal) ? both : since.StartsWith("9999", StringComparison.Ordinal) ? [] : [second.Id];
+            Assert.Equal(expected, await ListAsync($"endpoints/{endpoint.Id}/deliveries?since={since}", "messageId"));
+        }
+        Assert.Equal(0, (await api.RecoverAsync(app.Id, endpoint.Id, new RecoverIn(DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(-7)).AddHours(-1)))).Requeued);
     }
 
     [Theory]
     [InlineData("""{"name":"a.b","schema":[1]}""", "schema")]
     [InlineData("""{"name":"a.b","schema":{"$ref":"http://169.254.169.254/latest/meta-data"}}""", "schema")]
     [InlineData("""{"name":"a.b","schema":{"$ref":"file:///etc/passwd"}}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"$ref":"#/definitions/missing"}}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"properties":{"n":{"multipleOf":0}}}}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"items":{"multipleOf":1e-400}}}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"properties":{"s":{"pattern":"["}}}}""", "schema")]
+    [InlineData("""{"name":"a.b","schema":{"patternProperties":{"(":{}}}}""", "schema")]
     [InlineData("""{"name":"bad name!"}""", "name")]
     [InlineData("""{"name":"a.b","description":"a\u0001b"}""", "description")]
     public async Task Invalid_event_types_answer_400_naming_the_field(string body, string field)

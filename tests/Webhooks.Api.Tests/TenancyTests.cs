@@ -88,4 +88,76 @@ public sealed class TenancyTests(StackFixture fixture)
         await admin.RevokeApiKeyAsync(first.Id);
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(() => client.GetApplicationAsync(app.Id)));
     }
+
+    /// <summary>The 403 problem a refused change answers, and its detail.</summary>
+    private static async Task<string> ForbiddenDetailOf(Func<Task> call)
+    {
+        var error = await Assert.ThrowsAnyAsync<ApiException>(call);
+        Assert.Equal(HttpStatusCode.Forbidden, error.StatusCode);
+        Assert.Equal("application/problem+json", error.ContentHeaders?.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(error.Content!);
+        return problem.RootElement.GetProperty("detail").GetString()!;
+    }
+
+    [Theory]
+    [InlineData("operational")]
+    [InlineData("Operational")]
+    [InlineData("OPERATIONAL")]
+    public async Task An_application_key_cannot_rename_its_application_to_the_operational_uid(string uid)
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var admin = service.Client();
+        var mine = await admin.CreateApplicationAsync(new ApplicationIn("would-be operator", "tenant-" + Guid.NewGuid().ToString("N")[..8]));
+        var key = await admin.CreateApiKeyAsync(new ApiKeyIn("tenant key", mine.Id));
+        var tenant = service.Client(key.Key);
+
+        var detail = await ForbiddenDetailOf(() => tenant.UpdateApplicationAsync(mine.Id, new ApplicationIn("ops now", uid)));
+        Assert.Contains("reserved", detail, StringComparison.Ordinal);
+
+        // Nothing changed: not the uid, not the name, not the update time.
+        Assert.Equal(mine, await admin.GetApplicationAsync(mine.Id));
+        // And no application key can take it at creation either (it cannot create at all).
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusOf(() => tenant.CreateApplicationAsync(new ApplicationIn("ops", uid))));
+    }
+
+    [Fact]
+    public async Task Only_an_admin_key_changes_or_deletes_the_operational_application_and_takes_its_uid_after_a_delete()
+    {
+        // An API of its own whose reserved uid no other test uses: the uid is unique across the shared database.
+        var reserved = "ops-" + Guid.NewGuid().ToString("N")[..8];
+        await using var service = await fixture.Stack.StartApiAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Delivery__OperationalApplicationUid"] = reserved,
+        });
+        var admin = service.Client();
+        var operational = await admin.CreateApplicationAsync(new ApplicationIn("platform operations", reserved));
+        var ownKey = await admin.CreateApiKeyAsync(new ApiKeyIn("operations key", operational.Id));
+        var own = service.Client(ownKey.Key);
+        var tenantApp = await admin.CreateApplicationAsync(new ApplicationIn("tenant", "tenant-" + Guid.NewGuid().ToString("N")[..8]));
+        var tenantKey = await admin.CreateApiKeyAsync(new ApiKeyIn("tenant key", tenantApp.Id));
+        var tenant = service.Client(tenantKey.Key);
+
+        // Its own key reads it, but neither renames it, nor gives up its uid, nor deletes it.
+        Assert.Equal(operational, await own.GetApplicationAsync(operational.Id));
+        Assert.Contains("only an admin key", await ForbiddenDetailOf(() => own.UpdateApplicationAsync(operational.Id, new ApplicationIn("mine now", reserved))), StringComparison.Ordinal);
+        await ForbiddenDetailOf(() => own.UpdateApplicationAsync(operational.Id, new ApplicationIn("platform operations", "elsewhere-" + Guid.NewGuid().ToString("N")[..8])));
+        await ForbiddenDetailOf(() => own.UpdateApplicationAsync(operational.Id, new ApplicationIn("platform operations")));
+        await ForbiddenDetailOf(() => own.DeleteApplicationAsync(operational.Id));
+        Assert.Equal(operational, await admin.GetApplicationAsync(operational.Id));
+        // Another tenant can neither claim the uid (in any case) nor see that it is taken.
+        await ForbiddenDetailOf(() => tenant.UpdateApplicationAsync(tenantApp.Id, new ApplicationIn("tenant", reserved.ToUpperInvariant())));
+        Assert.Equal(tenantApp, await admin.GetApplicationAsync(tenantApp.Id));
+
+        // An admin key changes it and deletes it.
+        var renamed = await admin.UpdateApplicationAsync(operational.Id, new ApplicationIn("platform operations (eu)", reserved));
+        Assert.Equal("platform operations (eu)", renamed.Name);
+        await admin.DeleteApplicationAsync(operational.Id);
+
+        // Its uid is free again, for an admin key only.
+        await ForbiddenDetailOf(() => tenant.UpdateApplicationAsync(tenantApp.Id, new ApplicationIn("tenant", reserved)));
+        Assert.Equal(tenantApp, await admin.GetApplicationAsync(tenantApp.Id));
+        var again = await admin.CreateApplicationAsync(new ApplicationIn("platform operations", reserved));
+        Assert.Equal(reserved, again.Uid);
+        Assert.Equal(again.Id, (await admin.GetApplicationAsync(reserved)).Id);
+    }
 }

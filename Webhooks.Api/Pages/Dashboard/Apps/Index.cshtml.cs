@@ -33,25 +33,23 @@ public sealed class IndexModel(WebhooksDbContext db, ApplicationService service)
 
     public async Task<IActionResult> OnPostAsync(string? name, string? uid, [FromServices] IValidator<ApplicationIn> validator)
     {
-        if (!Caller.IsAdmin)
-        {
-            return Forbid();
-        }
         var input = new ApplicationIn(name ?? "", string.IsNullOrWhiteSpace(uid) ? null : uid.Trim());
         var result = await validator.ValidateAsync(input, HttpContext.RequestAborted);
-        var application = result.IsValid ? await service.CreateAsync(input, HttpContext.RequestAborted) : null;
-        if (application is null)
+        var change = result.IsValid ? await service.CreateAsync(Caller, input, HttpContext.RequestAborted) : null;
+        switch (change?.Outcome)
         {
-            if (result.IsValid)
-            {
+            case ApplicationService.Outcome.Done:
+                Notice = $"Application '{change.Application!.Name}' created.";
+                return Redirect($"/dashboard/apps/{change.Application.Id}");
+            case ApplicationService.Outcome.Forbidden:
+                return Forbid();
+            case ApplicationService.Outcome.UidTaken:
                 ModelState.AddModelError("uid", $"An application with uid '{input.Uid}' exists.");
-            }
-            AddErrors(result);
-            (Name, Uid) = (name, uid);
-            await OnGetAsync(null);
-            return Page();
+                break;
         }
-        Notice = $"Application '{application.Name}' created.";
-        return Redirect($"/dashboard/apps/{application.Id}");
+        AddErrors(result);
+        (Name, Uid) = (name, uid);
+        await OnGetAsync(null);
+        return Page();
     }
 }
