@@ -9,15 +9,17 @@ namespace Webhooks.Api.Applications;
 
 public static class ApplicationRoutes
 {
-    public static RouteGroupBuilder MapApplicationRoutes(this RouteGroupBuilder api)
+    /// <param name="api">The API's root group: creating and listing applications.</param>
+    /// <param name="tenant">The <c>/apps/{appId}</c> group: one application, resolved by its filter.</param>
+    public static RouteGroupBuilder MapApplicationRoutes(this RouteGroupBuilder api, RouteGroupBuilder tenant)
     {
         var apps = api.MapGroup("/apps").WithTags("Applications");
         apps.MapPost("/", CreateAsync).Validate<ApplicationIn>();
         apps.MapGet("/", ListAsync).Validate<PageQuery>();
-        apps.MapGet("/{appId}", GetAsync);
-        apps.MapPut("/{appId}", UpdateAsync).Validate<ApplicationIn>();
-        apps.MapDelete("/{appId}", DeleteAsync);
-        apps.MapGet("/{appId}/stats", StatsAsync);
+        tenant.MapGet("", GetAsync).WithTags("Applications");
+        tenant.MapPut("", UpdateAsync).Validate<ApplicationIn>().WithTags("Applications");
+        tenant.MapDelete("", DeleteAsync).WithTags("Applications");
+        tenant.MapGet("/stats", StatsAsync).WithTags("Applications");
         return api;
     }
 
@@ -51,22 +53,13 @@ public static class ApplicationRoutes
         return TypedResults.Ok(Paging.Page(rows, take, a => a.Id, ToOut));
     }
 
-    private static async Task<Results<Ok<ApplicationOut>, ProblemHttpResult>> GetAsync(
-        string appId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
-    {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        return application is null ? Problems.NotFound($"Application '{appId}'") : TypedResults.Ok(application.ToOut());
-    }
+    private static Ok<ApplicationOut> GetAsync(Tenant tenant) => TypedResults.Ok(tenant.Application.ToOut());
 
     private static async Task<Results<Ok<ApplicationOut>, ProblemHttpResult>> UpdateAsync(
-        string appId, ApplicationIn input, WebhooksDbContext db, ApplicationService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, ApplicationIn input, ApplicationService service, HttpContext http, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);
-        var application = await db.FindApplicationAsync(caller, appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var change = await service.UpdateAsync(caller, application, input, ct);
         return change.Outcome == ApplicationService.Outcome.Done ? TypedResults.Ok(application.ToOut()) : Refused(change, input);
     }
@@ -76,26 +69,18 @@ public static class ApplicationRoutes
     /// messages, deliveries, attempts, keys) are removed when no delivery of it is in flight — now, or by the worker's sweep.
     /// </summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string appId, WebhooksDbContext db, ApplicationService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, ApplicationService service, HttpContext http, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);
-        var application = await db.FindApplicationAsync(caller, appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var change = await service.DeleteAsync(caller, application, ct);
         return change.Outcome == ApplicationService.Outcome.Done ? TypedResults.NoContent() : Refused(change, null);
     }
 
     private static async Task<Results<Ok<ApplicationStatsOut>, ProblemHttpResult>> StatsAsync(
-        string appId, WebhooksDbContext db, Dashboard.DashboardQueries queries, HttpContext http, CancellationToken ct)
+        Tenant tenant, Dashboard.DashboardQueries queries, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var o = await queries.OverviewAsync(new ApiCaller(application.Id), ct);
         return TypedResults.Ok(new ApplicationStatsOut(o.DeliveriesByStatus, o.Attempts, o.AttemptsSucceeded,
             o.SuccessRate is { } rate ? Math.Round(rate, 4) : null, o.DueBacklog,

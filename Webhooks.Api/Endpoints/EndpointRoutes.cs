@@ -13,9 +13,10 @@ namespace Webhooks.Api.Endpoints;
 
 public static class EndpointRoutes
 {
-    public static RouteGroupBuilder MapEndpointRoutes(this RouteGroupBuilder api)
+    /// <param name="tenant">The <c>/apps/{appId}</c> group: one application, resolved by its filter.</param>
+    public static RouteGroupBuilder MapEndpointRoutes(this RouteGroupBuilder tenant)
     {
-        var endpoints = api.MapGroup("/apps/{appId}/endpoints").WithTags("Endpoints");
+        var endpoints = tenant.MapGroup("/endpoints").WithTags("Endpoints");
         endpoints.MapPost("/", CreateAsync).Validate<EndpointIn>();
         endpoints.MapGet("/", ListAsync).Validate<PageQuery>();
         endpoints.MapGet("/{endpointId}", GetAsync);
@@ -32,7 +33,7 @@ public static class EndpointRoutes
         endpoints.MapGet("/{endpointId}/stats", StatsAsync);
         endpoints.MapGet("/{endpointId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
         endpoints.MapGet("/{endpointId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();
-        return api;
+        return tenant;
     }
 
     internal static EndpointOut ToOut(this Endpoint e) => new(
@@ -40,22 +41,13 @@ public static class EndpointRoutes
         e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt, e.CreatedAt, e.UpdatedAt);
 
     /// <summary>The endpoint, if its application exists and the caller may see it.</summary>
-    internal static async Task<Endpoint?> FindEndpointAsync(this WebhooksDbContext db, HttpContext http, string appId, string endpointId, CancellationToken ct)
-    {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        return application is null
-            ? null
-            : await db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == application.Id, ct);
-    }
+    internal static Task<Endpoint?> FindEndpointAsync(this WebhooksDbContext db, Tenant tenant, string endpointId, CancellationToken ct) =>
+        db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == tenant.Application.Id, ct);
 
     private static async Task<Results<Created<EndpointCreated>, ProblemHttpResult>> CreateAsync(
-        string appId, EndpointIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, EndpointIn input, EndpointService service, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var endpoint = await service.CreateAsync(application, input, ct);
         return TypedResults.Created(
             $"/api/v1/apps/{application.Id}/endpoints/{endpoint.Id}",
@@ -63,13 +55,9 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<ListResponse<EndpointOut>>, ProblemHttpResult>> ListAsync(
-        string appId, [AsParameters] PageQuery page, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, [AsParameters] PageQuery page, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var take = Paging.Clamp(page.Limit);
         var query = db.Endpoints.AsNoTracking().Where(e => e.ApplicationId == application.Id);
         if (page.Iterator is not null)
@@ -81,16 +69,16 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> GetAsync(
-        string appId, string endpointId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, WebhooksDbContext db, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(endpoint.ToOut());
     }
 
     private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> UpdateAsync(
-        string appId, string endpointId, EndpointUpdateIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, EndpointUpdateIn input, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
@@ -100,9 +88,9 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string appId, string endpointId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        Tenant tenant, string endpointId, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
@@ -112,9 +100,9 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> DisableAsync(
-        string appId, string endpointId, DisableEndpointIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, DisableEndpointIn input, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
@@ -124,9 +112,9 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> EnableAsync(
-        string appId, string endpointId, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
@@ -136,9 +124,9 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Accepted<RecoverOut>, ProblemHttpResult>> RecoverAsync(
-        string appId, string endpointId, RecoverIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, RecoverIn input, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
@@ -147,16 +135,16 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<EndpointSecretOut>, ProblemHttpResult>> GetSecretAsync(
-        string appId, string endpointId, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(service.SecretOf(endpoint));
     }
 
     private static async Task<Results<Ok<EndpointSecretOut>, ProblemHttpResult>> RotateSecretAsync(
-        string appId, string endpointId, RotateSecretIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, RotateSecretIn input, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         return endpoint is null
             ? Problems.NotFound($"Endpoint '{endpointId}'")
             : TypedResults.Ok(await service.RotateSecretAsync(endpoint, input.Key, ct));
@@ -164,10 +152,10 @@ public static class EndpointRoutes
 
     /// <summary>200 with the attempt when the worker made it within the endpoint's timeout; 202 with the message id otherwise.</summary>
     private static async Task<Results<Ok<EndpointTestOut>, Accepted<EndpointTestOut>, ProblemHttpResult>> TestAsync(
-        string appId, string endpointId, EndpointTestIn input, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, EndpointTestIn input, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        var endpoint = application is null ? null : await db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == application.Id, ct);
+        var application = tenant.Application;
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         if (endpoint is null)
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
@@ -185,25 +173,25 @@ public static class EndpointRoutes
     }
 
     private static async Task<Results<Ok<EndpointStatsOut>, ProblemHttpResult>> StatsAsync(
-        string appId, string endpointId, WebhooksDbContext db, EndpointService service, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(await service.StatsAsync(endpoint, ct));
     }
 
     private static async Task<Results<Ok<ListResponse<DeliveryOut>>, ProblemHttpResult>> ListDeliveriesAsync(
-        string appId, string endpointId, [AsParameters] DeliveryQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, [AsParameters] DeliveryQuery query, WebhooksDbContext db, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         return endpoint is null
             ? Problems.NotFound($"Endpoint '{endpointId}'")
             : TypedResults.Ok(await db.Deliveries.Where(d => d.EndpointId == endpoint.Id).PageAsync(query, ct));
     }
 
     private static async Task<Results<Ok<ListResponse<AttemptOut>>, ProblemHttpResult>> ListAttemptsAsync(
-        string appId, string endpointId, [AsParameters] AttemptQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string endpointId, [AsParameters] AttemptQuery query, WebhooksDbContext db, CancellationToken ct)
     {
-        var endpoint = await db.FindEndpointAsync(http, appId, endpointId, ct);
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
         return endpoint is null
             ? Problems.NotFound($"Endpoint '{endpointId}'")
             : TypedResults.Ok(await db.DeliveryAttempts.Where(a => a.EndpointId == endpoint.Id).PageAsync(query, ct));

@@ -14,15 +14,16 @@ namespace Webhooks.Api.EventTypes;
 /// <summary>An application's event types, named as messages name them, each with an optional JSON Schema for its payloads.</summary>
 public static class EventTypeRoutes
 {
-    public static RouteGroupBuilder MapEventTypeRoutes(this RouteGroupBuilder api)
+    /// <param name="tenant">The <c>/apps/{appId}</c> group: one application, resolved by its filter.</param>
+    public static RouteGroupBuilder MapEventTypeRoutes(this RouteGroupBuilder tenant)
     {
-        var types = api.MapGroup("/apps/{appId}/event-types").WithTags("Event types");
+        var types = tenant.MapGroup("/event-types").WithTags("Event types");
         types.MapPost("/", CreateAsync).Validate<EventTypeIn>().ProducesValidationProblem(422);
         types.MapGet("/", ListAsync).Validate<PageQuery>();
         types.MapGet("/{name}", GetAsync);
         types.MapPut("/{name}", UpdateAsync).Validate<EventTypeUpdateIn>().ProducesValidationProblem(422);
         types.MapPost("/{name}/archive", ArchiveAsync);
-        return api;
+        return tenant;
     }
 
     internal static EventTypeOut ToOut(this EventType t)
@@ -37,13 +38,9 @@ public static class EventTypeRoutes
     }
 
     private static async Task<Results<Created<EventTypeOut>, ProblemHttpResult>> CreateAsync(
-        string appId, EventTypeIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        Tenant tenant, EventTypeIn input, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var result = await new EventTypeService(db, time).CreateAsync(application, input, ct);
         return result.Conflict
             ? Problems.ConflictProblem($"An event type named '{input.Name}' exists.")
@@ -51,13 +48,9 @@ public static class EventTypeRoutes
     }
 
     private static async Task<Results<Ok<ListResponse<EventTypeOut>>, ProblemHttpResult>> ListAsync(
-        string appId, bool? includeArchived, [AsParameters] PageQuery page, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, bool? includeArchived, [AsParameters] PageQuery page, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var take = Paging.Clamp(page.Limit);
         var query = db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == application.Id && (includeArchived == true || !t.Archived));
         if (page.Iterator is not null)
@@ -69,16 +62,16 @@ public static class EventTypeRoutes
     }
 
     private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> GetAsync(
-        string appId, string name, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string name, WebhooksDbContext db, CancellationToken ct)
     {
-        var type = await db.FindEventTypeAsync(http, appId, name, ct);
+        var type = await db.FindEventTypeAsync(tenant, name, ct);
         return type is null ? Problems.NotFound($"Event type '{name}'") : TypedResults.Ok(type.ToOut());
     }
 
     private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> UpdateAsync(
-        string appId, string name, EventTypeUpdateIn input, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        Tenant tenant, string name, EventTypeUpdateIn input, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
     {
-        var type = await db.FindEventTypeAsync(http, appId, name, ct);
+        var type = await db.FindEventTypeAsync(tenant, name, ct);
         if (type is null)
         {
             return Problems.NotFound($"Event type '{name}'");
@@ -89,9 +82,9 @@ public static class EventTypeRoutes
     }
 
     private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> ArchiveAsync(
-        string appId, string name, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        Tenant tenant, string name, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
     {
-        var type = await db.FindEventTypeAsync(http, appId, name, ct);
+        var type = await db.FindEventTypeAsync(tenant, name, ct);
         if (type is null)
         {
             return Problems.NotFound($"Event type '{name}'");
@@ -100,11 +93,8 @@ public static class EventTypeRoutes
         return TypedResults.Ok(type.ToOut());
     }
 
-    private static async Task<EventType?> FindEventTypeAsync(this WebhooksDbContext db, HttpContext http, string appId, string name, CancellationToken ct)
-    {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        return application is null ? null : await db.EventTypes.FirstOrDefaultAsync(t => t.ApplicationId == application.Id && t.Name == name, ct);
-    }
+    private static Task<EventType?> FindEventTypeAsync(this WebhooksDbContext db, Tenant tenant, string name, CancellationToken ct) =>
+        db.EventTypes.FirstOrDefaultAsync(t => t.ApplicationId == tenant.Application.Id && t.Name == name, ct);
 
     internal static string? SchemaText(JsonElement? schema) =>
         schema is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } s ? s.GetRawText() : null;

@@ -116,10 +116,12 @@ public static class ApiExtensions
         var api = app.MapGroup("/api/v1").RequireAuthorization()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapApplicationRoutes();
-        api.MapEventTypeRoutes();
-        api.MapEndpointRoutes();
-        api.MapMessageRoutes();
+        // Everything under /apps/{appId} is behind the tenant filter: a route cannot forget the tenant check.
+        var tenant = api.MapGroup("/apps/{" + Tenant.RouteParameter + "}").AddEndpointFilter<TenantFilter>();
+        api.MapApplicationRoutes(tenant);
+        tenant.MapEventTypeRoutes();
+        tenant.MapEndpointRoutes();
+        tenant.MapMessageRoutes();
         api.MapApiKeyRoutes();
         return app;
     }

@@ -12,9 +12,10 @@ namespace Webhooks.Api.Messages;
 
 public static class MessageRoutes
 {
-    public static RouteGroupBuilder MapMessageRoutes(this RouteGroupBuilder api)
+    /// <param name="tenant">The <c>/apps/{appId}</c> group: one application, resolved by its filter.</param>
+    public static RouteGroupBuilder MapMessageRoutes(this RouteGroupBuilder tenant)
     {
-        var messages = api.MapGroup("/apps/{appId}/messages").WithTags("Messages");
+        var messages = tenant.MapGroup("/messages").WithTags("Messages");
         messages.MapPost("/", PublishAsync).Validate<MessageIn>().ProducesValidationProblem(422);
         messages.MapPost("/batch", PublishBatchAsync).Validate<MessageBatchIn>().ProducesValidationProblem(422);
         messages.MapGet("/", ListAsync).Validate<MessageQuery>();
@@ -22,8 +23,8 @@ public static class MessageRoutes
         messages.MapGet("/{messageId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
         messages.MapGet("/{messageId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();
         messages.MapPost("/{messageId}/endpoints/{endpointId}/resend", ResendAsync);
-        api.MapGet("/apps/{appId}/attempts/{attemptId}", GetAttemptAsync).WithTags("Messages");
-        return api;
+        tenant.MapGet("/attempts/{attemptId}", GetAttemptAsync).WithTags("Messages");
+        return tenant;
     }
 
     internal static MessageOut ToOut(this Message m, IReadOnlyList<DeliveryOut>? deliveries = null)
@@ -41,14 +42,10 @@ public static class MessageRoutes
             d.AttemptCount, d.NextAttemptAt, d.LastStatusCode, d.UpdatedAt);
 
     private static async Task<Results<Accepted<MessageOut>, Ok<MessageOut>, ProblemHttpResult, ValidationProblem>> PublishAsync(
-        string appId, MessageIn input, [FromHeader(Name = "idempotency-key")] string? idempotencyKey,
-        WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, HttpContext http, CancellationToken ct)
+        Tenant tenant, MessageIn input, [FromHeader(Name = "idempotency-key")] string? idempotencyKey,
+        WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         if (idempotencyKey is not null && input.IdempotencyKey is null)
         {
             if (idempotencyKey.Length is 0 or > 256 || !Applications.Text.IsPrintable(idempotencyKey))
@@ -70,13 +67,9 @@ public static class MessageRoutes
     }
 
     private static async Task<Results<Accepted<MessageBatchOut>, ProblemHttpResult>> PublishBatchAsync(
-        string appId, MessageBatchIn input, WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, HttpContext http, CancellationToken ct)
+        Tenant tenant, MessageBatchIn input, WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         var rejected = await schemas.CheckAsync(db, application.Id, input.Messages.Select(m => (m.EventType, m.Payload)).ToList(), i => $"messages[{i}].", ct);
         if (rejected.Count > 0)
         {
@@ -88,13 +81,9 @@ public static class MessageRoutes
 
     /// <summary>An application's messages, newest first, filtered by event type, channel and creation time.</summary>
     private static async Task<Results<Ok<ListResponse<MessageOut>>, ProblemHttpResult>> ListAsync(
-        string appId, [AsParameters] MessageQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, [AsParameters] MessageQuery query, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        if (application is null)
-        {
-            return Problems.NotFound($"Application '{appId}'");
-        }
+        var application = tenant.Application;
         return TypedResults.Ok(await db.Messages.Where(m => m.ApplicationId == application.Id).PageAsync(query, ct));
     }
 
@@ -133,12 +122,10 @@ public static class MessageRoutes
 
     /// <summary>Delivers one message to one endpoint again, now (after the endpoint was fixed, say).</summary>
     private static async Task<Results<Accepted<DeliveryOut>, ProblemHttpResult>> ResendAsync(
-        string appId, string messageId, string endpointId, WebhooksDbContext db, MessagePublisher publisher, HttpContext http, CancellationToken ct)
+        Tenant tenant, string messageId, string endpointId, MessagePublisher publisher, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
-        var (outcome, delivery) = application is null
-            ? (MessagePublisher.ResendOutcome.NotFound, null)
-            : await publisher.ResendAsync(application, messageId, endpointId, ct);
+        var application = tenant.Application;
+        var (outcome, delivery) = await publisher.ResendAsync(application, messageId, endpointId, ct);
         return outcome switch
         {
             MessagePublisher.ResendOutcome.Requeued => TypedResults.Accepted((string?)null, delivery!.ToOut()),
@@ -149,9 +136,9 @@ public static class MessageRoutes
 
     /// <summary>One message with the state of its delivery to each endpoint.</summary>
     private static async Task<Results<Ok<MessageOut>, ProblemHttpResult>> GetAsync(
-        string appId, string messageId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string messageId, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var application = tenant.Application;
         var message = application is null
             ? null
             : await db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == messageId && m.ApplicationId == application.Id, ct);
@@ -164,9 +151,9 @@ public static class MessageRoutes
     }
 
     private static async Task<Results<Ok<ListResponse<DeliveryOut>>, ProblemHttpResult>> ListDeliveriesAsync(
-        string appId, string messageId, [AsParameters] DeliveryQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string messageId, [AsParameters] DeliveryQuery query, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var application = tenant.Application;
         if (application is null || !await db.Messages.AnyAsync(m => m.Id == messageId && m.ApplicationId == application.Id, ct))
         {
             return Problems.NotFound($"Message '{messageId}'");
@@ -175,9 +162,9 @@ public static class MessageRoutes
     }
 
     private static async Task<Results<Ok<ListResponse<AttemptOut>>, ProblemHttpResult>> ListAttemptsAsync(
-        string appId, string messageId, [AsParameters] AttemptQuery query, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string messageId, [AsParameters] AttemptQuery query, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var application = tenant.Application;
         if (application is null || !await db.Messages.AnyAsync(m => m.Id == messageId && m.ApplicationId == application.Id, ct))
         {
             return Problems.NotFound($"Message '{messageId}'");
@@ -186,9 +173,9 @@ public static class MessageRoutes
     }
 
     private static async Task<Results<Ok<AttemptOut>, ProblemHttpResult>> GetAttemptAsync(
-        string appId, string attemptId, WebhooksDbContext db, HttpContext http, CancellationToken ct)
+        Tenant tenant, string attemptId, WebhooksDbContext db, CancellationToken ct)
     {
-        var application = await db.FindApplicationAsync(ApiCaller.From(http.User), appId, ct);
+        var application = tenant.Application;
         var attempt = application is null
             ? null
             : await db.DeliveryAttempts.AsNoTracking()
