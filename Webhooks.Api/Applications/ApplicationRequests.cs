@@ -1,4 +1,5 @@
 using FluentValidation;
+using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 
 namespace Webhooks.Api.Applications;
@@ -16,20 +17,3 @@ public sealed class ApplicationInValidator : AbstractValidator<ApplicationIn>
     }
 }
 
-/// <summary>Retry delays in seconds: the first is the wait before the first attempt (normally 0).</summary>
-public sealed class RetryScheduleValidator : AbstractValidator<IReadOnlyList<int>>
-{
-    public const int MaxAttempts = 20;
-    public const int MaxDelaySeconds = 7 * 24 * 3600;
-
-    public RetryScheduleValidator()
-    {
-        RuleFor(s => s.Count).InclusiveBetween(1, MaxAttempts).OverridePropertyName("").WithMessage($"A retry schedule has 1 to {MaxAttempts} delays.");
-        RuleForEach(s => s).InclusiveBetween(0, MaxDelaySeconds).OverridePropertyName("").WithMessage($"Each delay is 0 to {MaxDelaySeconds} seconds.");
-    }
-}
-
-public static class Text
-{
-    public static bool IsPrintable(string? value) => value is null || !value.Any(char.IsControl);
-}

@@ -34,9 +34,9 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             WHERE created_at >= @since AND (@app::text IS NULL OR application_id = @app)
             GROUP BY status
             """);
-        Add(batch, """
+        Add(batch, $"""
             SELECT count(*) FROM deliveries d
-            WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= @now AND (@app::text IS NULL OR d.application_id = @app)
+            WHERE {Webhooks.Core.Delivery.DeliveryLifecycle.Due("d")} AND (@app::text IS NULL OR d.application_id = @app)
             """);
         Add(batch, """
             SELECT date_trunc('hour', a.started_at) AS hour, count(*) FILTER (WHERE a.succeeded), count(*) FILTER (WHERE NOT a.succeeded)

@@ -1,5 +1,6 @@
 using FluentValidation;
 using Webhooks.Api.Applications;
+using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Receiver.Sdk;
 
@@ -29,7 +30,7 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.EventTypes!).Must(t => t.Count <= 256).WithMessage("At most 256 event types.").When(e => e.EventTypes is not null);
         RuleForEach(e => e.EventTypes).SetValidator(new EventTypeNameValidator());
         RuleFor(e => e.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(e => e.Channels is not null);
-        RuleForEach(e => e.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
+        RuleForEach(e => e.Channels).IsChannel();
         RuleFor(e => e.RateLimitPerSecond).InclusiveBetween(1, 10_000).When(e => e.RateLimitPerSecond is not null);
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
@@ -51,15 +52,6 @@ public static class UrlRules
         !string.IsNullOrEmpty(uri.Host) &&
         string.IsNullOrEmpty(uri.UserInfo) &&
         Text.IsPrintable(url);
-}
-
-public sealed class EventTypeNameValidator : AbstractValidator<string>
-{
-    public EventTypeNameValidator()
-    {
-        RuleFor(name => name).NotEmpty().MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+$")
-            .WithMessage("An event type name may contain only letters, digits, '_', '.' and '-'.");
-    }
 }
 
 public static class HeaderRules

@@ -3,8 +3,6 @@ using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
-using Webhooks.Api.Applications;
-using Webhooks.Api.Endpoints;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Core.Data;
@@ -38,10 +36,10 @@ public static class EventTypeRoutes
     }
 
     private static async Task<Results<Created<EventTypeOut>, ProblemHttpResult>> CreateAsync(
-        Tenant tenant, EventTypeIn input, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
+        Tenant tenant, EventTypeIn input, EventTypeService service, CancellationToken ct)
     {
         var application = tenant.Application;
-        var result = await new EventTypeService(db, time).CreateAsync(application, input, ct);
+        var result = await service.CreateAsync(application, input, ct);
         return result.Conflict
             ? Problems.ConflictProblem($"An event type named '{input.Name}' exists.")
             : TypedResults.Created($"/api/v1/apps/{application.Id}/event-types/{input.Name}", result.EventType!.ToOut());
@@ -69,99 +67,29 @@ public static class EventTypeRoutes
     }
 
     private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> UpdateAsync(
-        Tenant tenant, string name, EventTypeUpdateIn input, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
+        Tenant tenant, string name, EventTypeUpdateIn input, WebhooksDbContext db, EventTypeService service, CancellationToken ct)
     {
         var type = await db.FindEventTypeAsync(tenant, name, ct);
         if (type is null)
         {
             return Problems.NotFound($"Event type '{name}'");
         }
-        type.Update(input.Description, SchemaText(input.Schema), input.Archived, time.GetUtcNow());
-        await db.SaveChangesAsync(ct);
+        await service.UpdateAsync(type, input, ct);
         return TypedResults.Ok(type.ToOut());
     }
 
     private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> ArchiveAsync(
-        Tenant tenant, string name, WebhooksDbContext db, TimeProvider time, CancellationToken ct)
+        Tenant tenant, string name, WebhooksDbContext db, EventTypeService service, CancellationToken ct)
     {
         var type = await db.FindEventTypeAsync(tenant, name, ct);
         if (type is null)
         {
             return Problems.NotFound($"Event type '{name}'");
         }
-        await new EventTypeService(db, time).ArchiveAsync(type, ct);
+        await service.ArchiveAsync(type, ct);
         return TypedResults.Ok(type.ToOut());
     }
 
     private static Task<EventType?> FindEventTypeAsync(this WebhooksDbContext db, Tenant tenant, string name, CancellationToken ct) =>
         db.EventTypes.FirstOrDefaultAsync(t => t.ApplicationId == tenant.Application.Id && t.Name == name, ct);
-
-    internal static string? SchemaText(JsonElement? schema) =>
-        schema is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } s ? s.GetRawText() : null;
-}
-
-/// <summary>Creating and archiving event types, for the API and the dashboard alike.</summary>
-public sealed class EventTypeService(WebhooksDbContext db, TimeProvider time)
-{
-    public sealed record Created(EventType? EventType, bool Conflict);
-
-    public async Task<Created> CreateAsync(Application application, EventTypeIn input, CancellationToken ct)
-    {
-        if (await db.EventTypes.AnyAsync(t => t.ApplicationId == application.Id && t.Name == input.Name, ct))
-        {
-            return new Created(null, true);
-        }
-        var type = new EventType(application.Id, input.Name, input.Description, EventTypeRoutes.SchemaText(input.Schema), time.GetUtcNow());
-        db.EventTypes.Add(type);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
-        {
-            db.ChangeTracker.Clear();
-            return new Created(null, true);
-        }
-        return new Created(type, false);
-    }
-
-    public async Task ArchiveAsync(EventType type, CancellationToken ct)
-    {
-        type.Update(type.Description, type.Schema, archived: true, time.GetUtcNow());
-        await db.SaveChangesAsync(ct);
-    }
-}
-
-public sealed class EventTypeInValidator : AbstractValidator<EventTypeIn>
-{
-    public EventTypeInValidator()
-    {
-        RuleFor(t => t.Name).NotEmpty().SetValidator(new EventTypeNameValidator());
-        RuleFor(t => t.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(t => t.Description is not null);
-        RuleFor(t => t.Schema).SchemaIsUsable();
-    }
-}
-
-public sealed class EventTypeUpdateInValidator : AbstractValidator<EventTypeUpdateIn>
-{
-    public EventTypeUpdateInValidator()
-    {
-        RuleFor(t => t.Description!).MaximumLength(4096).Must(Text.IsPrintable).When(t => t.Description is not null);
-        RuleFor(t => t.Schema).SchemaIsUsable();
-    }
-}
-
-internal static class SchemaRules
-{
-    public static void SchemaIsUsable<T>(this IRuleBuilder<T, JsonElement?> rule) =>
-        rule.CustomAsync(async (schema, context, _) =>
-        {
-            if (EventTypeRoutes.SchemaText(schema) is not null && await PayloadSchemas.ParseAsync(schema!.Value) is { Error: { } error } parsed)
-            {
-                context.AddFailure(new FluentValidation.Results.ValidationFailure("schema", error)
-                {
-                    ErrorCode = parsed.Unsafe ? Problems.UnprocessableCode : null,
-                });
-            }
-        });
 }

@@ -23,7 +23,7 @@ public sealed class MessageQueryValidator : AbstractValidator<MessageQuery>
     public MessageQueryValidator()
     {
         RuleFor(q => q.EventType!).SetValidator(new EventTypeNameValidator()).When(q => q.EventType is not null);
-        RuleFor(q => q.Channel!).MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$").When(q => q.Channel is not null);
+        RuleFor(q => q.Channel!).IsChannel().When(q => q.Channel is not null);
         RuleFor(q => q.Until).GreaterThan(q => q.Since).When(q => q.Since is not null && q.Until is not null)
             .WithMessage("'until' must be after 'since'.");
         RuleFor(q => q.Limit).InclusiveBetween(1, Paging.MaxLimit).When(q => q.Limit is not null);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using FluentValidation;
 using Microsoft.Extensions.Options;
-using Webhooks.Api.Endpoints;
+using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Core.Delivery;
 
@@ -25,8 +25,8 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
         RuleFor(m => m.EventType).NotEmpty().SetValidator(new EventTypeNameValidator());
         RuleFor(m => m.Payload).IsPayload(m => m.EventType, max);
         RuleFor(m => m.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(m => m.Channels is not null);
-        RuleForEach(m => m.Channels).NotEmpty().MaximumLength(128).Matches("^[a-zA-Z0-9_.:-]+$");
-        RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Applications.Text.IsPrintable).When(m => m.IdempotencyKey is not null);
+        RuleForEach(m => m.Channels).IsChannel();
+        RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Text.IsPrintable).When(m => m.IdempotencyKey is not null);
     }
 }
 

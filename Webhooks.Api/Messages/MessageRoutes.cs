@@ -5,8 +5,8 @@ using Microsoft.EntityFrameworkCore;
 using Webhooks.Api.EventTypes;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
-using Webhooks.Core;
 using Webhooks.Core.Data;
+using Webhooks.Core;
 
 namespace Webhooks.Api.Messages;
 
@@ -48,7 +48,7 @@ public static class MessageRoutes
         var application = tenant.Application;
         if (idempotencyKey is not null && input.IdempotencyKey is null)
         {
-            if (idempotencyKey.Length is 0 or > 256 || !Applications.Text.IsPrintable(idempotencyKey))
+            if (idempotencyKey.Length is 0 or > 256 || !Text.IsPrintable(idempotencyKey))
             {
                 return Problems.Invalid("idempotency-key", "The 'idempotency-key' header must be 1 to 256 printable characters.");
             }
