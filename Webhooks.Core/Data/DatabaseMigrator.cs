@@ -34,6 +34,7 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
             await db.Database.ExecuteSqlRawAsync(
                 "CREATE TABLE IF NOT EXISTS \"__EFMigrationsHistory\" (migration_id character varying(150) NOT NULL PRIMARY KEY, product_version character varying(32) NOT NULL)",
                 cancellationToken);
+            await FoldPreReleaseHistoryAsync(db, cancellationToken);
             await db.Database.MigrateAsync(cancellationToken);
             await ProtectPlainSecretsAsync(db, scope.ServiceProvider.GetRequiredService<SecretProtector>(), cancellationToken);
         }
@@ -46,6 +47,42 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    // The pre-release migrations, folded into Initial before the first release.
+    private const string FoldedInto = "20261125125706_Initial";
+    private const string LastUnfoldedSchema = "20261123110129_DataProtectionKeys";
+    private const string PayloadAsPublished = "20261125115740_PayloadAsPublished";
+
+    /// <summary>
+    /// A database made by a pre-release build carries the history of the migrations since folded into one: its schema
+    /// is Initial's (once the payload column is text), so its history is rewritten to say so. One made by an older
+    /// pre-release than the last folded schema is refused with what to do, rather than migrated wrongly.
+    /// </summary>
+    private async Task FoldPreReleaseHistoryAsync(WebhooksDbContext db, CancellationToken ct)
+    {
+        var applied = await db.Database.SqlQueryRaw<string>("SELECT migration_id AS \"Value\" FROM \"__EFMigrationsHistory\"").ToListAsync(ct);
+        if (applied.Count == 0 || applied.Contains(FoldedInto))
+        {
+            return;
+        }
+        if (!applied.Contains(LastUnfoldedSchema))
+        {
+            throw new InvalidOperationException(
+                $"This database was made by an early pre-release (its last migration is {applied.Max()}), whose schema cannot be brought " +
+                "forward. Recreate it (in local mode: stop the AppHost and delete .apphost/postgres).");
+        }
+        if (!applied.Contains(PayloadAsPublished))
+        {
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE messages ALTER COLUMN payload TYPE text USING payload::text", ct);
+        }
+        await db.Database.ExecuteSqlRawAsync(
+            "DELETE FROM \"__EFMigrationsHistory\"; INSERT INTO \"__EFMigrationsHistory\" (migration_id, product_version) VALUES ({0}, {1})",
+            [FoldedInto, typeof(DbContext).Assembly.GetName().Version!.ToString(3)], ct);
+        LogFolded(applied.Count);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rewrote the history of {Count} pre-release migrations as the folded initial migration")]
+    private partial void LogFolded(int count);
 
     /// <summary>Signing secrets stored before they were encrypted at rest are encrypted now, once, under the migration lock.</summary>
     private async Task ProtectPlainSecretsAsync(WebhooksDbContext db, SecretProtector secrets, CancellationToken ct)

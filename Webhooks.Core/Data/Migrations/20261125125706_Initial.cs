@@ -20,11 +20,27 @@ namespace Webhooks.Core.Data.Migrations
                     name = table.Column<string>(type: "text", nullable: false),
                     uid = table.Column<string>(type: "text", nullable: true),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    retry_schedule = table.Column<int[]>(type: "integer[]", nullable: true),
+                    deleted_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
                 },
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_applications", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "data_protection_keys",
+                columns: table => new
+                {
+                    id = table.Column<int>(type: "integer", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    friendly_name = table.Column<string>(type: "text", nullable: true),
+                    xml = table.Column<string>(type: "text", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_data_protection_keys", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -64,6 +80,7 @@ namespace Webhooks.Core.Data.Migrations
                     metadata = table.Column<string>(type: "jsonb", nullable: false),
                     rate_limit_per_second = table.Column<int>(type: "integer", nullable: true),
                     timeout_seconds = table.Column<int>(type: "integer", nullable: false),
+                    retry_schedule = table.Column<int[]>(type: "integer[]", nullable: true),
                     secret = table.Column<string>(type: "text", nullable: false),
                     previous_secret = table.Column<string>(type: "text", nullable: true),
                     previous_secret_expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
@@ -74,7 +91,8 @@ namespace Webhooks.Core.Data.Migrations
                     first_failure_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     last_success_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    deleted_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -118,7 +136,7 @@ namespace Webhooks.Core.Data.Migrations
                     id = table.Column<string>(type: "text", nullable: false),
                     application_id = table.Column<string>(type: "text", nullable: false),
                     event_type = table.Column<string>(type: "text", nullable: false),
-                    payload = table.Column<string>(type: "jsonb", nullable: false),
+                    payload = table.Column<string>(type: "text", nullable: false),
                     channels = table.Column<string[]>(type: "text[]", nullable: false),
                     idempotency_key = table.Column<string>(type: "text", nullable: true),
                     trace_parent = table.Column<string>(type: "text", nullable: true),
@@ -150,6 +168,7 @@ namespace Webhooks.Core.Data.Migrations
                     lease_owner = table.Column<string>(type: "text", nullable: true),
                     lease_expires_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     last_status_code = table.Column<int>(type: "integer", nullable: true),
+                    trigger = table.Column<string>(type: "text", nullable: false),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
@@ -182,6 +201,7 @@ namespace Webhooks.Core.Data.Migrations
                     trigger = table.Column<string>(type: "text", nullable: false),
                     started_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     duration_ms = table.Column<int>(type: "integer", nullable: false),
+                    request_headers = table.Column<string>(type: "jsonb", nullable: true),
                     response_status = table.Column<int>(type: "integer", nullable: true),
                     response_headers = table.Column<string>(type: "jsonb", nullable: true),
                     response_body = table.Column<string>(type: "text", nullable: true),
@@ -217,6 +237,11 @@ namespace Webhooks.Core.Data.Migrations
                 column: "uid",
                 unique: true,
                 filter: "uid IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_deliveries_created_at",
+                table: "deliveries",
+                column: "created_at");
 
             migrationBuilder.CreateIndex(
                 name: "ix_deliveries_due",
@@ -273,6 +298,11 @@ namespace Webhooks.Core.Data.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "ix_messages_application_id_event_type_id",
+                table: "messages",
+                columns: new[] { "application_id", "event_type", "id" });
+
+            migrationBuilder.CreateIndex(
                 name: "ix_messages_application_id_id",
                 table: "messages",
                 columns: new[] { "application_id", "id" });
@@ -295,6 +325,9 @@ namespace Webhooks.Core.Data.Migrations
         {
             migrationBuilder.DropTable(
                 name: "api_keys");
+
+            migrationBuilder.DropTable(
+                name: "data_protection_keys");
 
             migrationBuilder.DropTable(
                 name: "delivery_attempts");
