@@ -13,7 +13,7 @@ public sealed class DispatchJob(Dispatcher dispatcher) : IJob
 {
     public static readonly JobKey Key = new("dispatch");
 
-    public Task Execute(IJobExecutionContext context) => dispatcher.RunAsync(context.CancellationToken);
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) => await dispatcher.RunAsync(cancellationToken);
 }
 
 /// <summary>
@@ -26,10 +26,10 @@ public sealed partial class LeaseSweepJob(
 {
     public static readonly JobKey Key = new("lease-sweep");
 
-    public async Task Execute(IJobExecutionContext context)
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var ct = context.CancellationToken;
+        var ct = cancellationToken;
         try
         {
             var recorded = await store.RecordExpiredLeasesAsync(settings.RetrySchedule, settings.HealthPolicy, DateTimeOffset.UtcNow, ct);
@@ -64,7 +64,7 @@ public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time,
     public static readonly JobKey Key = new("retention");
     private const int BatchSize = 5_000;
 
-    public async Task Execute(IJobExecutionContext context)
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var cutoff = time.GetUtcNow().AddDays(-options.Value.RetentionDays);
         var total = 0;
@@ -73,12 +73,12 @@ public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time,
         {
             do
             {
-                deleted = await store.PurgeAsync(cutoff, BatchSize, context.CancellationToken);
+                deleted = await store.PurgeAsync(cutoff, BatchSize, cancellationToken);
                 total += deleted;
             }
-            while (deleted > 0 && !context.CancellationToken.IsCancellationRequested);
+            while (deleted > 0 && !cancellationToken.IsCancellationRequested);
         }
-        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !cancellationToken.IsCancellationRequested)
         {
             outages.Postgres.Failed(ex);
         }
@@ -105,7 +105,8 @@ public sealed partial class DispatchWakeup(DispatchSignal signal, Dispatcher dis
                 dispatcher.RequestWake();
                 if (!dispatcher.IsRunning)
                 {
-                    _ = scheduler.TriggerJob(DispatchJob.Key, CancellationToken.None);
+                    // Fire and forget: the poll trigger covers a wake-up that is lost.
+                    _ = scheduler.TriggerJob(DispatchJob.Key, CancellationToken.None).AsTask();
                 }
             });
         }
