@@ -43,7 +43,8 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         activity?.SetTag("webhook.attempt", delivery.AttemptCount + 1);
 
         var now = time.GetUtcNow();
-        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now);
+        var traceId = activity?.TraceId.ToHexString();
+        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now) { TraceId = traceId };
         HttpRequestMessage built;
         try
         {
@@ -52,7 +53,9 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         catch (Exception ex)
         {
             // Nothing was sent: a URL or stored secret that cannot be used (a bug of ours, or data changed by hand).
-            return Failure(delivery, now, AttemptOutcome.Retryable, "internal", $"The request could not be built: {ex.Message}");
+            var failure = Failure(delivery, now, AttemptOutcome.Retryable, "internal", $"The request could not be built: {ex.Message}");
+            failure.Attempt.TraceId = traceId;
+            return failure;
         }
         using var request = built;
 
