@@ -2,6 +2,8 @@
 // not a second Aspire: Postgres and Redis from the machine's binaries, then the API and two workers as
 // child processes with the configuration keys Aspire would inject. One that crashes is restarted with
 // backoff while the others keep running; Ctrl+C (or SIGTERM) stops them all, services before Postgres and Redis.
+// 'dotnet run' applies Properties/launchSettings.json here too: of its variables, local mode reads only the dashboard's
+// address (applicationUrl, as ASPNETCORE_URLS) and OTLP endpoint, for the Aspire dashboard it starts when one is configured.
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Webhooks.AppHost;
@@ -20,9 +22,9 @@ var postgresPort = local.GetValue("PostgresPort", 15432);
 var redisPort = local.GetValue("RedisPort", 16379);
 var apiPort = local.GetValue("ApiPort", 5080);
 var workerPorts = local.GetSection("WorkerPorts").Get<int[]>() ?? [5091, 5092];
-var adminKey = local["AdminApiKey"] ?? "wh_admin_dev_0000000000000000000000000000";
+var adminKey = local["AdminApiKey"] ?? AppHostDefaults.AdminApiKey;
 var samplePort = local.GetValue("SampleReceiverPort", 5100);
-var sampleSecret = local["SampleReceiverSecret"] ?? "whsec_c2FtcGxlLXJlY2VpdmVyLWRldmVsb3BtZW50LXNlY3JldA==";
+var sampleSecret = local["SampleReceiverSecret"] ?? AppHostDefaults.SampleReceiverSecret;
 // The key that encrypts the data protection key ring (and so, through it, the endpoints' signing secrets) at rest:
 // made once per data directory and kept beside it, never in the database.
 var keyRingKeyFile = Path.Combine(dataDirectory, "keyring.key");
@@ -53,6 +55,15 @@ using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.C
 
 Print("Webhooks.Aspire AppHost — local mode (no container runtime: Postgres and Redis from this machine's binaries).");
 var missing = await Prerequisites.EnsureAsync(Print);
+LocalDashboard? dashboard = null;
+try
+{
+    dashboard = LocalDashboard.Find(configuration);
+}
+catch (InvalidOperationException ex)
+{
+    missing = [.. missing, ex.Message];
+}
 if (missing.Count > 0)
 {
     foreach (var problem in missing)
@@ -75,7 +86,13 @@ try
     var redisServer = await supervisor.StartAsync("redis", redis.StartServerAsync, _ => redis.StopServerAsync(), ct: stopping.Token);
     SupervisedProcess[] data = [postgresServer, redisServer];
 
-    var otlp = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+    // With an Aspire dashboard, every service exports its traces, metrics and logs to it, and trace ids link to it.
+    if (dashboard is not null)
+    {
+        var dashboardProcess = await supervisor.StartAsync("dashboard", () => dashboard.Start(Print, ownSession: true), ct: stopping.Token);
+        await ServiceProject.WaitHealthyAsync(dashboardProcess.Process, dashboard.Url, TimeSpan.FromSeconds(60), stopping.Token);
+    }
+    var otlp = dashboard?.OtlpUrl.ToString() ?? configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
     Dictionary<string, string?> EnvironmentFor(string service, int port) => new()
     {
         ["ASPNETCORE_ENVIRONMENT"] = "Development",
@@ -86,6 +103,7 @@ try
         ["Webhooks__KeyRingKey"] = keyRingKey,
         ["OTEL_SERVICE_NAME"] = service,
         ["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp,
+        ["Webhooks__Dashboard__TraceUrlTemplate"] = dashboard?.TraceUrlTemplate,
         ["Logging__Console__FormatterName"] = "simple",
         ["Logging__Console__FormatterOptions__SingleLine"] = "true",
     };
@@ -108,6 +126,8 @@ try
         ["ASPNETCORE_ENVIRONMENT"] = "Development",
         ["ASPNETCORE_URLS"] = $"http://localhost:{samplePort}",
         ["Webhooks__Receiver__Secrets__0"] = sampleSecret,
+        ["OTEL_SERVICE_NAME"] = "sample-receiver",
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp,
         ["Logging__Console__FormatterName"] = "simple",
         ["Logging__Console__FormatterOptions__SingleLine"] = "true",
     }, samplePort, []);
@@ -127,9 +147,11 @@ try
     }
     Print($"  sample     http://localhost:{samplePort}/webhooks  (application '{sampleApp}', subscribed to order.created)");
     Print($"  admin API key: {adminKey}");
-    Print(otlp is null
-        ? "  traces: set OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector or dashboard"
-        : $"  traces: exported to {otlp}");
+    Print(dashboard is not null
+        ? $"  traces     {dashboard.Url}  (Aspire dashboard: traces, metrics and logs of every service; OTLP at {otlp})"
+        : otlp is null
+            ? "  traces: set Local:AspireDashboardPath (or ASPIRE_DASHBOARD_PATH) to an Aspire dashboard build to start one, or OTEL_EXPORTER_OTLP_ENDPOINT to send them to a collector"
+            : $"  traces: exported to {otlp}");
     Print("All services healthy. A service that crashes is restarted; press Ctrl+C to stop.");
     Print("");
 

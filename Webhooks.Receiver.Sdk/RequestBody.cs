@@ -33,7 +33,7 @@ internal sealed class RequestBody : IDisposable
                     // Room for one byte past the limit, so a body of exactly max bytes is told from a longer one.
                     body.Grow(max + 1);
                 }
-                var read = await stream.ReadAsync(body._buffer.AsMemory(body._length), cancellationToken);
+                var read = await stream.ReadAsync(body._buffer.AsMemory(body._length), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
                     return body;

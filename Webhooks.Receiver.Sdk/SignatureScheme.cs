@@ -6,19 +6,6 @@ using System.Text;
 
 namespace Webhooks.Receiver.Sdk;
 
-/// <summary>The outcome of verifying a webhook request.</summary>
-public enum VerificationResult
-{
-    /// <summary>One signature matched one secret and the timestamp is within tolerance.</summary>
-    Valid,
-    /// <summary>A <c>webhook-id</c>, <c>webhook-timestamp</c> or <c>webhook-signature</c> header is missing.</summary>
-    MissingHeaders,
-    /// <summary>The timestamp is not a number, or lies outside the tolerance (either direction).</summary>
-    InvalidTimestamp,
-    /// <summary>No <c>v1</c> signature matched any of the secrets.</summary>
-    InvalidSignature,
-}
-
 /// <summary>
 /// The Standard Webhooks signature scheme: <c>v1,</c> + base64 HMAC-SHA256 of
 /// <c>"{webhook-id}.{webhook-timestamp}.{body}"</c>, several signatures separated by spaces.
@@ -81,9 +68,13 @@ public static class SignatureScheme
         foreach (var secret in secrets)
         {
             ComputeHash(secret, id!, seconds, body, expected);
-            foreach (var range in signatures!.AsSpan().Split(' '))
+            // Space-separated entries, walked by hand: MemoryExtensions.Split over a span is .NET 9 and later.
+            var rest = signatures.AsSpan();
+            while (!rest.IsEmpty)
             {
-                var entry = signatures.AsSpan(range);
+                var space = rest.IndexOf(' ');
+                var entry = space < 0 ? rest : rest[..space];
+                rest = space < 0 ? default : rest[(space + 1)..];
                 var comma = entry.IndexOf(',');
                 if (comma < 0 || !entry[..comma].SequenceEqual(Version))
                 {

@@ -59,7 +59,7 @@ public sealed partial class WebhookReceiver
         Outcome outcome;
         try
         {
-            outcome = await HandleCoreAsync(context, id);
+            outcome = await HandleCoreAsync(context, id).ConfigureAwait(false);
         }
         catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or IOException)
         {
@@ -72,7 +72,7 @@ public sealed partial class WebhookReceiver
         }
         if (outcome.Detail is not null && !context.RequestAborted.IsCancellationRequested)
         {
-            await Results.Problem(detail: outcome.Detail, statusCode: outcome.Status, title: outcome.Title).ExecuteAsync(context);
+            await Results.Problem(detail: outcome.Detail, statusCode: outcome.Status, title: outcome.Title).ExecuteAsync(context).ConfigureAwait(false);
         }
         LogWebhook(id ?? "-", outcome.EventType ?? "-", outcome.Title, outcome.Status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
@@ -125,7 +125,7 @@ public sealed partial class WebhookReceiver
         RequestBody? body;
         try
         {
-            body = await ReadBodyAsync(context, options.MaxBodyBytes);
+            body = await ReadBodyAsync(context, options.MaxBodyBytes).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex) when (!context.RequestAborted.IsCancellationRequested)
         {
@@ -144,7 +144,7 @@ public sealed partial class WebhookReceiver
             {
                 return Refused(verification, options);
             }
-            return await ParseAndDispatchAsync(context, body, id!, timestampHeader!, options);
+            return await ParseAndDispatchAsync(context, body, id!, timestampHeader!, options).ConfigureAwait(false);
         }
     }
 
@@ -186,7 +186,7 @@ public sealed partial class WebhookReceiver
             // CheckHeaders accepted the timestamp, so it parses.
             var timestamp = long.Parse(timestampHeader, System.Globalization.CultureInfo.InvariantCulture);
             var webhook = new WebhookContext(id, DateTimeOffset.FromUnixTimeSeconds(timestamp), eventType, context);
-            return await DispatchAsync(context, call, webhook, options);
+            return await DispatchAsync(context, call, webhook, options).ConfigureAwait(false);
         }
     }
 
@@ -200,7 +200,7 @@ public sealed partial class WebhookReceiver
         ReplayClaim claim;
         try
         {
-            claim = await _replay.TryClaimAsync(id, replayWindow, ct);
+            claim = await _replay.TryClaimAsync(id, replayWindow, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
@@ -216,13 +216,13 @@ public sealed partial class WebhookReceiver
         }
         try
         {
-            await call(context.RequestServices, webhook, ct);
+            await call(context.RequestServices, webhook, ct).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             // Whatever the handler threw (its own JsonException or OperationCanceledException included), the id is
             // not handled: released, so the sender's retry runs the handler again.
-            await ReleaseAsync(id, eventType);
+            await ReleaseAsync(id, eventType).ConfigureAwait(false);
             if (ct.IsCancellationRequested)
             {
                 return Disconnected with { EventType = eventType };
@@ -232,7 +232,7 @@ public sealed partial class WebhookReceiver
         }
         try
         {
-            await _replay.CompleteAsync(id, replayWindow, CancellationToken.None);
+            await _replay.CompleteAsync(id, replayWindow, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -246,7 +246,7 @@ public sealed partial class WebhookReceiver
     {
         try
         {
-            await _replay.ReleaseAsync(id, CancellationToken.None);
+            await _replay.ReleaseAsync(id, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -275,7 +275,7 @@ public sealed partial class WebhookReceiver
         }
         try
         {
-            return await RequestBody.ReadAsync(context.Request.Body, max, context.RequestAborted);
+            return await RequestBody.ReadAsync(context.Request.Body, max, context.RequestAborted).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

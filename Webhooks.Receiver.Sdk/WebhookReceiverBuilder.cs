@@ -56,10 +56,3 @@ public sealed class WebhookReceiverBuilder
             services.GetRequiredService<THandler>().HandleAsync(value, context, cancellationToken);
     }
 }
-
-/// <summary>Deserializes <c>data</c> (throwing <see cref="JsonException"/> when it does not fit) into a call of the handler.</summary>
-internal delegate WebhookHandlerCall WebhookDataBinder(JsonElement data, JsonSerializerOptions json);
-
-internal delegate Task WebhookHandlerCall(IServiceProvider services, WebhookContext context, CancellationToken cancellationToken);
-
-internal sealed record WebhookHandlerRegistration(string EventType, Type HandlerType, WebhookDataBinder Bind);

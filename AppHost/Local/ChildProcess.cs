@@ -59,9 +59,17 @@ public sealed partial class ChildProcess : IAsyncDisposable
         {
             info.ArgumentList.Add(argument);
         }
+        // The child inherits this process's environment; a null value removes a variable from it.
         foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
-            info.Environment[key] = value;
+            if (value is null)
+            {
+                info.Environment.Remove(key);
+            }
+            else
+            {
+                info.Environment[key] = value;
+            }
         }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var child = new ChildProcess(name, process, output);

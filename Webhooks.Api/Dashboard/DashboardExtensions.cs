@@ -55,6 +55,7 @@ public static class DashboardExtensions
         });
         // Data protection keys live in Postgres (AddWebhooksData): sessions and forms survive a restart and work on every API instance.
         services.AddScoped<DashboardQueries>();
+        services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }
 

@@ -355,6 +355,11 @@ public sealed class DeliveryAttempt
     public string? ErrorKind { get; set; }
     public string? ErrorMessage { get; set; }
     public bool Succeeded { get; set; }
+    /// <summary>
+    /// The W3C trace id of the worker's span for this attempt (the publish request's trace, which the attempt joins),
+    /// so a trace viewer can show it; null when tracing was off.
+    /// </summary>
+    public string? TraceId { get; set; }
 }
 
 public static class StoragePrecision

@@ -29,26 +29,28 @@ public static class DeliveryEngineExtensions
 
         var settings = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
         var poll = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
-        services.AddQuartz(q =>
+        // Quartz 4: the hosting integration is part of the Quartz package; jobs take their cancellation token as a parameter.
+        const SimpleTriggerMisfireInstruction skipMissed = SimpleTriggerMisfireInstruction.NextWithExistingCount;
+        builder.AddQuartz(q =>
         {
-            q.SchedulerName = "webhooks-worker";
+            q.ConfigureScheduler(s => s.InstanceName = "webhooks-worker");
             q.UseDefaultThreadPool(pool => pool.MaxConcurrency = 4);
-            q.AddJob<DispatchJob>(DispatchJob.Key, j => j.StoreDurably());
+            q.AddJob<DispatchJob>(j => j.WithIdentity(DispatchJob.Key).StoreDurably());
             q.AddTrigger(t => t.ForJob(DispatchJob.Key).WithIdentity("dispatch-poll")
-                .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
-            q.AddJob<LeaseSweepJob>(LeaseSweepJob.Key);
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(poll).RepeatForever().WithMisfireInstruction(skipMissed)));
+            q.AddJob<LeaseSweepJob>(j => j.WithIdentity(LeaseSweepJob.Key));
             q.AddTrigger(t => t.ForJob(LeaseSweepJob.Key).WithIdentity("lease-sweep")
-                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
-            q.AddJob<PurgeDeletedJob>(PurgeDeletedJob.Key);
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireInstruction(skipMissed)));
+            q.AddJob<PurgeDeletedJob>(j => j.WithIdentity(PurgeDeletedJob.Key));
             q.AddTrigger(t => t.ForJob(PurgeDeletedJob.Key).WithIdentity("purge-deleted")
-                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireHandlingInstructionNextWithExistingCount()));
-            q.AddJob<RetentionJob>(RetentionJob.Key);
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireInstruction(skipMissed)));
+            q.AddJob<RetentionJob>(j => j.WithIdentity(RetentionJob.Key));
             q.AddTrigger(t => t.ForJob(RetentionJob.Key).WithIdentity("retention")
                 .StartAt(DateTimeOffset.UtcNow.AddSeconds(Math.Min(60, settings.RetentionIntervalSeconds)))
                 .WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.RetentionIntervalSeconds)).RepeatForever()
-                    .WithMisfireHandlingInstructionNextWithExistingCount()));
+                    .WithMisfireInstruction(skipMissed)));
         });
-        services.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
+        builder.AddQuartzHostedService(q => q.WaitForJobsToComplete = true);
         services.AddHostedService<DispatchWakeup>();
         return builder;
     }

@@ -101,11 +101,13 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     private const string InsertAttemptsSql = """
         WITH present AS (SELECT id FROM deliveries WHERE id = ANY(@delivery_id))
         INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms,
-                                       request_headers, response_status, response_headers, response_body, error_kind, error_message, succeeded)
+                                       request_headers, response_status, response_headers, response_body, error_kind, error_message, succeeded,
+                                       trace_id)
         SELECT u.* FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
-                             @request_headers::jsonb[], @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded)
+                             @request_headers::jsonb[], @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded,
+                             @trace_id)
             AS u(id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms, request_headers, response_status,
-                 response_headers, response_body, error_kind, error_message, succeeded)
+                 response_headers, response_body, error_kind, error_message, succeeded, trace_id)
         WHERE u.delivery_id IN (SELECT id FROM present)
         """;
 
@@ -338,6 +340,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("error_kind", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ErrorKind ?? DBNull.Value).ToArray());
             insert.Parameters.AddWithValue("error_message", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ErrorMessage ?? DBNull.Value).ToArray());
             insert.Parameters.AddWithValue("succeeded", attempts.Select(a => a.Succeeded).ToArray());
+            insert.Parameters.AddWithValue("trace_id", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.TraceId ?? DBNull.Value).ToArray());
             batch.BatchCommands.Add(insert);
 
             // Only a failure can disable an endpoint or exhaust a delivery: a batch of successes skips this. Test events

@@ -43,7 +43,8 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         activity?.SetTag("webhook.attempt", delivery.AttemptCount + 1);
 
         var now = time.GetUtcNow();
-        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now);
+        var traceId = activity?.TraceId.ToHexString();
+        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now) { TraceId = traceId };
         HttpRequestMessage built;
         try
         {
@@ -53,8 +54,10 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         {
             // Nothing was sent: a signing secret that cannot be decrypted here (a missing or wrong key-ring key), or a
             // stored value that cannot be used. Not the endpoint's doing, and not an attempt: the caller hands it back.
-            return Failure(delivery, now, AttemptOutcome.Retryable, DeliveryLifecycle.InternalErrorKind, $"The request could not be built: {ex.Message}")
+            var failure = Failure(delivery, now, AttemptOutcome.Retryable, DeliveryLifecycle.InternalErrorKind, $"The request could not be built: {ex.Message}")
                 with { Sent = false, NotSentBecause = ex };
+            failure.Attempt.TraceId = traceId;
+            return failure;
         }
         using var request = built;
 

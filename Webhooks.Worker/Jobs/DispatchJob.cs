@@ -9,5 +9,5 @@ public sealed class DispatchJob(Dispatcher dispatcher) : IJob
 {
     public static readonly JobKey Key = new("dispatch");
 
-    public Task Execute(IJobExecutionContext context) => dispatcher.RunAsync(context.CancellationToken);
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) => await dispatcher.RunAsync(cancellationToken);
 }

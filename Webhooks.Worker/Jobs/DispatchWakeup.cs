@@ -17,7 +17,8 @@ public sealed partial class DispatchWakeup(DispatchSignal signal, Dispatcher dis
                 dispatcher.RequestWake();
                 if (!dispatcher.IsRunning)
                 {
-                    _ = scheduler.TriggerJob(DispatchJob.Key, CancellationToken.None);
+                    // Fire and forget: the poll trigger covers a wake-up that is lost.
+                    _ = scheduler.TriggerJob(DispatchJob.Key, CancellationToken.None).AsTask();
                 }
             });
         }

@@ -15,10 +15,10 @@ public sealed partial class LeaseSweepJob(
 {
     public static readonly JobKey Key = new("lease-sweep");
 
-    public async Task Execute(IJobExecutionContext context)
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var ct = context.CancellationToken;
+        var ct = cancellationToken;
         try
         {
             var recorded = await store.RecordExpiredLeasesAsync(settings.RetrySchedule, settings.HealthPolicy, DateTimeOffset.UtcNow, ct);

@@ -10,17 +10,17 @@ public sealed partial class PurgeDeletedJob(Npgsql.NpgsqlDataSource dataSource, 
 {
     public static readonly JobKey Key = new("purge-deleted");
 
-    public async Task Execute(IJobExecutionContext context)
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         try
         {
-            if (await dataSource.PurgeDeletedAsync(context.CancellationToken) is > 0 and var purged)
+            if (await dataSource.PurgeDeletedAsync(cancellationToken) is > 0 and var purged)
             {
                 LogPurged(purged);
             }
             outages.Postgres.Recovered();
         }
-        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !cancellationToken.IsCancellationRequested)
         {
             outages.Postgres.Failed(ex);
         }

@@ -12,7 +12,7 @@ public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time,
     public static readonly JobKey Key = new("retention");
     private const int BatchSize = 5_000;
 
-    public async Task Execute(IJobExecutionContext context)
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var cutoff = time.GetUtcNow().AddDays(-options.Value.RetentionDays);
         var total = 0;
@@ -21,12 +21,12 @@ public sealed partial class RetentionJob(DeliveryStore store, TimeProvider time,
         {
             do
             {
-                deleted = await store.PurgeAsync(cutoff, BatchSize, context.CancellationToken);
+                deleted = await store.PurgeAsync(cutoff, BatchSize, cancellationToken);
                 total += deleted;
             }
-            while (deleted > 0 && !context.CancellationToken.IsCancellationRequested);
+            while (deleted > 0 && !cancellationToken.IsCancellationRequested);
         }
-        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !context.CancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (DependencyOutage.IsOutage(ex) && !cancellationToken.IsCancellationRequested)
         {
             outages.Postgres.Failed(ex);
         }

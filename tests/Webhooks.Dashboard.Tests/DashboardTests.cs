@@ -207,6 +207,44 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(name);
     }
 
+    [Fact]
+    public async Task An_attempts_trace_id_is_shown_and_linked_through_the_configured_trace_url_template()
+    {
+        await fixture.Stack.WorkerAsync();
+        var admin = await fixture.Stack.AdminClientAsync();
+        var secret = WebhookSecret.Generate().ToString();
+        await using var loopback = await TestReceiver.StartAsync(secret);
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("traced " + Guid.NewGuid().ToString("N")[..6]));
+        await admin.CreateEndpointAsync(app.Id, new EndpointIn(loopback.WebhookUrl.ToString(), Secret: secret));
+        var traceId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
+        var api = await fixture.Stack.ApiAsync();
+        using var http = api.Http();
+        using var publish = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/apps/{app.Id}/messages")
+        {
+            Content = new StringContent("""{"eventType":"order.created","payload":{"n":1}}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        publish.Headers.Add("traceparent", $"00-{traceId}-{traceId[..16]}-01");
+        using var published = await http.SendAsync(publish);
+        var messageId = System.Text.Json.JsonDocument.Parse(await published.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
+        await Eventually.HoldsAsync(async () => (await admin.ListAttemptsAsync(app.Id, messageId!)).Data.Count > 0, Patience, "the attempt is recorded");
+
+        // Without a template the trace id is shown, not linked.
+        var page = await SignedInAsync(fixture.Stack.AdminApiKey);
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/messages/{messageId}").ToString());
+        await Assertions.Expect(page.Locator("[data-testid=attempt] [data-testid=trace]")).ToHaveTextAsync(traceId);
+        Assert.Equal(0, await page.Locator("[data-testid=attempt] a[data-testid=trace]").CountAsync());
+
+        // With one, it links to the trace viewer's page for that trace.
+        await using var linked = await fixture.Stack.StartApiAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Dashboard__TraceUrlTemplate"] = "http://localhost:18888/traces/detail/{traceId}",
+        });
+        await page.GotoAsync(new Uri(linked.Url, $"/dashboard/apps/{app.Id}/messages/{messageId}").ToString());
+        await Assertions.Expect(page.Locator("[data-testid=attempt] a[data-testid=trace]"))
+            .ToHaveAttributeAsync("href", $"http://localhost:18888/traces/detail/{traceId}");
+        await BrowserFixture.ScreenshotAsync(page, "10-message-trace");
+    }
+
     private static string AppIdOf(string url) => AppId().Match(url).Groups[1].Value;
 
     [GeneratedRegex("/dashboard/apps/(app_[0-9A-Z]+)")]

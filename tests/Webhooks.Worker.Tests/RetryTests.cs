@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
+using Npgsql;
 using Webhooks.Receiver.Sdk;
 using Webhooks.Testing;
 
@@ -181,7 +183,7 @@ public sealed class RetryTests(StackFixture fixture)
     }
 
     [Fact]
-    public async Task Attempt_continues_the_trace_of_the_publish_request()
+    public async Task Attempt_continues_the_trace_of_the_publish_request_and_records_its_trace_id()
     {
         await using var s = await ScenarioAsync([0], _ => Task.FromResult<int?>(null));
         var traceId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
@@ -197,5 +199,18 @@ public sealed class RetryTests(StackFixture fixture)
         await Eventually.HoldsAsync(() => !s.Receiver.Requests.IsEmpty, TimeSpan.FromSeconds(20), "the webhook arrives");
         var traceparent = Assert.Single(s.Receiver.Requests).Headers["traceparent"];
         Assert.Equal(traceId, traceparent.Split('-')[1]);
+
+        // The attempt keeps the trace id, which the dashboard links to a trace viewer.
+        var messageId = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        await using var dataSource = NpgsqlDataSource.Create(fixture.Stack.PostgresConnectionString);
+        string? recorded = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            await using var command = dataSource.CreateCommand("SELECT trace_id FROM delivery_attempts WHERE message_id = $1");
+            command.Parameters.AddWithValue(messageId);
+            recorded = await command.ExecuteScalarAsync() as string;
+            return recorded is not null;
+        }, TimeSpan.FromSeconds(20), "the attempt is recorded");
+        Assert.Equal(traceId, recorded);
     }
 }

@@ -275,6 +275,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("succeeded");
 
+                    b.Property<string>("TraceId")
+                        .HasColumnType("text")
+                        .HasColumnName("trace_id");
+
                     b.Property<string>("Trigger")
                         .IsRequired()
                         .HasColumnType("text")

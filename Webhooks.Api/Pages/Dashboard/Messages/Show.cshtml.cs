@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Webhooks.Api.Dashboard;
 using Webhooks.Api.Messages;
 using Webhooks.Core.Data;
@@ -8,8 +9,11 @@ using Endpoint = Webhooks.Core.Data.Endpoint;
 namespace Webhooks.Api.Pages.Dashboard.Messages;
 
 /// <summary>One message: its payload and, per endpoint, every attempt with what came back; resend to one endpoint.</summary>
-public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher) : DashboardPage(db)
+public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, IOptions<DashboardOptions> options) : DashboardPage(db)
 {
+    /// <summary>The trace viewer's page for an attempt's trace (<c>Webhooks:Dashboard:TraceUrlTemplate</c>), if one is set.</summary>
+    public string? TraceUrl(string traceId) => options.Value.TraceUrl(traceId);
+
     public Message? Message { get; private set; }
     public IReadOnlyList<Delivery> Deliveries { get; private set; } = [];
     public IReadOnlyList<DeliveryAttempt> Attempts { get; private set; } = [];

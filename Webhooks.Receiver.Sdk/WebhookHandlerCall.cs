@@ -1,0 +1,3 @@
+namespace Webhooks.Receiver.Sdk;
+
+internal delegate Task WebhookHandlerCall(IServiceProvider services, WebhookContext context, CancellationToken cancellationToken);

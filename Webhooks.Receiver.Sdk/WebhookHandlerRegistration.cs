@@ -1,0 +1,3 @@
+namespace Webhooks.Receiver.Sdk;
+
+internal sealed record WebhookHandlerRegistration(string EventType, Type HandlerType, WebhookDataBinder Bind);
