@@ -95,6 +95,11 @@ public sealed class ApiTests(StackFixture fixture)
         Assert.Equal(300, published.Data.Select(m => m.Id).Distinct().Count());
         Assert.Equal(2, (await api.ListDeliveriesAsync(app.Id, published.Data[0].Id)).Data.Count);
         Assert.Single((await api.ListDeliveriesAsync(app.Id, published.Data[1].Id)).Data);
+        // Stored: 300 messages, each to the endpoint for everything and every third to the invoice endpoint too.
+        async Task<(long, long)> StoredAsync() => (
+            await CountAsync("SELECT count(*) FROM messages WHERE application_id = @app", ("app", app.Id)),
+            await CountAsync("SELECT count(*) FROM deliveries WHERE application_id = @app", ("app", app.Id)));
+        Assert.Equal((300L, 400L), await StoredAsync());
 
         // One bad message refuses the whole batch, naming it; nothing of it is stored.
         var bad = batch.Take(5).Append(new MessageIn("order.created", JsonSerializer.SerializeToElement(new[] { 1 }))).ToList();
@@ -105,6 +110,7 @@ public sealed class ApiTests(StackFixture fixture)
         using var tooMany = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch",
             new MessageBatchIn(Enumerable.Repeat(batch[0], 501).ToList()));
         Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Equal((300L, 400L), await StoredAsync());
     }
 
     [Fact]
