@@ -14,7 +14,12 @@ dotnet tool restore >/dev/null
 # DeliveryLifecycle's SQL text (from its "---- SQL:" marker to the end of the file) is run against Postgres by the worker
 # and API tests; unit tests cannot tell its mutants apart, so it is left out. Stryker takes a span of characters.
 lifecycle=Webhooks.Core/Delivery/DeliveryLifecycle.cs
-sql_span=$(python3 -c 'import sys; t = open(sys.argv[1], encoding="utf-8-sig").read(); print(f"{t.index(\"// ---- SQL:\")}..{len(t)}")' "$lifecycle")
+sql_span=$(python3 - "$lifecycle" <<'PY'
+import sys
+text = open(sys.argv[1], encoding="utf-8-sig").read()
+print(f"{text.index('// ---- SQL:')}..{len(text)}")
+PY
+)
 
 mutate() {
   local project=$1 tests=$2 config=$3
