@@ -188,7 +188,48 @@ public sealed class ReceiverEdgeTests
         Assert.Equal(bytes, body.Span.ToArray());
         body.Dispose();
         Assert.All(segment.Array!.Take(100), b => Assert.Equal(0, b));
+        // Disposing again is harmless (nothing is returned to the pool twice).
+        body.Dispose();
     }
+
+    [Theory]
+    [InlineData(8192, 8192, true)]
+    [InlineData(8192, 8193, false)]
+    [InlineData(5000, 5000, true)]
+    [InlineData(5000, 5001, false)]
+    public async Task A_body_of_the_limit_is_read_whole_and_one_byte_more_is_refused(long max, int size, bool read)
+    {
+        var bytes = Enumerable.Range(0, size).Select(i => (byte)(i % 251)).ToArray();
+        using var body = await RequestBody.ReadAsync(new MemoryStream(bytes), max, default);
+        if (read)
+        {
+            Assert.Equal(bytes, body!.Span.ToArray());
+        }
+        else
+        {
+            Assert.Null(body);
+        }
+    }
+
+    [Fact]
+    public void Two_handlers_for_one_event_type_are_refused_naming_it()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+        services.AddSingleton(new FlakyHandler.State());
+        services.AddWebhookReceiver(o => o.Secrets.Add(WebhookSecret.Generate().ToString()))
+            .AddHandler<OrderCreated, FlakyHandler>("order.created")
+            .AddHandler<OrderCreated, OtherOrderHandler>("order.created");
+        using var provider = services.BuildServiceProvider();
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<WebhookReceiver>());
+        Assert.Contains("'order.created': FlakyHandler and OtherOrderHandler", error.Message, StringComparison.Ordinal);
+    }
+}
+
+internal sealed class OtherOrderHandler : IWebhookHandler<OrderCreated>
+{
+    public Task HandleAsync(OrderCreated data, WebhookContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>A replay store that claims every id and remembers how long it was asked to keep each.</summary>
