@@ -167,6 +167,14 @@ public class IdsTests
         Assert.True(string.CompareOrdinal(earlier, ids[0]) < 0);
     }
 
+    [Fact]
+    public void An_id_is_the_prefix_and_the_uuid_in_crockford_base32_most_significant_bits_first()
+    {
+        Assert.Equal("msg_01H455VB4PEX5VSKNK084SN02Q", Ids.New(Ids.Message, Guid.Parse("01890a5d-ac96-774b-bcce-b302099a8057")));
+        // A time's lower bound: its milliseconds in the first 48 bits, the rest zero.
+        Assert.Equal("msg_01M8997DG00000000000000000", Ids.LowerBound(Ids.Message, new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero)));
+    }
+
     [Theory]
     [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3JN", true)]
     [InlineData("app_01M83QVZ8PEHMARF83NFG2E3JN", false)]
