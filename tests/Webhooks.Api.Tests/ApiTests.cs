@@ -95,6 +95,11 @@ public sealed class ApiTests(StackFixture fixture)
         Assert.Equal(300, published.Data.Select(m => m.Id).Distinct().Count());
         Assert.Equal(2, (await api.ListDeliveriesAsync(app.Id, published.Data[0].Id)).Data.Count);
         Assert.Single((await api.ListDeliveriesAsync(app.Id, published.Data[1].Id)).Data);
+        // Stored: 300 messages, each to the endpoint for everything and every third to the invoice endpoint too.
+        async Task<(long, long)> StoredAsync() => (
+            await CountAsync("SELECT count(*) FROM messages WHERE application_id = @app", ("app", app.Id)),
+            await CountAsync("SELECT count(*) FROM deliveries WHERE application_id = @app", ("app", app.Id)));
+        Assert.Equal((300L, 400L), await StoredAsync());
 
         // One bad message refuses the whole batch, naming it; nothing of it is stored.
         var bad = batch.Take(5).Append(new MessageIn("order.created", JsonSerializer.SerializeToElement(new[] { 1 }))).ToList();
@@ -105,6 +110,7 @@ public sealed class ApiTests(StackFixture fixture)
         using var tooMany = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch",
             new MessageBatchIn(Enumerable.Repeat(batch[0], 501).ToList()));
         Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Equal((300L, 400L), await StoredAsync());
     }
 
     [Fact]
@@ -159,6 +165,8 @@ public sealed class ApiTests(StackFixture fixture)
         var (api, http) = await ClientsAsync();
         var app = await api.CreateApplicationAsync(new ApplicationIn("validation"));
         path = path.Replace("ENDPOINTS", $"/api/v1/apps/{app.Id}/endpoints").Replace("MESSAGES", $"/api/v1/apps/{app.Id}/messages");
+        // The tests of this collection run one at a time: nothing else adds applications meanwhile.
+        var applications = await CountAsync("SELECT count(*) FROM applications");
         using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var problem = await ProblemOf(response);
@@ -166,11 +174,87 @@ public sealed class ApiTests(StackFixture fixture)
         var errors = problem.GetProperty("errors").EnumerateObject().Select(e => e.Name).ToList();
         Assert.Contains(field, errors);
 
-        if (path.EndsWith("/messages", StringComparison.Ordinal))
+        Assert.Empty((await api.ListMessagesAsync(app.Id)).Data);
+        Assert.Empty((await api.ListEndpointsAsync(app.Id)).Data);
+        Assert.Equal(applications, await CountAsync("SELECT count(*) FROM applications"));
+    }
+
+    private async Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Stack.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
         {
-            using var list = await http.GetAsync($"/api/v1/apps/{app.Id}/messages/msg_01M83QVZ8PEHMARF83NFG2E3JN");
-            Assert.Equal(HttpStatusCode.NotFound, list.StatusCode);
+            command.Parameters.AddWithValue(name, value);
         }
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task A_batch_whose_insert_fails_stores_nothing_of_it()
+    {
+        // A database of its own, where a trigger refuses one message of the batch at insert (after validation passed).
+        await using var isolated = await fixture.Stack.IsolatedAsync(workers: 0);
+        await isolated.QueryAsync<int>("""
+            CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.payload LIKE '%boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+            SELECT 1
+            """);
+        var api = isolated.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("failing batch"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/batch"));
+        var batch = Enumerable.Range(0, 5).Select(n => new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n })))
+            .Append(new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = "boom" })))
+            .ToList();
+
+        using var http = isolated.Api.Http();
+        using var response = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch", new MessageBatchIn(batch));
+        Assert.True((int)response.StatusCode >= 500, $"answered {(int)response.StatusCode}");
+        Assert.Equal(0L, await isolated.QueryAsync<long>("SELECT count(*) FROM messages"));
+        Assert.Equal(0L, await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries"));
+
+        // The same batch without the refused message is stored whole.
+        await api.PublishBatchAsync(app.Id, new MessageBatchIn(batch.Take(5).ToList()));
+        Assert.Equal(5L, await isolated.QueryAsync<long>("SELECT count(*) FROM messages"));
+        Assert.Equal(5L, await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries"));
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_is_scoped_to_its_application()
+    {
+        var (api, _) = await ClientsAsync();
+        var a = await api.CreateApplicationAsync(new ApplicationIn("idempotency a"));
+        var b = await api.CreateApplicationAsync(new ApplicationIn("idempotency b"));
+        var first = await api.PublishAsync(a.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 1 }), IdempotencyKey: "shared-key"));
+        var other = await api.PublishAsync(b.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 2 }), IdempotencyKey: "shared-key"));
+
+        Assert.NotEqual(first.Id, other.Id);
+        Assert.Equal(2, other.Payload.GetProperty("n").GetInt32());
+        Assert.Equal([other.Id], (await api.ListMessagesAsync(b.Id)).Data.Select(m => m.Id));
+        Assert.Equal([first.Id], (await api.ListMessagesAsync(a.Id)).Data.Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task Concurrent_publishes_with_one_idempotency_key_store_one_message()
+    {
+        var (api, _) = await ClientsAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("idempotency race"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/race"));
+        const int rounds = 10;
+        for (var round = 0; round < rounds; round++)
+        {
+            var key = $"race-{round}";
+            var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(n =>
+                api.PublishAsync(app.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { round, n }), IdempotencyKey: key))));
+            Assert.Single(answers.Select(m => m.Id).Distinct());
+        }
+        Assert.Equal(rounds, await CountAsync("SELECT count(*) FROM messages WHERE application_id = @app", ("app", app.Id)));
+        Assert.Equal(rounds, await CountAsync("SELECT count(*) FROM deliveries WHERE application_id = @app", ("app", app.Id)));
     }
 
     [Theory]

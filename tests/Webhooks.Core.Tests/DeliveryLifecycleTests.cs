@@ -9,6 +9,8 @@ public class DeliveryLifecycleTests
     [InlineData(200, AttemptOutcome.Succeeded)]
     [InlineData(204, AttemptOutcome.Succeeded)]
     [InlineData(299, AttemptOutcome.Succeeded)]
+    [InlineData(199, AttemptOutcome.Rejected)]
+    [InlineData(300, AttemptOutcome.Rejected)]
     [InlineData(301, AttemptOutcome.Rejected)]
     [InlineData(302, AttemptOutcome.Rejected)]
     [InlineData(400, AttemptOutcome.Rejected)]
@@ -16,7 +18,9 @@ public class DeliveryLifecycleTests
     [InlineData(404, AttemptOutcome.Rejected)]
     [InlineData(408, AttemptOutcome.Retryable)]
     [InlineData(410, AttemptOutcome.Gone)]
+    [InlineData(409, AttemptOutcome.Rejected)]
     [InlineData(429, AttemptOutcome.Retryable)]
+    [InlineData(499, AttemptOutcome.Rejected)]
     [InlineData(500, AttemptOutcome.Retryable)]
     [InlineData(503, AttemptOutcome.Retryable)]
     [InlineData(null, AttemptOutcome.Retryable)]
@@ -42,6 +46,31 @@ public class DeliveryLifecycleTests
             seen.Add(delay.Ticks);
         }
         Assert.True(seen.Count > 900, "jitter spreads retries");
+        // Both ways around the nominal 5 minutes, across the whole ±20 %.
+        Assert.Contains(seen, t => TimeSpan.FromTicks(t) < TimeSpan.FromSeconds(250));
+        Assert.Contains(seen, t => TimeSpan.FromTicks(t) > TimeSpan.FromSeconds(350));
+    }
+
+    [Fact]
+    public void The_delay_before_each_attempt_exists_from_the_first_to_the_last()
+    {
+        var schedule = new RetrySchedule([TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20)], Jitter: 0);
+        Assert.Null(schedule.DelayBefore(0, new Random(1)));
+        Assert.Equal(TimeSpan.FromSeconds(10), schedule.DelayBefore(1, new Random(1)));
+        Assert.Equal(TimeSpan.FromSeconds(20), schedule.DelayBefore(2, new Random(1)));
+        Assert.Null(schedule.DelayBefore(3, new Random(1)));
+        Assert.Equal(2, schedule.MaxAttempts);
+    }
+
+    [Fact]
+    public void An_own_schedule_in_seconds_replaces_the_fallback_and_none_or_an_empty_one_keeps_it()
+    {
+        var fallback = new RetrySchedule([TimeSpan.FromSeconds(1)]);
+        Assert.Same(fallback, RetrySchedule.Of(null, fallback));
+        Assert.Same(fallback, RetrySchedule.Of([], fallback));
+        var own = RetrySchedule.Of([0, 7], fallback);
+        Assert.Equal([TimeSpan.Zero, TimeSpan.FromSeconds(7)], own.Delays);
+        Assert.Equal(0.2, own.Jitter);
     }
 
     [Fact]
@@ -57,6 +86,7 @@ public class DeliveryLifecycleTests
         var decision = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, null, RetrySchedule.Default, new Random(1));
         Assert.Equal(DeliveryStatus.Failed, decision.Status);
         Assert.InRange(decision.RetryIn!.Value.TotalSeconds, 4, 6);
+        Assert.False(decision.DisableEndpoint);
     }
 
     [Fact]
@@ -65,7 +95,11 @@ public class DeliveryLifecycleTests
         var asked = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromMinutes(2), RetrySchedule.Default, new Random(1));
         Assert.Equal(TimeSpan.FromMinutes(2), asked.RetryIn);
         var capped = DeliveryLifecycle.Decide(1, AttemptOutcome.Retryable, TimeSpan.FromDays(3), RetrySchedule.Default, new Random(1));
-        Assert.Equal(TimeSpan.FromHours(6), capped.RetryIn);
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Failed, TimeSpan.FromHours(6), false), capped);
+        Assert.Equal(TimeSpan.FromHours(6), DeliveryLifecycle.MaxRetryAfter);
+        // A shorter Retry-After than the schedule's delay does not hurry the retry.
+        var shorter = DeliveryLifecycle.Decide(2, AttemptOutcome.Retryable, TimeSpan.FromSeconds(1), RetrySchedule.Default, new Random(1));
+        Assert.InRange(shorter.RetryIn!.Value.TotalSeconds, 240, 360);
     }
 
     [Fact]
@@ -133,11 +167,22 @@ public class IdsTests
         Assert.True(string.CompareOrdinal(earlier, ids[0]) < 0);
     }
 
+    [Fact]
+    public void An_id_is_the_prefix_and_the_uuid_in_crockford_base32_most_significant_bits_first()
+    {
+        Assert.Equal("msg_01H455VB4PEX5VSKNK084SN02Q", Ids.New(Ids.Message, Guid.Parse("01890a5d-ac96-774b-bcce-b302099a8057")));
+        // A time's lower bound: its milliseconds in the first 48 bits, the rest zero.
+        Assert.Equal("msg_01M8997DG00000000000000000", Ids.LowerBound(Ids.Message, new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero)));
+    }
+
     [Theory]
     [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3JN", true)]
     [InlineData("app_01M83QVZ8PEHMARF83NFG2E3JN", false)]
     [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3J", false)]
     [InlineData("msg_01M83QVZ8PEHMARF83NFG2E3JU", false)]
+    [InlineData("msg_U1M83QVZ8PEHMARF83NFG2E3JN", false)]
+    [InlineData("msg-01M83QVZ8PEHMARF83NFG2E3JN", false)]
+    [InlineData("mxg_01M83QVZ8PEHMARF83NFG2E3JN", false)]
     [InlineData("msg_01m83qvz8pehmarf83nfg2e3jn", false)]
     [InlineData(null, false)]
     public void Validates_the_shape_of_ids(string? id, bool valid) => Assert.Equal(valid, Ids.IsValid(id, Ids.Message));
@@ -156,5 +201,26 @@ public class EndpointTests
         Assert.Equal(["eu"], endpoint.Channels);
         Assert.Equal(Endpoint.DefaultTimeoutSeconds, endpoint.TimeoutSeconds);
         Assert.Equal("https://example.com/v2", endpoint.Url);
+    }
+}
+
+public class WebhookEnvelopeTests
+{
+    [Fact]
+    public void The_body_is_type_timestamp_and_the_payload_text_as_published()
+    {
+        var body = WebhookEnvelope.Build("order.created", new DateTimeOffset(2026, 11, 25, 12, 0, 0, 5, TimeSpan.FromHours(1)), "{ \"b\":1.50, \"a\":\"é\" }");
+        Assert.Equal("{\"type\":\"order.created\",\"timestamp\":\"2026-11-25T11:00:00.005000Z\",\"data\":{ \"b\":1.50, \"a\":\"é\" }}",
+            System.Text.Encoding.UTF8.GetString(body));
+    }
+
+    [Theory]
+    [InlineData("a.b", "{}")]
+    [InlineData("order.created", "{\"s\":\"ééé ✓ 𝄞\"}")]
+    [InlineData("x", "[1, 2,\n 3]")]
+    public void The_byte_count_is_the_size_of_the_body_built_whenever(string eventType, string payload)
+    {
+        Assert.Equal(WebhookEnvelope.Build(eventType, DateTimeOffset.UtcNow, payload).Length, WebhookEnvelope.ByteCount(eventType, payload));
+        Assert.Equal(WebhookEnvelope.Build(eventType, DateTimeOffset.MaxValue, payload).Length, WebhookEnvelope.ByteCount(eventType, payload));
     }
 }

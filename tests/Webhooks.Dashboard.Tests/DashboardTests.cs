@@ -144,10 +144,12 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await Assertions.Expect(page.Locator("[data-testid=messages] tbody tr")).ToHaveCountAsync(2);
         await BrowserFixture.ScreenshotAsync(page, "09-messages");
 
-        // The overview counts what happened.
-        await page.ClickAsync("header >> text=Overview");
-        await Assertions.Expect(page.Locator("[data-testid=succeeded]")).Not.ToHaveTextAsync("0");
-        await BrowserFixture.ScreenshotAsync(page, "02-overview");
+        // The overview counts what happened: for a key of this application, its two deliveries that succeeded (the
+        // first test event, and the failed one once resent), whatever other tests do on the shared stack.
+        var appKey = await api.Client().CreateApiKeyAsync(new ApiKeyIn("overview", appId));
+        var overview = await SignedInAsync(appKey.Key);
+        await Assertions.Expect(overview.Locator("[data-testid=succeeded]")).ToHaveTextAsync("2");
+        await BrowserFixture.ScreenshotAsync(overview, "02-overview");
     }
 
     [Fact]
@@ -189,6 +191,150 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await admin.RevokeApiKeyAsync(key.Id);
         await page.GotoAsync(new Uri(api.Url, "/dashboard").ToString());
         Assert.Contains("/dashboard/signin", page.Url, StringComparison.Ordinal);
+    }
+
+    /// <summary>Every form of the dashboard: a POST to its handler, with the fields it sends.</summary>
+    private static IEnumerable<(string Name, string Path, Dictionary<string, string> Fields)> Forms(string appId, string endpointId, string disabledEndpointId, string messageId) =>
+    [
+        ("create application", "/dashboard/apps", new() { ["name"] = "forged app" }),
+        ("create endpoint", $"/dashboard/apps/{appId}", new() { ["url"] = "https://example.com/forged" }),
+        ("resend", $"/dashboard/apps/{appId}/messages/{messageId}?handler=Resend", new() { ["endpointId"] = disabledEndpointId }),
+        ("create event type", $"/dashboard/apps/{appId}/event-types?handler=Create", new() { ["name"] = "forged.type" }),
+        ("archive event type", $"/dashboard/apps/{appId}/event-types?handler=Archive", new() { ["name"] = "forms.kept" }),
+        ("enable endpoint", $"/dashboard/apps/{appId}/endpoints/{disabledEndpointId}?handler=Enable", new()),
+        ("disable endpoint", $"/dashboard/apps/{appId}/endpoints/{endpointId}?handler=Disable", new()),
+        ("rotate secret", $"/dashboard/apps/{appId}/endpoints/{endpointId}?handler=Rotate", new()),
+        ("send test event", $"/dashboard/apps/{appId}/endpoints/{endpointId}?handler=Test", new() { ["testEventType"] = "forms.kept" }),
+        ("recover", $"/dashboard/apps/{appId}/endpoints/{endpointId}?handler=Recover", new() { ["since"] = "2026-01-01T00:00" }),
+        ("update endpoint", $"/dashboard/apps/{appId}/endpoints/{endpointId}?handler=Update", new() { ["url"] = "https://example.com/forged", ["timeoutSeconds"] = "5" }),
+    ];
+
+    /// <summary>An application with what every form acts on: an endpoint, a disabled one with a parked message, an event type.</summary>
+    private async Task<(ApplicationOut App, EndpointCreated Endpoint, EndpointCreated Disabled, MessageOut Message)> FormTargetsAsync(IWebhooksApi admin, string name)
+    {
+        var app = await admin.CreateApplicationAsync(new ApplicationIn(name + " " + Guid.NewGuid().ToString("N")[..6]));
+        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/forms", EventTypes: ["forms.kept"]));
+        var disabled = await admin.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/parked", EventTypes: ["forms.parked"]));
+        await admin.DisableEndpointAsync(app.Id, disabled.Id, new DisableEndpointIn("parked by the test"));
+        var message = await admin.PublishAsync(app.Id, new MessageIn("forms.parked", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 1 })));
+        await admin.CreateEventTypeAsync(app.Id, new EventTypeIn("forms.kept"));
+        return (app, endpoint, disabled, message);
+    }
+
+    /// <summary>Nothing any form would have done to <paramref name="app"/> happened.</summary>
+    private async Task AssertUntouchedAsync(IWebhooksApi admin, ApplicationOut app, EndpointCreated endpoint, EndpointCreated disabled, MessageOut message)
+    {
+        Assert.Equal(2, (await admin.ListEndpointsAsync(app.Id)).Data.Count);
+        var kept = await admin.GetEndpointAsync(app.Id, endpoint.Id);
+        Assert.False(kept.Disabled);
+        Assert.Equal("https://example.com/forms", kept.Url);
+        Assert.Equal(endpoint.Secret, (await admin.GetEndpointSecretAsync(app.Id, endpoint.Id)).Key);
+        Assert.True((await admin.GetEndpointAsync(app.Id, disabled.Id)).Disabled);
+        Assert.Equal(["forms.kept"], (await admin.ListEventTypesAsync(app.Id)).Data.Select(t => t.Name));
+        Assert.Equal([message.Id], (await admin.ListMessagesAsync(app.Id)).Data.Select(m => m.Id));
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Stack.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var trigger = new Npgsql.NpgsqlCommand("SELECT trigger FROM deliveries WHERE message_id = @id", connection);
+        trigger.Parameters.AddWithValue("id", message.Id);
+        Assert.Equal("scheduled", (string?)await trigger.ExecuteScalarAsync());
+    }
+
+    private static async Task<IAPIResponse> PostAsync(IPage page, Uri api, string path, Dictionary<string, string> fields, string? token)
+    {
+        var form = page.Context.APIRequest.CreateFormData();
+        foreach (var (name, value) in fields)
+        {
+            form.Set(name, value);
+        }
+        if (token is not null)
+        {
+            form.Set("__RequestVerificationToken", token);
+        }
+        return await page.Context.APIRequest.PostAsync(new Uri(api, path).ToString(), new APIRequestContextOptions { Form = form, MaxRedirects = 0 });
+    }
+
+    [Fact]
+    public async Task Every_dashboard_form_carries_its_antiforgery_token_and_is_refused_without_it()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var (app, endpoint, disabled, message) = await FormTargetsAsync(admin, "forms");
+        var page = await SignedInAsync(fixture.Stack.AdminApiKey, javaScript: false);
+
+        // Every form the pages show posts its token (the enable form shows on the disabled endpoint's page).
+        var forms = 0;
+        foreach (var path in new[] { "/dashboard", "/dashboard/apps", $"/dashboard/apps/{app.Id}", $"/dashboard/apps/{app.Id}/event-types",
+                     $"/dashboard/apps/{app.Id}/messages/{message.Id}", $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}",
+                     $"/dashboard/apps/{app.Id}/endpoints/{disabled.Id}" })
+        {
+            await page.GotoAsync(new Uri(api.Url, path).ToString());
+            var posting = page.Locator("form[method=post]");
+            forms += await posting.CountAsync();
+            foreach (var form in await posting.AllAsync())
+            {
+                Assert.Equal(1, await form.Locator("input[name=__RequestVerificationToken]").CountAsync());
+            }
+        }
+        Assert.True(forms >= 13, $"{forms} forms seen");
+
+        // Posted without it, each is refused and changes nothing.
+        foreach (var (name, path, fields) in Forms(app.Id, endpoint.Id, disabled.Id, message.Id))
+        {
+            var response = await PostAsync(page, api.Url, path, fields, token: null);
+            Assert.True(response.Status == 400, $"{name}: answered {response.Status} without a token");
+        }
+        await AssertUntouchedAsync(admin, app, endpoint, disabled, message);
+
+        // Signing out without it keeps the session; signing in without it starts none.
+        Assert.Equal(400, (await PostAsync(page, api.Url, "/dashboard/signout", [], token: null)).Status);
+        await page.GotoAsync(new Uri(api.Url, "/dashboard/apps").ToString());
+        Assert.EndsWith("/dashboard/apps", page.Url, StringComparison.Ordinal);
+        var anonymous = await browser.NewPageAsync(javaScript: false);
+        Assert.Equal(400, (await PostAsync(anonymous, api.Url, "/dashboard/signin", new() { ["key"] = fixture.Stack.AdminApiKey }, token: null)).Status);
+        await anonymous.GotoAsync(new Uri(api.Url, "/dashboard/apps").ToString());
+        Assert.Contains("/dashboard/signin", anonymous.Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Every_dashboard_page_and_action_of_another_application_is_not_found_for_a_key()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var mine = await admin.CreateApplicationAsync(new ApplicationIn("mine " + Guid.NewGuid().ToString("N")[..6]));
+        var (theirs, endpoint, disabled, message) = await FormTargetsAsync(admin, "theirs");
+        var key = await admin.CreateApiKeyAsync(new ApiKeyIn("dashboard", mine.Id));
+        var page = await SignedInAsync(key.Key, javaScript: false);
+        // A valid token of this session, from one of its own pages.
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{mine.Id}").ToString());
+        var token = await page.Locator("form[method=post] input[name=__RequestVerificationToken]").First.GetAttributeAsync("value");
+        Assert.False(string.IsNullOrEmpty(token));
+
+        foreach (var path in new[] { $"/dashboard/apps/{theirs.Id}", $"/dashboard/apps/{theirs.Id}/event-types", $"/dashboard/apps/{theirs.Id}/messages",
+                     $"/dashboard/apps/{theirs.Id}/messages/{message.Id}", $"/dashboard/apps/{theirs.Id}/endpoints/{endpoint.Id}",
+                     // Their message and endpoint named under my application.
+                     $"/dashboard/apps/{mine.Id}/messages/{message.Id}", $"/dashboard/apps/{mine.Id}/endpoints/{endpoint.Id}" })
+        {
+            var response = await page.GotoAsync(new Uri(api.Url, path).ToString());
+            Assert.True(response!.Status == 404, $"GET {path} answered {response.Status}");
+        }
+        foreach (var (name, path, fields) in Forms(theirs.Id, endpoint.Id, disabled.Id, message.Id).Where(f => f.Name != "create application"))
+        {
+            var response = await PostAsync(page, api.Url, path, fields, token);
+            Assert.True(response.Status == 404, $"{name} ({path}) answered {response.Status}");
+        }
+        // Their endpoint under my application: not found. Their message resent under my application: no such delivery.
+        foreach (var (name, path, fields) in Forms(mine.Id, endpoint.Id, disabled.Id, message.Id).Where(f => f.Path.Contains("/endpoints/", StringComparison.Ordinal)))
+        {
+            var response = await PostAsync(page, api.Url, path, fields, token);
+            Assert.True(response.Status == 404, $"{name} ({path}) answered {response.Status}");
+        }
+        var resend = Forms(mine.Id, endpoint.Id, disabled.Id, message.Id).Single(f => f.Name == "resend");
+        await PostAsync(page, api.Url, resend.Path, resend.Fields, token);
+        await AssertUntouchedAsync(admin, theirs, endpoint, disabled, message);
+        // The token itself was good: with it, this key's own application takes an action.
+        var created = await PostAsync(page, api.Url, $"/dashboard/apps/{mine.Id}/event-types?handler=Create", new() { ["name"] = "mine.created" }, token);
+        Assert.Equal(302, created.Status);
+        Assert.Equal(["mine.created"], (await admin.ListEventTypesAsync(mine.Id)).Data.Select(t => t.Name));
     }
 
     [Fact]

@@ -33,11 +33,13 @@ public sealed class PublishToReceiptTests
 
         await Eventually.HoldsAsync(() => receiver.Handled.Select(h => h.Id).Distinct().Count() >= 100, TimeSpan.FromSeconds(60),
             "all 100 messages reached the receiver");
-        // A moment for any stray duplicate to show up before counting.
-        await Task.Delay(500);
+        // A sentinel published after them: once it has arrived, so has anything sent before it (a stray duplicate).
+        var sentinel = await api.PublishAsync(app.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = -1 })));
+        await Eventually.HoldsAsync(() => receiver.Handled.Any(h => h.Id == sentinel.Id), TimeSpan.FromSeconds(20), "the sentinel arrives");
 
-        var handled = receiver.Handled.ToArray();
+        var handled = receiver.Handled.Where(h => h.Id != sentinel.Id).ToArray();
         Assert.Equal(100, handled.Length);
+        Assert.Equal(101, receiver.Requests.Count);
         Assert.True(ids.SetEquals(handled.Select(h => h.Id)), "the receiver got exactly the published message ids");
         foreach (var webhook in handled)
         {

@@ -24,8 +24,40 @@ public sealed class ReceiverAnswerTableTests
 
         var answered = await DriveAsync(situation);
 
-        Assert.Equal(row.Status, answered);
-        Assert.Equal(row.Engine, EngineDecides(answered));
+        Assert.Equal(row.Status, answered.Status);
+        Assert.Equal(row.Engine, EngineDecides(answered.Status));
+        // A refusal says why in problem details (the sender's attempt log keeps the body); a success has no body.
+        Assert.Equal(row.Problem, answered.Problem);
+        if (row.DetailNames is not null)
+        {
+            Assert.Contains(row.DetailNames, answered.Detail, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Null(answered.Detail);
+        }
+    }
+
+    /// <summary>What came back: the status (null: no answer) and, when there is a body, the problem's title and detail.</summary>
+    private sealed record Answer(int? Status, string? Problem, string? Detail);
+
+    private static async Task<Answer> AnswerOf(Task<HttpResponseMessage> sending)
+    {
+        using var response = await sending;
+        return await AnswerOf(response);
+    }
+
+    private static async Task<Answer> AnswerOf(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        if (text.Length == 0)
+        {
+            return new Answer((int)response.StatusCode, null, null);
+        }
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = System.Text.Json.JsonDocument.Parse(text);
+        Assert.Equal((int)response.StatusCode, problem.RootElement.GetProperty("status").GetInt32());
+        return new Answer((int)response.StatusCode, problem.RootElement.GetProperty("title").GetString(), problem.RootElement.GetProperty("detail").GetString());
     }
 
     [Fact]
@@ -71,7 +103,7 @@ public sealed class ReceiverAnswerTableTests
         };
     }
 
-    private static async Task<int?> DriveAsync(Situation situation)
+    private static async Task<Answer> DriveAsync(Situation situation)
     {
         var secret = WebhookSecret.Generate();
         var state = new FlakyHandler.State();
@@ -88,16 +120,16 @@ public sealed class ReceiverAnswerTableTests
             switch (situation)
             {
                 case Situation.Handled:
-                    return await StatusOf(Send(body));
+                    return await AnswerOf(Send(body));
 
                 case Situation.DuplicateOfHandled:
                     Assert.Equal(204, await StatusOf(Send(body)));
-                    var duplicate = await StatusOf(Send(body));
+                    var duplicate = await AnswerOf(Send(body));
                     Assert.Equal(1, state.Calls);
                     return duplicate;
 
                 case Situation.UnhandledEventType:
-                    return await StatusOf(Send(ReceiverHost.OrderBody(1, type: "invoice.paid")));
+                    return await AnswerOf(Send(ReceiverHost.OrderBody(1, type: "invoice.paid")));
 
                 case Situation.InProgress:
                 {
@@ -112,7 +144,7 @@ public sealed class ReceiverAnswerTableTests
                     Assert.Equal(204, await StatusOf(first));
                     Assert.Equal(200, await StatusOf(Send(body)));
                     Assert.Equal(1, state.Calls);
-                    return (int)second.StatusCode;
+                    return await AnswerOf(second);
                 }
 
                 case Situation.HandlerThrew:
@@ -120,7 +152,7 @@ public sealed class ReceiverAnswerTableTests
                     // A JsonException from the handler's own code: the handler failing, not the sender's data.
                     state.FailuresLeft = 1;
                     state.Failure = () => new System.Text.Json.JsonException("the handler's own parse failed");
-                    var failed = await StatusOf(Send(body));
+                    var failed = await AnswerOf(Send(body));
                     // The id was not marked handled: the retry runs the handler again.
                     Assert.Equal(204, await StatusOf(Send(body)));
                     Assert.Equal(2, state.Calls);
@@ -140,36 +172,36 @@ public sealed class ReceiverAnswerTableTests
                     // the disconnect; until then it is in progress and answered 503, which is retried as well).
                     Assert.Equal(204, await RetriedUntilNot503(() => Send(body)));
                     Assert.Equal(2, state.Calls);
-                    return null;
+                    return new Answer(null, null, null);
                 }
 
                 case Situation.ReplayStoreFailed:
                 {
-                    var status = await StatusOf(Send(body));
+                    var status = await AnswerOf(Send(body));
                     Assert.Equal(0, state.Calls);
                     return status;
                 }
 
                 case Situation.DataDoesNotFit:
-                    return await StatusOf(Send(Encoding.UTF8.GetBytes("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":{"n":"seven"}}""")));
+                    return await AnswerOf(Send(Encoding.UTF8.GetBytes("""{"type":"order.created","timestamp":"2026-01-01T00:00:00Z","data":{"n":"seven"}}""")));
 
                 case Situation.MalformedBody:
-                    return await StatusOf(Send(Encoding.UTF8.GetBytes("not json")));
+                    return await AnswerOf(Send(Encoding.UTF8.GetBytes("not json")));
 
                 case Situation.MissingHeaders:
-                    return await StatusOf(http.PostAsync("/webhooks", new ByteArrayContent(body)));
+                    return await AnswerOf(http.PostAsync("/webhooks", new ByteArrayContent(body)));
 
                 case Situation.BadSignature:
-                    return await StatusOf(ReceiverHost.PostAsync(http, body, id, now, SignatureScheme.Sign(WebhookSecret.Generate(), id, now, body)));
+                    return await AnswerOf(ReceiverHost.PostAsync(http, body, id, now, SignatureScheme.Sign(WebhookSecret.Generate(), id, now, body)));
 
                 case Situation.StaleTimestamp:
                 {
                     var stale = now - 301;
-                    return await StatusOf(ReceiverHost.PostAsync(http, body, id, stale, SignatureScheme.Sign(secret, id, stale, body)));
+                    return await AnswerOf(ReceiverHost.PostAsync(http, body, id, stale, SignatureScheme.Sign(secret, id, stale, body)));
                 }
 
                 case Situation.TooLarge:
-                    return await StatusOf(Send(Encoding.UTF8.GetBytes(
+                    return await AnswerOf(Send(Encoding.UTF8.GetBytes(
                         "{\"type\":\"order.created\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"data\":{\"n\":1,\"note\":\"" + new string('x', 2000) + "\"}}")));
 
                 default:

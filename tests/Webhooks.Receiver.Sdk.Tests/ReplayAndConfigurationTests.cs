@@ -98,16 +98,20 @@ public sealed class ConfigurationTests
             Assert.Equal(HttpStatusCode.NoContent, withRotated.StatusCode);
             Assert.Equal(HttpStatusCode.NoContent, withOld.StatusCode);
 
-            configuration["Webhooks:Receiver:Secrets:1"] = WebhookSecret.Generate().ToString();
+            var next = WebhookSecret.Generate();
+            configuration["Webhooks:Receiver:Secrets:1"] = next.ToString();
             configuration.Reload();
             using var retired = await ReceiverHost.PostSignedAsync(http, old, Body, "msg_d");
             Assert.Equal(HttpStatusCode.Unauthorized, retired.StatusCode);
 
-            // A malformed reload does not take the receiver down: the last valid secrets stay in use.
+            // A malformed reload does not take the receiver down: the last valid secrets stay in use, all of them
+            // (the one the malformed entry replaced too).
             configuration["Webhooks:Receiver:Secrets:1"] = "whsec_not base64";
             configuration.Reload();
             using var stillValid = await ReceiverHost.PostSignedAsync(http, rotated, Body, "msg_e");
             Assert.Equal(HttpStatusCode.NoContent, stillValid.StatusCode);
+            using var stillKept = await ReceiverHost.PostSignedAsync(http, next, Body, "msg_f");
+            Assert.Equal(HttpStatusCode.NoContent, stillKept.StatusCode);
         }
     }
 

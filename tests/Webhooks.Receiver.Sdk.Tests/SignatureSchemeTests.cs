@@ -21,6 +21,21 @@ public class SignatureSchemeTests
     public void Signs_the_standard_test_vector() =>
         Assert.Equal(Expected, SignatureScheme.Sign(WebhookSecret.Parse(Secret), Id, Timestamp, Payload));
 
+    [Theory]
+    [InlineData(120)]
+    [InlineData(170)]
+    [InlineData(2000)]
+    public void A_long_id_is_signed_as_the_scheme_says_and_verifies(int length)
+    {
+        // Past about 160 characters "{id}.{timestamp}." no longer fits the stack buffer: it is signed from a pooled one.
+        var id = "msg_" + new string('é', length);
+        var secret = WebhookSecret.Parse(Secret);
+        var expected = "v1," + Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(secret.Key,
+            [.. Encoding.UTF8.GetBytes($"{id}.{Timestamp}."), .. Payload]));
+        Assert.Equal(expected, SignatureScheme.Sign(secret, id, Timestamp, Payload));
+        Assert.Equal(VerificationResult.Valid, SignatureScheme.Verify(Secrets, id, Timestamp.ToString(), expected, Payload, Now, SignatureScheme.DefaultTolerance));
+    }
+
     [Fact]
     public void Secret_parses_with_or_without_prefix_to_the_same_key() =>
         Assert.Equal(

@@ -105,7 +105,7 @@ public sealed class EndpointOperationsTests(StackFixture fixture)
             TimeSpan.FromSeconds(20), "the endpoint's rows are purged");
         Assert.Equal(0L, await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries WHERE message_id IN (@a, @b)", ("a", message.Id), ("b", queued.Id)));
         // Nothing more was sent: the failed attempt was not retried, the queued one never went.
-        await Task.Delay(1500);
+        await s.SentinelDeliveredAsync();
         Assert.Single(s.Receiver.Requests);
         // The messages themselves belong to the application and stay.
         Assert.Equal(message.Id, (await s.Api.GetMessageAsync(s.App.Id, message.Id)).Id);

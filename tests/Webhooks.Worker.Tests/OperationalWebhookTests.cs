@@ -49,7 +49,9 @@ public sealed class OperationalWebhookTests(StackFixture fixture)
         // They are ordinary messages of the operational application: listed, with their attempts.
         var listed = await api.ListMessagesAsync(operational.Id);
         Assert.Equal(3, listed.Data.Count);
-        await Task.Delay(1000);
+        // None more: once a sentinel published after them has been delivered, still three.
+        await s.SentinelDeliveredAsync();
         Assert.Equal(3, owner.Handled.Count);
+        Assert.Equal(3, (await api.ListMessagesAsync(operational.Id)).Data.Count);
     }
 }

@@ -14,7 +14,12 @@ public sealed class RecoveryTests(StackFixture fixture)
         var healthy = false;
         await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(),
             e => e with { RetrySchedule = [0] }, _ => Task.FromResult(healthy ? null : (int?)500));
-        var since = DateTimeOffset.UtcNow.AddSeconds(-1);
+        // One delivery exhausted before the time recovery starts from: it stays exhausted.
+        var before = await s.PublishAsync(0);
+        await s.WaitForStatusAsync(before.Id, "exhausted", TimeSpan.FromSeconds(20));
+        await Task.Delay(50);
+        var since = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
         var messages = await s.PublishManyAsync(4);
         foreach (var message in messages)
         {
@@ -33,6 +38,9 @@ public sealed class RecoveryTests(StackFixture fixture)
         {
             await s.WaitForStatusAsync(message.Id, "succeeded", TimeSpan.FromSeconds(20));
         }
-        Assert.Equal(4, s.Receiver.Handled.Select(h => h.Id).Distinct().Count());
+        Assert.True(messages.Select(m => m.Id).ToHashSet().SetEquals(s.Receiver.Handled.Select(h => h.Id)));
+        var left = await s.DeliveryAsync(before.Id);
+        Assert.Equal("exhausted", left.Status);
+        Assert.Single(await s.AttemptsAsync(before.Id));
     }
 }

@@ -78,12 +78,28 @@ public sealed class SsrfGuardTests(StackFixture fixture)
             TimeSpan.FromSeconds(20), "every delivery is refused");
         var attempts = await s.AttemptsAsync(message.Id);
         Assert.Equal(5, attempts.Count);
+        // Refused by the guard ("blocked"), not by the network: a connection tried would have ended "connection" or "timeout".
         Assert.All(attempts, a =>
         {
             Assert.Equal("blocked", a.ErrorKind);
             Assert.Null(a.ResponseStatus);
-            Assert.True(a.DurationMs < 1000, $"{a.Url} took {a.DurationMs} ms: no connection was tried");
         });
+        Assert.Empty(s.Receiver.Requests);
+    }
+
+    [Fact]
+    public async Task A_worker_started_without_the_setting_refuses_loopback()
+    {
+        // Every other test process allows private networks; this worker has no such setting at all.
+        await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Delivery__AllowPrivateNetworks"] = null,
+        });
+        await using var s = await Scenario.CreateAsync(isolated.Client(), e => e with { RetrySchedule = [0] });
+        var message = await s.PublishAsync(1);
+        await s.WaitForStatusAsync(message.Id, "exhausted", TimeSpan.FromSeconds(20));
+        var attempt = Assert.Single(await s.AttemptsAsync(message.Id));
+        Assert.Equal("blocked", attempt.ErrorKind);
         Assert.Empty(s.Receiver.Requests);
     }
 }
