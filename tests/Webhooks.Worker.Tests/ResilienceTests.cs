@@ -100,7 +100,7 @@ public sealed class ResilienceTests(StackFixture fixture)
     private static async Task SubscribedAgainAsync(IsolatedStack isolated)
     {
         await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(
-            $"127.0.0.1:{isolated.RedisPort},abortConnect=false,name=test-probe");
+            $"127.0.0.1:{isolated.RedisPort},abortConnect=false,allowAdmin=true,name=test-probe");
         var server = redis.GetServer("127.0.0.1", isolated.RedisPort);
         await Eventually.HoldsAsync(async () =>
         {
