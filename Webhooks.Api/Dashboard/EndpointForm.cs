@@ -13,6 +13,7 @@ public sealed class EndpointForm
     public string? EventTypes { get; set; }
     public string? RateLimitPerSecond { get; set; }
     public string? TimeoutSeconds { get; set; }
+    public string? CircuitBreakerThreshold { get; set; }
 
     public static EndpointForm Of(Endpoint e) => new()
     {
@@ -21,6 +22,7 @@ public sealed class EndpointForm
         EventTypes = string.Join(", ", e.EventTypes),
         RateLimitPerSecond = e.RateLimitPerSecond?.ToString(CultureInfo.InvariantCulture),
         TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
+        CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
     };
 
     /// <summary>The create input, or null (with the errors added) when a number does not parse.</summary>
@@ -28,18 +30,20 @@ public sealed class EndpointForm
     {
         var rate = Number(RateLimitPerSecond, "rateLimitPerSecond", errors);
         var timeout = Number(TimeoutSeconds, "timeoutSeconds", errors);
+        var threshold = Number(CircuitBreakerThreshold, "circuitBreakerThreshold", errors);
         if (!errors.IsValid)
         {
             return null;
         }
-        return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout);
+        return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout,
+            CircuitBreakerThreshold: threshold);
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule)
+                current.Headers, current.Metadata, current.RetrySchedule, i.CircuitBreakerThreshold)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
