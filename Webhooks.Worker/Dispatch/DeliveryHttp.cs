@@ -10,40 +10,45 @@ public sealed class DestinationBlockedException(string message) : IOException(me
 /// <summary>
 /// The one outbound HTTP handler: pooled connections, no redirects, no cookies, and an SSRF guard in
 /// <c>ConnectCallback</c> that checks addresses after DNS resolution, so a hostname cannot smuggle in a
-/// private address.
+/// private address. With an egress proxy (<see cref="DeliveryOptions.Proxy"/>) every connection goes to the proxy, so
+/// <c>ConnectCallback</c> sees the proxy's address (allowed, whatever it is: the operator chose it) and
+/// <see cref="EgressProxyGuard"/> checks each request's target instead, before it leaves.
 /// </summary>
 public static class DeliveryHttp
 {
     public static HttpClient Create(IOptions<DeliveryOptions> options)
     {
         var allowPrivate = options.Value.AllowPrivateNetworks;
+        var proxy = options.Value.ProxySettings;
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             UseCookies = false,
             // HTTP_PROXY and friends would route deliveries through a proxy whose address, not the target's, the guard
-            // below would check. Deliveries go direct; an egress proxy is an explicit setting, never an inherited one.
-            UseProxy = false,
+            // below would check. Deliveries go direct, or through the proxy configured for them, never an inherited one.
+            UseProxy = proxy is not null,
+            Proxy = proxy is { } p ? new WebProxy(p.Address) { BypassProxyOnLocal = false, Credentials = p.Credentials } : null,
             AutomaticDecompression = DecompressionMethods.None,
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(10),
             MaxConnectionsPerServer = 256,
-            ConnectCallback = (context, ct) => ConnectAsync(context, allowPrivate, ct),
+            ConnectCallback = (context, ct) => ConnectAsync(context, allowPrivate || IsProxy(context.DnsEndPoint, proxy?.Address), ct),
         };
-        return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        HttpMessageHandler pipeline = proxy is null ? handler : new EgressProxyGuard(allowPrivate) { InnerHandler = handler };
+        return new HttpClient(pipeline) { Timeout = Timeout.InfiniteTimeSpan };
     }
+
+    private static bool IsProxy(DnsEndPoint endpoint, Uri? proxy) =>
+        proxy is not null && endpoint.Port == proxy.Port && string.Equals(HostOf(endpoint.Host), HostOf(proxy.IdnHost), StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>A host name or address as resolved: an IPv6 literal without its brackets.</summary>
+    internal static string HostOf(string host) => host.StartsWith('[') ? host.Trim('[', ']') : host;
 
     private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, CancellationToken ct)
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
-        var allowed = allowPrivate ? addresses : addresses.Where(a => !AddressRules.IsPrivate(a)).ToArray();
-        if (allowed.Length == 0)
-        {
-            throw new DestinationBlockedException(
-                $"'{host}' resolves only to loopback, private, link-local or reserved addresses; deliveries there are blocked.");
-        }
+        var allowed = AddressRules.Allowed(host, await ResolveAsync(host, ct), allowPrivate);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -56,10 +61,67 @@ public static class DeliveryHttp
             throw;
         }
     }
+
+    internal static async ValueTask<IPAddress[]> ResolveAsync(string host, CancellationToken ct) =>
+        IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+}
+
+/// <summary>
+/// What deliveries through an egress proxy need besides the proxy. The address guard: the proxy connects to the target
+/// itself, so the target's host is resolved here and the request refused, as <see cref="DestinationBlockedException"/>,
+/// when any of its addresses is private (the proxy may pick any of them), unless private networks are allowed. The proxy
+/// resolves the name again, so a name whose answer changes between the two look-ups (DNS rebinding) can still reach what
+/// the proxy can reach: let the proxy refuse private destinations too. And the proxy's own refusal of our credentials
+/// (407 to a plain-HTTP request; a tunnel's 407 already fails the request) is a failure to connect, retried, not the
+/// receiver's answer.
+/// </summary>
+public sealed class EgressProxyGuard(bool allowPrivate) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!allowPrivate)
+        {
+            var host = DeliveryHttp.HostOf(request.RequestUri!.IdnHost);
+            IPAddress[] addresses;
+            try
+            {
+                addresses = await DeliveryHttp.ResolveAsync(host, cancellationToken);
+            }
+            catch (SocketException ex)
+            {
+                // As the direct path reports it: an HttpRequestException around the resolver's error.
+                throw new HttpRequestException($"{ex.Message} ({host})", ex);
+            }
+            if (addresses.Length == 0 || addresses.Any(AddressRules.IsPrivate))
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError, $"The request to '{host}' was refused before leaving.",
+                    new DestinationBlockedException(
+                        $"'{host}' resolves to a loopback, private, link-local or reserved address; deliveries there are blocked, through the proxy too."));
+            }
+        }
+        var response = await base.SendAsync(request, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.ProxyAuthenticationRequired)
+        {
+            response.Dispose();
+            throw new HttpRequestException(HttpRequestError.ProxyTunnelError,
+                "The egress proxy refused the configured credentials (407 Proxy Authentication Required).");
+        }
+        return response;
+    }
 }
 
 public static class AddressRules
 {
+    /// <summary>The addresses <paramref name="host"/> may be connected to, or <see cref="DestinationBlockedException"/> when there are none.</summary>
+    public static IPAddress[] Allowed(string host, IPAddress[] addresses, bool allowPrivate)
+    {
+        var allowed = allowPrivate ? addresses : addresses.Where(a => !IsPrivate(a)).ToArray();
+        return allowed.Length > 0
+            ? allowed
+            : throw new DestinationBlockedException(
+                $"'{host}' resolves only to loopback, private, link-local or reserved addresses; deliveries there are blocked.");
+    }
+
     /// <summary>Loopback, private (RFC 1918, ULA), link-local (incl. cloud metadata), CGNAT, unspecified, multicast and reserved.</summary>
     public static bool IsPrivate(IPAddress address)
     {

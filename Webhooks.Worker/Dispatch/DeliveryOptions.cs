@@ -4,7 +4,7 @@ using Webhooks.Core.Delivery;
 namespace Webhooks.Worker.Dispatch;
 
 /// <summary>The delivery engine's settings, bound from <c>Webhooks:Delivery</c>.</summary>
-public sealed class DeliveryOptions
+public sealed class DeliveryOptions : IValidatableObject
 {
     public const string SectionName = "Webhooks:Delivery";
 
@@ -69,6 +69,57 @@ public sealed class DeliveryOptions
 
     /// <summary>Lets deliveries reach loopback, private and link-local addresses. Off in production: SSRF guard.</summary>
     public bool AllowPrivateNetworks { get; set; }
+
+    /// <summary>
+    /// An HTTP proxy every delivery goes through (<c>http://host:port</c>; HTTPS targets through a <c>CONNECT</c> tunnel),
+    /// so receivers can allow-list its fixed address. Its own address may be private (the operator chose it); the address
+    /// guard then checks each delivery's target in this process before the request leaves. Empty: deliveries go direct.
+    /// Environment proxies (<c>HTTP_PROXY</c> and the like) are ignored either way.
+    /// </summary>
+    public string? Proxy { get; set; }
+
+    /// <summary>The proxy's user name (Basic); or put <c>user:password@</c> in <see cref="Proxy"/>.</summary>
+    public string? ProxyUsername { get; set; }
+
+    /// <summary>The proxy's password.</summary>
+    public string? ProxyPassword { get; set; }
+
+    /// <summary>The proxy as configured (null: none), and its credentials from the settings or the URL's user info.</summary>
+    public (Uri Address, System.Net.NetworkCredential? Credentials)? ProxySettings
+    {
+        get
+        {
+            if (string.IsNullOrWhiteSpace(Proxy) || !Uri.TryCreate(Proxy.Trim(), UriKind.Absolute, out var uri))
+            {
+                return null;
+            }
+            var user = ProxyUsername;
+            var password = ProxyPassword;
+            if (uri.UserInfo.Length > 0)
+            {
+                var parts = uri.UserInfo.Split(':', 2);
+                user ??= Uri.UnescapeDataString(parts[0]);
+                password ??= parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : null;
+            }
+            var address = new UriBuilder(uri) { UserName = "", Password = "" }.Uri;
+            return (address, string.IsNullOrEmpty(user) ? null : new System.Net.NetworkCredential(user, password ?? ""));
+        }
+    }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!string.IsNullOrWhiteSpace(Proxy) &&
+            (!Uri.TryCreate(Proxy.Trim(), UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || string.IsNullOrEmpty(uri.Host) ||
+             uri.AbsolutePath != "/" || uri.Query.Length > 0))
+        {
+            yield return new ValidationResult(
+                $"{SectionName}:Proxy must be an http proxy URL, 'http://host:port' (optionally 'http://user:password@host:port').", [nameof(Proxy)]);
+        }
+        if (!string.IsNullOrEmpty(ProxyPassword) && string.IsNullOrEmpty(ProxyUsername))
+        {
+            yield return new ValidationResult($"{SectionName}:ProxyPassword needs {SectionName}:ProxyUsername.", [nameof(ProxyUsername)]);
+        }
+    }
 
     /// <summary>
     /// The uid of the application that receives operational webhooks (<c>endpoint.disabled</c>,
