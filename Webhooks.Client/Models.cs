@@ -163,3 +163,19 @@ public sealed record ApiKeyCreated(string Id, string Key, ApiKeyOut ApiKey);
 public sealed record RecoverIn(DateTimeOffset Since);
 
 public sealed record RecoverOut(int Requeued);
+
+/// <summary>
+/// A portal link to create: a one-time sign-in to the dashboard for one application's own users. Every field is
+/// optional: the lifetime defaults to the server's <c>Webhooks:Dashboard:PortalLinkLifetimeSeconds</c> (1 h).
+/// </summary>
+/// <param name="ExpiresInSeconds">How long the link, and the session it opens, lasts: 1 s to 24 h.</param>
+/// <param name="ReadOnly">The session may look but not change anything.</param>
+/// <param name="AllowedEventTypes">The only event types the session's endpoints may subscribe to and its message lists show.</param>
+public sealed record PortalLinkIn(int? ExpiresInSeconds = null, bool? ReadOnly = null, IReadOnlyList<string>? AllowedEventTypes = null);
+
+/// <summary>A new portal link: the URL (shown this once; only its hash is stored) and when it, and its session, end.</summary>
+public sealed record PortalLinkCreated(string Id, string Url, DateTimeOffset ExpiresAt);
+
+/// <summary>A portal link as stored: never its token.</summary>
+public sealed record PortalLinkOut(string Id, bool ReadOnly, IReadOnlyList<string>? AllowedEventTypes, DateTimeOffset ExpiresAt,
+    DateTimeOffset? UsedAt, DateTimeOffset? RevokedAt, DateTimeOffset CreatedAt);

@@ -9,6 +9,7 @@ using Webhooks.Api.Applications;
 using Webhooks.Api.Endpoints;
 using Webhooks.Api.EventTypes;
 using Webhooks.Api.Messages;
+using Webhooks.Api.PortalLinks;
 using Webhooks.Core.Delivery;
 
 namespace Webhooks.Api.Infrastructure;
@@ -122,6 +123,7 @@ public static class ApiExtensions
         tenant.MapEventTypeRoutes();
         tenant.MapEndpointRoutes();
         tenant.MapMessageRoutes();
+        tenant.MapPortalLinkRoutes();
         api.MapApiKeyRoutes();
         return app;
     }

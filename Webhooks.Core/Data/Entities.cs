@@ -51,6 +51,31 @@ public sealed class Application
     }
 }
 
+/// <summary>
+/// A one-time sign-in to the dashboard for one application's own users, without an API key. The URL carries a random
+/// token; only its SHA-256 is stored. Used once (<see cref="UsedAt"/>), the session it opened lasts until
+/// <see cref="ExpiresAt"/> or until the link is revoked.
+/// </summary>
+public sealed class PortalLink
+{
+    // For EF Core materialization.
+    private PortalLink()
+    {
+    }
+
+    public string Id { get; private set; }
+    public string ApplicationId { get; private set; }
+    public byte[] TokenHash { get; private set; }
+    /// <summary>The session may look but not change anything.</summary>
+    public bool ReadOnly { get; private set; }
+    /// <summary>The only event types the session's endpoints may subscribe to and its message lists show; null: all.</summary>
+    public string[]? AllowedEventTypes { get; private set; }
+    public DateTimeOffset ExpiresAt { get; private set; }
+    public DateTimeOffset? UsedAt { get; private set; }
+    public DateTimeOffset? RevokedAt { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+}
+
 /// <summary>A bearer key, stored as its SHA-256. No application: an admin key for all of them.</summary>
 public sealed class ApiKey
 {
