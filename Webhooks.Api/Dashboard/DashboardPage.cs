@@ -16,6 +16,9 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
 
     public ApiCaller Caller => ApiCaller.From(User);
 
+    /// <summary>The portal link's session, when a tenant's user signed in with one; null for an API-key session.</summary>
+    public PortalSession? Portal => PortalSession.Of(User);
+
     /// <summary>Set by an action before its redirect; shown once on the next page.</summary>
     [TempData]
     public string? Notice { get; set; }

@@ -1,0 +1,147 @@
+using Microsoft.Playwright;
+using Webhooks.Client;
+
+namespace Webhooks.Dashboard.Tests;
+
+/// <summary>Portal links: a tenant's own users in the dashboard, one application, no API key.</summary>
+public sealed partial class DashboardTests
+{
+    /// <summary>A portal link for the application, opened in a browser of its own: the page it lands on.</summary>
+    private async Task<(IPage Page, PortalLinkCreated Link)> PortalAsync(string appId, PortalLinkIn? options = null, bool javaScript = false)
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var key = await api.Client().CreateApiKeyAsync(new ApiKeyIn("portal issuer", appId));
+        var link = await api.Client(key.Key).CreatePortalLinkAsync(appId, options ?? new PortalLinkIn());
+        var page = await browser.NewPageAsync(javaScript);
+        var response = await page.GotoAsync(link.Url);
+        Assert.Equal(200, response!.Status);
+        Assert.EndsWith($"/dashboard/apps/{appId}", page.Url, StringComparison.Ordinal);
+        return (page, link);
+    }
+
+    private static async Task<int> StatusAsync(IPage page, Uri api, string path) => (await page.GotoAsync(new Uri(api, path).ToString()))!.Status;
+
+    private async Task ExecuteSqlAsync(string sql, string id)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Stack.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("id", id);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+    }
+
+    [Fact]
+    public async Task A_portal_link_opens_its_applications_pages_and_nothing_else()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var (mine, endpoint, disabled, message) = await FormTargetsAsync(admin, "portal mine");
+        var (theirs, theirEndpoint, theirDisabled, theirMessage) = await FormTargetsAsync(admin, "portal theirs");
+        var (page, _) = await PortalAsync(mine.Id);
+
+        // Its application's pages: endpoints, messages, a message's deliveries, an endpoint with its attempts.
+        await Assertions.Expect(page.Locator("[data-testid=endpoints]")).ToContainTextAsync("https://example.com/forms");
+        Assert.Equal(0, await page.Locator("header a[href='/dashboard/apps']").CountAsync());
+        Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{mine.Id}/messages"));
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync(message.Id);
+        Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{mine.Id}/messages/{message.Id}"));
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync("https://example.com/parked");
+        Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{mine.Id}/endpoints/{endpoint.Id}"));
+        await Assertions.Expect(page.Locator("[data-testid=attempts]")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(page, "portal-endpoint");
+        // The overview across applications is its application's page.
+        Assert.Equal(200, await StatusAsync(page, api.Url, "/dashboard"));
+        Assert.EndsWith($"/dashboard/apps/{mine.Id}", page.Url, StringComparison.Ordinal);
+
+        // The cookie works in another site's frame: SameSite=None, hence Secure; never readable by script.
+        var cookie = (await page.Context.CookiesAsync()).Single(c => c.Name == "webhooks_portal");
+        Assert.Equal(SameSiteAttribute.None, cookie.SameSite);
+        Assert.True(cookie.Secure);
+        Assert.True(cookie.HttpOnly);
+
+        // The admin pages: refused.
+        Assert.Equal(403, await StatusAsync(page, api.Url, "/dashboard/apps"));
+        // Every page of another application, and its things named under this one: not found.
+        foreach (var path in new[] { $"/dashboard/apps/{theirs.Id}", $"/dashboard/apps/{theirs.Id}/event-types", $"/dashboard/apps/{theirs.Id}/messages",
+                     $"/dashboard/apps/{theirs.Id}/messages/{theirMessage.Id}", $"/dashboard/apps/{theirs.Id}/endpoints/{theirEndpoint.Id}",
+                     $"/dashboard/apps/{mine.Id}/messages/{theirMessage.Id}", $"/dashboard/apps/{mine.Id}/endpoints/{theirEndpoint.Id}" })
+        {
+            Assert.True(await StatusAsync(page, api.Url, path) == 404, $"GET {path} was not refused");
+        }
+        // The API takes no session: API keys, applications, anything.
+        foreach (var path in new[] { "/api/v1/api-keys", "/api/v1/apps", $"/api/v1/apps/{mine.Id}/endpoints" })
+        {
+            Assert.Equal(401, (await page.Context.APIRequest.GetAsync(new Uri(api.Url, path).ToString())).Status);
+        }
+
+        // Forms: a valid token of this session (the sign-out form's) ...
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{mine.Id}").ToString());
+        var token = await page.Locator("form[method=post] input[name=__RequestVerificationToken]").First.GetAttributeAsync("value");
+        // ... acts on nothing of another application, creates no application, and creates no event type.
+        foreach (var (name, path, fields) in Forms(theirs.Id, theirEndpoint.Id, theirDisabled.Id, theirMessage.Id))
+        {
+            var response = await PostAsync(page, api.Url, path, fields, token);
+            Assert.True(response.Status is 403 or 404, $"{name} ({path}) answered {response.Status}");
+        }
+        await AssertUntouchedAsync(admin, theirs, theirEndpoint, theirDisabled, theirMessage);
+        foreach (var (name, path, fields) in Forms(mine.Id, endpoint.Id, disabled.Id, message.Id).Where(f => f.Name.Contains("event type", StringComparison.Ordinal)))
+        {
+            var response = await PostAsync(page, api.Url, path, fields, token);
+            Assert.True(response.Status == 403, $"{name} ({path}) answered {response.Status}");
+        }
+        Assert.Equal(["forms.kept"], (await admin.ListEventTypesAsync(mine.Id)).Data.Select(t => t.Name));
+        // The token is good: with it the session manages its own endpoints.
+        var disabling = await PostAsync(page, api.Url, $"/dashboard/apps/{mine.Id}/endpoints/{endpoint.Id}?handler=Disable", [], token);
+        Assert.Equal(302, disabling.Status);
+        Assert.True((await admin.GetEndpointAsync(mine.Id, endpoint.Id)).Disabled);
+    }
+
+    [Fact]
+    public async Task A_portal_link_works_once_and_not_once_expired()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("portal once " + Guid.NewGuid().ToString("N")[..6]));
+        var (_, link) = await PortalAsync(app.Id);
+
+        // Opened again, in another browser: refused, and no session.
+        var again = await browser.NewPageAsync(javaScript: false);
+        Assert.Equal(403, (await again.GotoAsync(link.Url))!.Status);
+        await Assertions.Expect(again.Locator("[data-testid=portal-refused]")).ToBeVisibleAsync();
+        Assert.DoesNotContain(await again.Context.CookiesAsync(), c => c.Name == "webhooks_portal");
+        Assert.Equal(302, (await again.Context.APIRequest.GetAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}").ToString(), new() { MaxRedirects = 0 })).Status);
+
+        // A link past its expiry (on the database's clock) opens nothing.
+        var expired = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+        await ExecuteSqlAsync("UPDATE portal_links SET expires_at = now() - interval '1 second' WHERE id = @id", expired.Id);
+        var late = await browser.NewPageAsync(javaScript: false);
+        Assert.Equal(403, (await late.GotoAsync(expired.Url))!.Status);
+        Assert.DoesNotContain(await late.Context.CookiesAsync(), c => c.Name == "webhooks_portal");
+        // Nor does a made-up token.
+        Assert.Equal(403, (await late.GotoAsync(link.Url[..^4] + "AAAA"))!.Status);
+    }
+
+    [Fact]
+    public async Task A_portal_session_ends_when_its_link_expires_or_is_revoked()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("portal end " + Guid.NewGuid().ToString("N")[..6]));
+        var appPath = $"/dashboard/apps/{app.Id}";
+
+        var (revokedPage, revokedLink) = await PortalAsync(app.Id);
+        var (expiringPage, expiringLink) = await PortalAsync(app.Id);
+        Assert.Equal(200, await StatusAsync(revokedPage, api.Url, appPath + "/messages"));
+        Assert.Equal(200, await StatusAsync(expiringPage, api.Url, appPath + "/messages"));
+
+        await admin.RevokePortalLinkAsync(app.Id, revokedLink.Id);
+        await ExecuteSqlAsync("UPDATE portal_links SET expires_at = now() - interval '1 second' WHERE id = @id", expiringLink.Id);
+        foreach (var page in new[] { revokedPage, expiringPage })
+        {
+            Assert.Equal(403, await StatusAsync(page, api.Url, appPath + "/messages"));
+            Assert.Contains("/dashboard/portal", page.Url, StringComparison.Ordinal);
+            await Assertions.Expect(page.Locator("[data-testid=portal-refused]")).ToBeVisibleAsync();
+            Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == "webhooks_portal");
+        }
+    }
+}
