@@ -32,6 +32,21 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
         return Application is not null;
     }
 
+    /// <summary>
+    /// In a portal session restricted to some event types: false, with the error added and the answer set to 422, when
+    /// an endpoint would subscribe to others (or, with none named, to every one).
+    /// </summary>
+    protected bool MaySubscribe(IReadOnlyList<string>? eventTypes)
+    {
+        if (Portal is not { } portal || portal.MaySubscribe(eventTypes))
+        {
+            return true;
+        }
+        ModelState.AddModelError("eventTypes", portal.SubscriptionRule);
+        Response.StatusCode = StatusCodes.Status422UnprocessableEntity;
+        return false;
+    }
+
     /// <summary>Puts FluentValidation's failures on the form, under the field names the form uses.</summary>
     protected void AddErrors(ValidationResult result, string prefix = "")
     {

@@ -144,4 +144,83 @@ public sealed partial class DashboardTests
             Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == "webhooks_portal");
         }
     }
+
+    [Fact]
+    public async Task A_read_only_portal_session_sees_everything_of_its_application_but_every_form_is_refused()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var (app, endpoint, disabled, message) = await FormTargetsAsync(admin, "portal read-only");
+        var (page, _) = await PortalAsync(app.Id, new PortalLinkIn(ReadOnly: true));
+
+        foreach (var path in new[] { $"/dashboard/apps/{app.Id}", $"/dashboard/apps/{app.Id}/messages", $"/dashboard/apps/{app.Id}/messages/{message.Id}",
+                     $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}", $"/dashboard/apps/{app.Id}/endpoints/{disabled.Id}", $"/dashboard/apps/{app.Id}/event-types" })
+        {
+            Assert.Equal(200, await StatusAsync(page, api.Url, path));
+            // Only the sign-out form is shown.
+            Assert.Equal(1, await page.Locator("form[method=post]").CountAsync());
+        }
+        var token = await page.Locator("form[method=post] input[name=__RequestVerificationToken]").First.GetAttributeAsync("value");
+        foreach (var (name, path, fields) in Forms(app.Id, endpoint.Id, disabled.Id, message.Id))
+        {
+            var response = await PostAsync(page, api.Url, path, fields, token);
+            Assert.True(response.Status == 403, $"{name} ({path}) answered {response.Status}");
+        }
+        await AssertUntouchedAsync(admin, app, endpoint, disabled, message);
+        // Signing out is not a change: it works.
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}").ToString());
+        await page.ClickAsync("header button[type=submit]");
+        await Assertions.Expect(page.Locator("[data-testid=portal-refused]")).ToBeVisibleAsync();
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == "webhooks_portal");
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}").ToString());
+        Assert.Contains("/dashboard/signin", page.Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_portal_session_with_allowed_event_types_subscribes_and_sees_only_those()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("portal types " + Guid.NewGuid().ToString("N")[..6]));
+        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/orders", EventTypes: ["order.created"]));
+        await admin.DisableEndpointAsync(app.Id, endpoint.Id, new DisableEndpointIn("parked: the test reads messages, not deliveries"));
+        var order = await admin.PublishAsync(app.Id, new MessageIn("order.created", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 1 })));
+        var user = await admin.PublishAsync(app.Id, new MessageIn("user.deleted", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 2 })));
+        var (page, _) = await PortalAsync(app.Id, new PortalLinkIn(AllowedEventTypes: ["order.created", "order.paid"]));
+
+        // Messages: only the allowed types are listed or shown.
+        Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{app.Id}/messages"));
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync(order.Id);
+        Assert.Equal(0, await page.GetByText(user.Id).CountAsync());
+        Assert.Equal(404, await StatusAsync(page, api.Url, $"/dashboard/apps/{app.Id}/messages/{user.Id}"));
+        Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{app.Id}/messages/{order.Id}"));
+
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}").ToString());
+        var token = await page.Locator("form[method=post] input[name=__RequestVerificationToken]").First.GetAttributeAsync("value");
+        // An endpoint for another type, or for every type (none named): 422, none created.
+        foreach (var types in new[] { "user.deleted", "order.created, user.deleted", "" })
+        {
+            var refused = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}", new() { ["url"] = "https://example.com/new", ["eventTypes"] = types }, token);
+            Assert.True(refused.Status == 422, $"eventTypes '{types}' answered {refused.Status}");
+        }
+        Assert.Single((await admin.ListEndpointsAsync(app.Id)).Data);
+        // An existing endpoint widened: 422, unchanged.
+        var widened = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}?handler=Update",
+            new() { ["url"] = "https://example.com/orders", ["eventTypes"] = "order.created, user.deleted" }, token);
+        Assert.Equal(422, widened.Status);
+        Assert.Equal(["order.created"], (await admin.GetEndpointAsync(app.Id, endpoint.Id)).EventTypes);
+        // A test event of another type: 422. Resending another type's message: not found, its delivery untouched.
+        var test = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}?handler=Test", new() { ["testEventType"] = "user.deleted" }, token);
+        Assert.Equal(422, test.Status);
+        Assert.Equal(404, (await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/messages/{user.Id}?handler=Resend", new() { ["endpointId"] = endpoint.Id }, token)).Status);
+
+        // Within the allowed types, the session creates and edits.
+        var created = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}", new() { ["url"] = "https://example.com/paid", ["eventTypes"] = "order.paid" }, token);
+        Assert.Equal(200, created.Status);
+        Assert.Equal(2, (await admin.ListEndpointsAsync(app.Id)).Data.Count);
+        var edited = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}?handler=Update",
+            new() { ["url"] = "https://example.com/orders", ["eventTypes"] = "order.created, order.paid" }, token);
+        Assert.Equal(302, edited.Status);
+        Assert.Equal(["order.created", "order.paid"], (await admin.GetEndpointAsync(app.Id, endpoint.Id)).EventTypes);
+    }
 }

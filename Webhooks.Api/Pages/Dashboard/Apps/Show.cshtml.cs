@@ -37,7 +37,7 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
         }
         var input = form.ToInput(ModelState);
         var result = input is null ? null : await validator.ValidateAsync(input, HttpContext.RequestAborted);
-        if (input is null || !result!.IsValid)
+        if (input is null || !result!.IsValid || !MaySubscribe(input.EventTypes))
         {
             if (result is not null)
             {
