@@ -95,18 +95,9 @@ public static class DashboardExtensions
             .AddPolicy(Policy, p => p.AddAuthenticationSchemes(SessionScheme).RequireAuthenticatedUser())
             .AddPolicy(KeyPolicy, p => p.AddAuthenticationSchemes(SessionScheme).RequireAuthenticatedUser()
                 .RequireAssertion(context => PortalSession.Of(context.User) is null));
-        services.AddAntiforgery(o =>
-        {
-            o.Cookie = new AntiforgeryCookie
-            {
-                Name = "webhooks_dashboard_csrf",
-                Path = "/dashboard",
-                SameSite = SameSiteMode.Strict,
-                HttpOnly = true,
-                SecurePolicy = CookieSecurePolicy.None,
-                IsEssential = true,
-            };
-        });
+        services.AddAntiforgery(o => o.Cookie = new SessionCookie { Name = "webhooks_dashboard_csrf" });
+        // The one-line notice after an action travels in the TempData cookie: it follows the session's cookie policy too.
+        services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(o => o.Cookie = new SessionCookie { Name = "webhooks_dashboard_notice" });
         // Data protection keys live in Postgres (AddWebhooksData): sessions and forms survive a restart and work on every API instance.
         services.AddScoped<DashboardQueries>();
         services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
@@ -114,11 +105,21 @@ public static class DashboardExtensions
     }
 
     /// <summary>
-    /// The antiforgery cookie: SameSite=Strict for API-key sessions; in a portal session (which may be framed by another
-    /// site) SameSite=None, Secure and Partitioned like the session's own cookie, or no framed form could be posted.
+    /// The dashboard's other cookies (antiforgery, notices): SameSite=Strict for API-key sessions; in a portal session
+    /// (which may be framed by another site) SameSite=None, Secure and Partitioned like the session's own cookie, or no
+    /// framed form could be posted.
     /// </summary>
-    private sealed class AntiforgeryCookie : CookieBuilder
+    private sealed class SessionCookie : CookieBuilder
     {
+        public SessionCookie()
+        {
+            Path = "/dashboard";
+            SameSite = SameSiteMode.Strict;
+            HttpOnly = true;
+            SecurePolicy = CookieSecurePolicy.None;
+            IsEssential = true;
+        }
+
         public override CookieOptions Build(HttpContext context, DateTimeOffset expiresFrom)
         {
             var options = base.Build(context, expiresFrom);
@@ -134,6 +135,25 @@ public static class DashboardExtensions
 
     public static WebApplication MapWebhooksDashboard(this WebApplication app)
     {
+        // Who may frame the dashboard: itself, and the origins of Webhooks:Dashboard:FrameAncestors (the tenants' sites
+        // that embed portal sessions). X-Frame-Options cannot list origins: it is sent (SAMEORIGIN) only when none is
+        // configured, for browsers without CSP. An API-key session's cookie is SameSite=Strict: never sent to a frame
+        // on another site, so only portal sessions can be used framed.
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DashboardOptions>>().Value;
+        var framing = string.Join(' ', options.FrameAncestors.Select(o => o.TrimEnd('/')).Prepend("'self'"));
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/dashboard"))
+            {
+                context.Response.Headers.ContentSecurityPolicy = "frame-ancestors " + framing;
+                if (options.FrameAncestors.Length == 0)
+                {
+                    context.Response.Headers.XFrameOptions = "SAMEORIGIN";
+                }
+                context.Response.Headers.XContentTypeOptions = "nosniff";
+            }
+            return next(context);
+        });
         app.MapRazorPages();
         return app;
     }

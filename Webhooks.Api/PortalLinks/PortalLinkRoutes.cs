@@ -51,7 +51,8 @@ public static class PortalLinkRoutes
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(
         Tenant tenant, string linkId, WebhooksDbContext db, CancellationToken ct) =>
-        await PortalLinkStore.RevokeAsync(db, tenant.Application.Id, linkId, ct)
+        // A malformed id (a NUL, say, which Postgres refuses) names no link.
+        Core.Ids.IsValid(linkId, Core.Ids.PortalLink) && await PortalLinkStore.RevokeAsync(db, tenant.Application.Id, linkId, ct)
             ? TypedResults.NoContent()
             : Problems.NotFound($"Portal link '{linkId}'");
 }

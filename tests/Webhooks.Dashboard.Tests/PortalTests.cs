@@ -1,4 +1,8 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Playwright;
+using Webhooks.AppHost.Local;
 using Webhooks.Client;
 
 namespace Webhooks.Dashboard.Tests;
@@ -222,5 +226,74 @@ public sealed partial class DashboardTests
             new() { ["url"] = "https://example.com/orders", ["eventTypes"] = "order.created, order.paid" }, token);
         Assert.Equal(302, edited.Status);
         Assert.Equal(["order.created", "order.paid"], (await admin.GetEndpointAsync(app.Id, endpoint.Id)).EventTypes);
+    }
+
+    [Fact]
+    public async Task A_portal_session_works_framed_by_a_listed_site_and_no_other_site_may_frame_the_dashboard()
+    {
+        // The tenant's site is another site than the dashboard's (localhost, not 127.0.0.1): the frame is cross-site, so
+        // only SameSite=None cookies go with its requests.
+        var tenantSite = $"http://localhost:{LocalPostgres.FreePort()}";
+        await using var embeddable = await fixture.Stack.StartApiAsync(new Dictionary<string, string?> { ["Webhooks__Dashboard__FrameAncestors__0"] = tenantSite });
+        var shared = await fixture.Stack.ApiAsync();
+        var admin = shared.Client();
+        var (app, endpoint, _, _) = await FormTargetsAsync(admin, "portal framed");
+        var listed = await embeddable.Client().CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+        var unlisted = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(tenantSite);
+        await using var site = builder.Build();
+        site.MapGet("/{which}", (string which) => Results.Content(
+            $"<!DOCTYPE html><html><body><h1>Tenant</h1><iframe src=\"{(which == "listed" ? listed.Url : unlisted.Url)}\" width=\"420\" height=\"800\"></iframe></body></html>",
+            "text/html"));
+        await site.StartAsync();
+
+        // Listed: the session opens in the frame, and a form posted from the frame (session and antiforgery cookies) acts.
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(tenantSite + "/listed");
+        var frame = page.FrameLocator("iframe");
+        await Assertions.Expect(frame.Locator("[data-testid=endpoints]")).ToContainTextAsync("https://example.com/forms");
+        await frame.Locator($"a[href$='/endpoints/{endpoint.Id}']").ClickAsync();
+        await frame.Locator("button", new() { HasTextString = "Disable" }).ClickAsync();
+        await Assertions.Expect(frame.GetByRole(AriaRole.Status)).ToContainTextAsync("Endpoint disabled");
+        Assert.True((await admin.GetEndpointAsync(app.Id, endpoint.Id)).Disabled);
+        await BrowserFixture.ScreenshotAsync(page, "portal-framed");
+
+        // The headers that say so: the listed origin for the configured instance; only the dashboard itself otherwise.
+        using var http = new HttpClient();
+        var framed = await http.GetAsync(new Uri(embeddable.Url, "/dashboard/portal"));
+        Assert.Equal($"frame-ancestors 'self' {tenantSite}", string.Join(";", framed.Headers.GetValues("Content-Security-Policy")));
+        Assert.False(framed.Headers.Contains("X-Frame-Options"));
+        var own = await http.GetAsync(new Uri(shared.Url, "/dashboard/portal"));
+        Assert.Equal("frame-ancestors 'self'", string.Join(";", own.Headers.GetValues("Content-Security-Policy")));
+        Assert.Equal("SAMEORIGIN", string.Join(";", own.Headers.GetValues("X-Frame-Options")));
+
+        // Not listed: the browser shows nothing of the dashboard in the frame (the page's load event waits for the frame).
+        var other = await browser.NewPageAsync();
+        await other.GotoAsync(tenantSite + "/unlisted");
+        var child = other.Frames.Single(f => f != other.MainFrame);
+        Assert.Equal(0, await child.Locator("[data-testid=endpoints]").CountAsync());
+        Assert.DoesNotContain("/dashboard/apps/", child.Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Portal_pages_fit_a_phone_screen()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var (app, endpoint, _, message) = await FormTargetsAsync(admin, "portal phone");
+        await admin.CreateEndpointAsync(app.Id, new EndpointIn("https://hooks.example.com/a/rather/long/path/that/a/phone/must/wrap?tenant=42&region=eu-west-1",
+            "An endpoint with a long description, as tenants write them", ["forms.kept", "forms.parked"]));
+        var (page, _) = await PortalAsync(app.Id, javaScript: true);
+        await page.SetViewportSizeAsync(375, 812);
+        foreach (var (path, shot) in new[] { ($"/dashboard/apps/{app.Id}", "portal-phone-app"), ($"/dashboard/apps/{app.Id}/messages", "portal-phone-messages"),
+                     ($"/dashboard/apps/{app.Id}/messages/{message.Id}", "portal-phone-message"), ($"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}", "portal-phone-endpoint") })
+        {
+            Assert.Equal(200, await StatusAsync(page, api.Url, path));
+            var width = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+            Assert.True(width <= 375, $"{path} is {width} px wide at 375 px");
+            await BrowserFixture.ScreenshotAsync(page, shot);
+        }
     }
 }
