@@ -12,7 +12,7 @@ public sealed class MigrationTests(StackFixture fixture)
         await using var isolated = await fixture.Stack.IsolatedAsync(workers: 0);
         await using var s = await Scenario.CreateAsync(isolated.Client());
         var message = await s.PublishAsync(1);
-        // What a database of the last pre-release build looked like: the five migrations, the payload still jsonb, no trace ids.
+        // What a database of the last pre-release build looked like: the five migrations, the payload still jsonb, no trace ids, no portal links.
         await isolated.QueryAsync<int>("""
             WITH gone AS (DELETE FROM "__EFMigrationsHistory" RETURNING 1),
                  old AS (INSERT INTO "__EFMigrationsHistory" (migration_id, product_version) VALUES
@@ -21,14 +21,14 @@ public sealed class MigrationTests(StackFixture fixture)
                      ('20261123110129_DataProtectionKeys', '10.0.15') RETURNING 1)
             SELECT 1
             """);
-        await isolated.QueryAsync<int>("ALTER TABLE messages ALTER COLUMN payload TYPE jsonb USING payload::jsonb; ALTER TABLE delivery_attempts DROP COLUMN trace_id; SELECT 1");
+        await isolated.QueryAsync<int>("ALTER TABLE messages ALTER COLUMN payload TYPE jsonb USING payload::jsonb; ALTER TABLE delivery_attempts DROP COLUMN trace_id; DROP TABLE portal_links; SELECT 1");
 
         await using (await fixture.Stack.StartApiAsync(new Dictionary<string, string?> { ["ConnectionStrings__webhooksdb"] = isolated.DatabaseConnectionString }))
         {
         }
 
         // Folded, then brought forward by the migrations that came after the fold.
-        Assert.Equal("20261125125706_Initial,20261125131318_AttemptTraceId",
+        Assert.Equal("20261125125706_Initial,20261125131318_AttemptTraceId,20261204062026_PortalLinks",
             await isolated.QueryAsync<string>("SELECT string_agg(migration_id, ',' ORDER BY migration_id) FROM \"__EFMigrationsHistory\""));
         Assert.Equal(1L, await isolated.QueryAsync<long>(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'delivery_attempts' AND column_name = 'trace_id'"));
