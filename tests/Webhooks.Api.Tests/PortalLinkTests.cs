@@ -116,4 +116,19 @@ public sealed class PortalLinkTests(StackFixture fixture)
         Assert.True(link.ExpiresAt > before.AddHours(23));
         Assert.Null(listed.UsedAt);
     }
+
+    [Fact]
+    public async Task Opened_by_many_at_once_a_link_signs_in_exactly_one()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var app = await service.Client().CreateApplicationAsync(new ApplicationIn("portal race"));
+        var link = await service.Client().CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false });
+        var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => http.GetAsync(link.Url)));
+        var signedIn = Assert.Single(answers, a => a.StatusCode == HttpStatusCode.Redirect);
+        Assert.Equal($"/dashboard/apps/{app.Id}", signedIn.Headers.Location?.OriginalString);
+        Assert.Contains(signedIn.Headers.GetValues("Set-Cookie"), c => c.StartsWith("webhooks_portal=", StringComparison.Ordinal));
+        Assert.All(answers.Where(a => a != signedIn), a => Assert.Equal(HttpStatusCode.Forbidden, a.StatusCode));
+        Assert.NotNull(Assert.Single((await service.Client().ListPortalLinksAsync(app.Id)).Data).UsedAt);
+    }
 }

@@ -138,6 +138,13 @@ public sealed partial class DashboardTests
         Assert.Equal(200, await StatusAsync(revokedPage, api.Url, appPath + "/messages"));
         Assert.Equal(200, await StatusAsync(expiringPage, api.Url, appPath + "/messages"));
 
+        // A session of an application that is then deleted.
+        var doomed = await admin.CreateApplicationAsync(new ApplicationIn("portal doomed " + Guid.NewGuid().ToString("N")[..6]));
+        var (deletedPage, _) = await PortalAsync(doomed.Id);
+        await admin.DeleteApplicationAsync(doomed.Id);
+        Assert.Equal(403, await StatusAsync(deletedPage, api.Url, $"/dashboard/apps/{doomed.Id}/messages"));
+        await Assertions.Expect(deletedPage.Locator("[data-testid=portal-refused]")).ToBeVisibleAsync();
+
         await admin.RevokePortalLinkAsync(app.Id, revokedLink.Id);
         await ExecuteSqlAsync("UPDATE portal_links SET expires_at = now() - interval '1 second' WHERE id = @id", expiringLink.Id);
         foreach (var page in new[] { revokedPage, expiringPage })
