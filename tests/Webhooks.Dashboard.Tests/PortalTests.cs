@@ -197,7 +197,14 @@ public sealed partial class DashboardTests
         await admin.DisableEndpointAsync(app.Id, endpoint.Id, new DisableEndpointIn("parked: the test reads messages, not deliveries"));
         var order = await admin.PublishAsync(app.Id, new MessageIn("order.created", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 1 })));
         var user = await admin.PublishAsync(app.Id, new MessageIn("user.deleted", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 2 })));
+        await admin.CreateEventTypeAsync(app.Id, new EventTypeIn("order.created"));
+        await admin.CreateEventTypeAsync(app.Id, new EventTypeIn("user.deleted"));
         var (page, _) = await PortalAsync(app.Id, new PortalLinkIn(AllowedEventTypes: ["order.created", "order.paid"]));
+
+        // Event types: only the allowed ones.
+        Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{app.Id}/event-types"));
+        await Assertions.Expect(page.Locator("[data-testid=event-types]")).ToContainTextAsync("order.created");
+        Assert.Equal(0, await page.GetByText("user.deleted").CountAsync());
 
         // Messages: only the allowed types are listed or shown.
         Assert.Equal(200, await StatusAsync(page, api.Url, $"/dashboard/apps/{app.Id}/messages"));
