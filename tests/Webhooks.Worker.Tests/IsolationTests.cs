@@ -41,23 +41,27 @@ public sealed class IsolationTests(StackFixture fixture, Xunit.Abstractions.ITes
     {
         await fixture.Stack.WorkerAsync();
         var api = await fixture.Stack.AdminClientAsync();
-        await using var hanging = await Scenario.CreateAsync(api, e => e with { TimeoutSeconds = 10, RetrySchedule = [0] },
+        // The hanging endpoint answers only when the test lets it (within its 60 s timeout), so "no attempt of it has
+        // ended yet" below holds by construction, not because the healthy deliveries beat a clock.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var hanging = await Scenario.CreateAsync(api, e => e with { TimeoutSeconds = 60, RetrySchedule = [0] },
             async _ =>
             {
-                await Task.Delay(TimeSpan.FromSeconds(30));
+                await release.Task;
                 return 200;
             });
         await using var healthy = await Scenario.CreateAsync(api);
 
         await hanging.PublishManyAsync(60);
-        await Eventually.HoldsAsync(() => hanging.Receiver.Requests.Count >= 10, TimeSpan.FromSeconds(10), "the hanging endpoint holds requests");
+        await Eventually.HoldsAsync(() => hanging.Receiver.Requests.Count >= 10, TimeSpan.FromSeconds(30), "the hanging endpoint holds requests");
 
         await healthy.PublishManyAsync(20);
         await healthy.WaitForHandledAsync(20, TimeSpan.FromSeconds(30));
-        // All delivered while every hanging request was still waiting for its 10 s timeout: none had ended, so the
-        // healthy deliveries did not wait for a slot the hanging endpoint held.
+        // All delivered while every hanging request was still held: none had ended, so the healthy deliveries did not
+        // wait for a slot the hanging endpoint held.
         Assert.Empty((await api.ListEndpointAttemptsAsync(hanging.App.Id, hanging.Endpoint.Id)).Data);
         // The hanging endpoint never had more than the per-endpoint cap in flight.
         Assert.InRange(hanging.Receiver.Requests.Count, 1, 16);
+        release.SetResult();
     }
 }
