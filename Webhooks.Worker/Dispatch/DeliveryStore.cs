@@ -365,7 +365,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>
     /// Gives claimed deliveries back unattempted (rate-limited, or the worker is stopping), due again at the given times.
     /// </summary>
-    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, CancellationToken ct)
+    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, TimeSpan DueIn)> releases, CancellationToken ct)
     {
         if (releases.Count == 0)
         {
@@ -373,7 +373,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var command = dataSource.CreateCommand(DeliveryLifecycle.Release);
         command.Parameters.AddWithValue("id", releases.Select(r => r.Id).ToArray());
-        command.Parameters.AddWithValue("due_at", releases.Select(r => r.DueAt).ToArray());
+        command.Parameters.AddWithValue("due_in", releases.Select(r => r.DueIn.TotalSeconds).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         await command.ExecuteNonQueryAsync(ct);
     }

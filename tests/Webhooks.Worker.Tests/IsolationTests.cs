@@ -18,19 +18,24 @@ public sealed class IsolationTests(StackFixture fixture, Xunit.Abstractions.ITes
         Assert.Equal(s.Receiver.Requests.Count, await isolated.QueryAsync<long>("SELECT count(*) FROM delivery_attempts"));
         Assert.Equal(20, s.Receiver.Requests.Count);
         Assert.Equal(0L, await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries WHERE attempt_count > 1"));
-        var times = s.Receiver.Requests.Select(r => r.ReceivedAt).Order().ToArray();
-        // A burst of 5, then 5 a second: the 20th request comes no sooner than 3 s after the first.
-        Assert.True((times[^1] - times[0]).TotalSeconds >= 2.8, $"20 requests took {(times[^1] - times[0]).TotalSeconds:0.00} s");
+        // When each request was sent (the attempt's start, taken by the worker that held the token; both workers share
+        // this machine's clock). What the receiver sees is no measure: a new connection on a loaded machine can hold the
+        // first requests back by hundreds of milliseconds and then deliver them together with later ones.
+        var times = (await isolated.QueryAsync<DateTime[]>("SELECT array_agg(started_at ORDER BY started_at) FROM delivery_attempts"))
+            .Select(t => new DateTimeOffset(t, TimeSpan.Zero)).ToArray();
+        // A burst of 5, then 5 a second: the 20th request goes out 3 s after the first. Allowing half a second between
+        // taking a token and starting the request on a loaded machine, that is still far from a bucket per worker (~1 s).
+        Assert.True((times[^1] - times[0]).TotalSeconds >= 2.5, $"20 requests took {(times[^1] - times[0]).TotalSeconds:0.00} s");
         var offsets = string.Join(", ", times.Select(t => (t - times[0]).TotalMilliseconds.ToString("0")));
         output.WriteLine($"request offsets (ms): {offsets}");
         // The token bucket's promise: any k consecutive requests span at least (k - burst) / rate seconds
-        // (less 250 ms for the network and scheduling jitter between send and receipt).
+        // (less 150 ms between taking a token and starting the request).
         for (var i = 0; i < times.Length; i++)
         {
             for (var j = i + 6; j < times.Length; j++)
             {
                 var k = j - i + 1;
-                Assert.True((times[j] - times[i]).TotalSeconds >= (k - 5) / 5.0 - 0.25,
+                Assert.True((times[j] - times[i]).TotalSeconds >= (k - 5) / 5.0 - 0.15,
                     $"requests {i}..{j} came faster than 5/s with a burst of 5: {offsets}");
             }
         }

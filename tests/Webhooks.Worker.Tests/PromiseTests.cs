@@ -196,6 +196,27 @@ public sealed class PromiseTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task A_delivery_handed_back_unattempted_is_due_again_on_the_database_clock()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync(workers: 0);
+        var api = isolated.Client();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("release"));
+        await api.CreateEndpointAsync(app.Id, new EndpointIn("http://127.0.0.1:9/webhooks", TimeoutSeconds: 15));
+        await api.PublishAsync(app.Id, new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = 1 })));
+        await using var dataSource = NpgsqlDataSource.Create(isolated.DatabaseConnectionString);
+        var store = new DeliveryStore(dataSource);
+        var limits = new DeliveryStore.ClaimLimits(10, 128, 16, 96, new Dictionary<string, int>(), new Dictionary<string, int>(), []);
+        var claimed = Assert.Single(await store.ClaimAsync("worker-a", limits, 30, CancellationToken.None));
+
+        // Handed back (say, rate-limited) for 600 s: due 600 s after the database's now, pending, nothing counted.
+        await store.ReleaseAsync("worker-a", [(claimed.Id, TimeSpan.FromSeconds(600))], CancellationToken.None);
+        Assert.InRange(await isolated.QueryAsync<double>("SELECT extract(epoch FROM next_attempt_at - now())::float8 FROM deliveries"), 590, 600.5);
+        Assert.Equal("pending", await isolated.QueryAsync<string>("SELECT status FROM deliveries"));
+        Assert.Equal(0, await isolated.QueryAsync<int>("SELECT attempt_count FROM deliveries"));
+        Assert.Empty(await store.ClaimAsync("worker-b", limits, 30, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Deliveries_ignore_environment_proxies()
     {
         await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync());
