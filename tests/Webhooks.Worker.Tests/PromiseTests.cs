@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Webhooks.AppHost.Local;
 using Webhooks.Client;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
@@ -257,6 +258,33 @@ public sealed class PromiseTests(StackFixture fixture)
             HttpClient.DefaultProxy = previous;
             proxy.Stop();
         }
+    }
+
+    [Theory]
+    [InlineData("Webhooks.Api")]
+    [InlineData("Webhooks.Worker")]
+    public async Task Outside_development_a_service_without_a_key_ring_key_refuses_to_start_and_says_why(string service)
+    {
+        // Without the key, the data protection keys would lie in plain text beside the secrets they encrypt.
+        var project = service == "Webhooks.Api" ? ServiceProject.Api(TestStack.BuildInfo.RepositoryRoot) : ServiceProject.Worker(TestStack.BuildInfo.RepositoryRoot);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var process = project.Start(service, TestStack.BuildInfo.Configuration, new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{LocalPostgres.FreePort()}",
+            ["ConnectionStrings__webhooksdb"] = fixture.Stack.PostgresConnectionString,
+            ["ConnectionStrings__redis"] = fixture.Stack.RedisConnectionString,
+            ["Webhooks__AdminApiKey"] = fixture.Stack.AdminApiKey,
+            ["Webhooks__KeyRingKey"] = null,
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = null,
+        }, output.Enqueue);
+        // Waits for the exit and for the end of its output.
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains(output, line => line.Contains("Webhooks:KeyRingKey is not set. Outside Development it is required", StringComparison.Ordinal));
     }
 
     [Fact]
