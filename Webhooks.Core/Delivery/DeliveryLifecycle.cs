@@ -99,6 +99,12 @@ public static class DeliveryLifecycle
     /// <summary>A delivery waiting for an attempt (<paramref name="d"/> is the deliveries alias).</summary>
     public static string Waiting(string d) => $"{d}.status IN ('pending', 'failed')";
 
+    /// <summary>A delivery not yet finished: waiting or in flight (its message is kept until none is).</summary>
+    public static string Unfinished(string d) => $"{d}.status IN ('pending', 'in_flight', 'failed')";
+
+    /// <summary>A delivery held by a live lease, on the database's clock: its worker may still be sending it.</summary>
+    public static string UnderLiveLease(string d) => $"{d}.status = 'in_flight' AND {d}.lease_expires_at > now()";
+
     /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
     public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
 

@@ -424,7 +424,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             WITH old_attempts AS (
                 DELETE FROM delivery_attempts WHERE id IN (
                     SELECT id FROM delivery_attempts WHERE started_at < @cutoff LIMIT @batch)
@@ -433,7 +433,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 DELETE FROM messages WHERE id IN (
                     SELECT m.id FROM messages m
                     WHERE m.created_at < @cutoff
-                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status IN ('pending', 'in_flight', 'failed'))
+                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND {DeliveryLifecycle.Unfinished("d")})
                     LIMIT @batch)
                 RETURNING 1
             )
