@@ -114,9 +114,9 @@ public sealed class TlsReceiver : IAsyncDisposable
     public string ServerThumbprint => ServerCertificate.GetCertHashString(HashAlgorithmName.SHA256);
     public ConcurrentQueue<string> Accepted { get; } = new();
 
-    public static async Task<TlsReceiver> StartAsync(X509Certificate2 acceptedClient)
+    public static async Task<TlsReceiver> StartAsync(X509Certificate2 acceptedClient, X509Certificate2? serverCertificate = null)
     {
-        var server = SelfSigned("CN=localhost", serverAuth: true);
+        var server = serverCertificate ?? SelfSigned("CN=localhost", serverAuth: true);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(https =>
