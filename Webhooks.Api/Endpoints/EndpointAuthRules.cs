@@ -23,24 +23,24 @@ public sealed class EndpointAuthInValidator : AbstractValidator<EndpointAuthIn>
     public EndpointAuthInValidator(IConfiguration configuration, TimeProvider time)
     {
         var httpsOnly = configuration.GetValue<bool>("Webhooks:RequireHttps");
-        RuleFor(a => a.Type).NotEmpty().Must(t => EndpointAuth.Types.Contains(t))
+        RuleFor(a => a.Type).Cascade(CascadeMode.Stop).NotEmpty().Must(t => EndpointAuth.Types.Contains(t))
             .WithMessage($"'type' must be one of: {string.Join(", ", EndpointAuth.Types)}.");
 
-        RuleFor(a => a.Username!).NotEmpty().MaximumLength(256).Must(u => Text.IsPrintable(u) && !u.Contains(':'))
+        RuleFor(a => a.Username!).Cascade(CascadeMode.Stop).NotEmpty().MaximumLength(256).Must(u => Text.IsPrintable(u) && !u.Contains(':'))
             .WithMessage("'username' is required: up to 256 printable characters, without ':'.")
             .When(a => a.Type == EndpointAuth.Basic);
         RuleFor(a => a.Password!).MaximumLength(1024).Must(Text.IsPrintable).When(a => a.Password is not null);
 
-        RuleFor(a => a.Name!).NotEmpty().Must(n => HeaderRules.IsAllowed(n, "") && !IsSignatureHeader(n))
+        RuleFor(a => a.Name!).Cascade(CascadeMode.Stop).NotEmpty().Must(n => HeaderRules.IsAllowed(n, "") && !IsSignatureHeader(n))
             .WithMessage("'name' is required: a header name (a token) that is not reserved (webhook-*, content-*, host, …).")
             .When(a => a.Type == EndpointAuth.Header);
         RuleFor(a => a.Value!).MaximumLength(MaxSecretLength).Must(v => HeaderRules.IsAllowed("x", v))
             .WithMessage($"'value' must be up to {MaxSecretLength} characters, without control characters.").When(a => a.Value is not null);
 
-        RuleFor(a => a.TokenUrl!).NotEmpty().MaximumLength(UrlRules.MaxUrlLength).Must(url => UrlRules.IsWebUrl(url, httpsOnly))
+        RuleFor(a => a.TokenUrl!).Cascade(CascadeMode.Stop).NotEmpty().MaximumLength(UrlRules.MaxUrlLength).Must(url => UrlRules.IsWebUrl(url, httpsOnly))
             .WithMessage(httpsOnly ? "'tokenUrl' is required: an absolute https URL." : "'tokenUrl' is required: an absolute http or https URL.")
             .When(a => a.Type == EndpointAuth.OAuth2ClientCredentials);
-        RuleFor(a => a.ClientId!).NotEmpty().MaximumLength(1024).Must(Text.IsPrintable)
+        RuleFor(a => a.ClientId!).Cascade(CascadeMode.Stop).NotEmpty().MaximumLength(1024).Must(Text.IsPrintable)
             .When(a => a.Type == EndpointAuth.OAuth2ClientCredentials);
         RuleFor(a => a.ClientSecret!).MaximumLength(MaxSecretLength).Must(Text.IsPrintable).When(a => a.ClientSecret is not null);
         RuleFor(a => a.Scope!).MaximumLength(1024).Must(Text.IsPrintable).When(a => a.Scope is not null);
