@@ -76,7 +76,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
             string? token = null;
             if (auth?.Type == EndpointAuth.OAuth2ClientCredentials)
             {
-                token = (await _credentials.TokenAsync(delivery.EndpointId, auth, rejected: null, timeout.Token)).AccessToken;
+                token = (await TokenAsync(delivery, auth, rejected: null, timeout.Token, ct)).AccessToken;
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             }
             attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers, auth);
@@ -86,7 +86,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
                 // The token was refused (revoked, rotated, expired early): one fresh token and one more try, in this attempt.
                 first.Dispose();
                 attempt.TokenRefreshed = true;
-                var fresh = await _credentials.TokenAsync(delivery.EndpointId, auth!, rejected: token, timeout.Token);
+                var fresh = await TokenAsync(delivery, auth!, rejected: token, timeout.Token, ct);
                 request.Dispose();
                 request = BuildRequest(delivery, now, auth);
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", fresh.AccessToken);
@@ -195,6 +195,19 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
                 break;
         }
         return request;
+    }
+
+    /// <summary>A token for the delivery; the attempt's time running out while it is fetched is a failure to authenticate, not a silent receiver.</summary>
+    private async Task<EndpointCredentials.Token> TokenAsync(ClaimedDelivery delivery, EndpointAuth auth, string? rejected, CancellationToken attemptToken, CancellationToken ct)
+    {
+        try
+        {
+            return await _credentials.TokenAsync(delivery.EndpointId, auth, rejected, attemptToken);
+        }
+        catch (OperationCanceledException ex) when (attemptToken.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new EndpointAuthException($"No token from the token endpoint within the endpoint's timeout ({delivery.TimeoutSeconds} s).", ex);
+        }
     }
 
     /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>

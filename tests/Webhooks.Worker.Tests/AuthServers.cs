@@ -43,6 +43,9 @@ public sealed class TokenServer : IAsyncDisposable
     /// <summary>The form fields of the last token request.</summary>
     public IReadOnlyDictionary<string, string>? LastForm { get; private set; }
 
+    /// <summary>When set: waited for before answering (a stalling token endpoint).</summary>
+    public TimeSpan? Stall { get; set; }
+
     /// <summary>When set and returning something: the status and body to answer instead of a token.</summary>
     public Func<(int Status, string Body)?>? Answer { get; set; }
 
@@ -58,6 +61,10 @@ public sealed class TokenServer : IAsyncDisposable
             Interlocked.Increment(ref self!._requests);
             var form = await context.Request.ReadFormAsync();
             self.LastForm = form.ToDictionary(f => f.Key, f => f.Value.ToString());
+            if (self.Stall is { } stall)
+            {
+                await Task.Delay(stall, context.RequestAborted);
+            }
             if (self.Answer?.Invoke() is { } answer)
             {
                 context.Response.StatusCode = answer.Status;

@@ -211,6 +211,27 @@ public sealed class EndpointAuthTests(StackFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task A_token_endpoint_that_stalls_past_the_endpoint_timeout_is_an_auth_attempt()
+    {
+        await using var tokens = await TokenServer.StartAsync();
+        tokens.Stall = TimeSpan.FromSeconds(30);
+        await fixture.Stack.WorkerAsync();
+        var api = await fixture.Stack.AdminClientAsync();
+        await using var s = await Scenario.CreateAsync(api, e => e with
+        {
+            Auth = new EndpointAuthIn("oauth2-client-credentials", TokenUrl: tokens.TokenUrl.ToString(), ClientId: tokens.ClientId, ClientSecret: tokens.ClientSecret),
+            RetrySchedule = [0],
+            TimeoutSeconds = 1,
+        });
+        var message = await s.PublishAsync(1);
+        await Eventually.HoldsAsync(async () => (await s.AttemptsAsync(message.Id)).Count >= 1, Wait, "the attempt is recorded");
+        var attempt = Assert.Single(await s.AttemptsAsync(message.Id));
+        Assert.Equal("auth", attempt.ErrorKind);
+        Assert.Contains("within the endpoint's timeout (1 s)", attempt.ErrorMessage, StringComparison.Ordinal);
+        Assert.Empty(s.Receiver.Requests);
+    }
+
     [Theory]
     [InlineData(200, "not json at all", "did not answer with JSON")]
     [InlineData(200, "{\"token_type\":\"Bearer\",\"expires_in\":60}", "without a usable access_token")]
