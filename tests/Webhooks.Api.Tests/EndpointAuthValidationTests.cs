@@ -36,6 +36,21 @@ public sealed class EndpointAuthValidationTests(StackFixture fixture)
         return X509CertificateLoader.LoadPkcs12(made.Export(X509ContentType.Pkcs12), null);
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_auth_in_and_out_without_secrets_in_the_answer()
+    {
+        using var http = (await fixture.Stack.ApiAsync()).Http();
+        var schemas = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json")).RootElement.GetProperty("components").GetProperty("schemas");
+        var input = schemas.GetProperty("EndpointAuthIn").GetProperty("properties").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Superset(new HashSet<string> { "type", "username", "password", "name", "value", "tokenUrl", "clientId", "clientSecret", "scope", "audience", "clientCertificate" }, input);
+        var output = schemas.GetProperty("EndpointAuthOut").GetProperty("properties").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("type", output);
+        Assert.DoesNotContain("password", output);
+        Assert.DoesNotContain("clientSecret", output);
+        Assert.DoesNotContain("value", output);
+        Assert.True(schemas.GetProperty("EndpointOut").GetProperty("properties").TryGetProperty("auth", out _));
+    }
+
     public static TheoryData<string, string> WrongShapes => new()
     {
         { """{"type":"kerberos"}""", "auth.type" },
