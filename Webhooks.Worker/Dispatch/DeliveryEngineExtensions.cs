@@ -19,6 +19,7 @@ public static class DeliveryEngineExtensions
         services.AddSingleton(sp => new DependencyOutages(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
             postgresImpact: "Claims, attempt records and the lease sweep wait (attempts in flight are kept and recorded when it is back)",
             redisImpact: "Rate limits are kept per worker and wake-ups fall back to polling"));
+        services.AddHostedService<RedisOutageWatch>();
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<EndpointRateLimiter>();

@@ -368,7 +368,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>
     /// Gives claimed deliveries back unattempted (rate-limited, or the worker is stopping), due again at the given times.
     /// </summary>
-    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, CancellationToken ct)
+    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, TimeSpan DueIn)> releases, CancellationToken ct)
     {
         if (releases.Count == 0)
         {
@@ -376,7 +376,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var command = dataSource.CreateCommand(DeliveryLifecycle.Release);
         command.Parameters.AddWithValue("id", releases.Select(r => r.Id).ToArray());
-        command.Parameters.AddWithValue("due_at", releases.Select(r => r.DueAt).ToArray());
+        command.Parameters.AddWithValue("due_in", releases.Select(r => r.DueIn.TotalSeconds).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         await command.ExecuteNonQueryAsync(ct);
     }
@@ -427,7 +427,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             WITH old_attempts AS (
                 DELETE FROM delivery_attempts WHERE id IN (
                     SELECT id FROM delivery_attempts WHERE started_at < @cutoff LIMIT @batch)
@@ -436,7 +436,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 DELETE FROM messages WHERE id IN (
                     SELECT m.id FROM messages m
                     WHERE m.created_at < @cutoff
-                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status IN ('pending', 'in_flight', 'failed'))
+                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND {DeliveryLifecycle.Unfinished("d")})
                     LIMIT @batch)
                 RETURNING 1
             )
