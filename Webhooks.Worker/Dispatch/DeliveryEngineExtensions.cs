@@ -24,8 +24,13 @@ public static class DeliveryEngineExtensions
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<EndpointRateLimiter>();
         services.AddSingleton<DispatchSignal>();
-        services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Webhooks.Core.Data.SecretProtector>()));
+        services.AddSingleton(sp => new EndpointCredentials(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()),
+            sp.GetRequiredService<IOptions<DeliveryOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            var credentials = sp.GetRequiredService<EndpointCredentials>();
+            return new WebhookSender(credentials.Http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Webhooks.Core.Data.SecretProtector>(), credentials);
+        });
         builder.AddTelemetrySources(WorkerTelemetry.Name);
 
         var settings = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
