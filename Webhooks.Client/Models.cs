@@ -20,7 +20,46 @@ public interface IEndpointSettings
     IReadOnlyDictionary<string, string>? Headers { get; }
     IReadOnlyDictionary<string, string>? Metadata { get; }
     IReadOnlyList<int>? RetrySchedule { get; }
+    EndpointAuthIn? Auth { get; }
 }
+
+/// <summary>
+/// How the worker authenticates to the endpoint, beyond the signature. <see cref="Type"/> is <c>basic</c>
+/// (<see cref="Username"/>, <see cref="Password"/>), <c>header</c> (<see cref="Name"/>, <see cref="Value"/>),
+/// <c>oauth2-client-credentials</c> (<see cref="TokenUrl"/>, <see cref="ClientId"/>, <see cref="ClientSecret"/>, optional
+/// <see cref="Scope"/> and <see cref="Audience"/>) or <c>mtls</c> (only <see cref="ClientCertificate"/>); a client
+/// certificate can go with any type. Write-only: the secrets are never returned. On update, a secret left out
+/// (null) keeps the stored one while the type, the endpoint's origin and the token URL stay the same.
+/// </summary>
+public sealed record EndpointAuthIn(
+    string Type,
+    string? Username = null,
+    string? Password = null,
+    string? Name = null,
+    string? Value = null,
+    string? TokenUrl = null,
+    string? ClientId = null,
+    string? ClientSecret = null,
+    string? Scope = null,
+    string? Audience = null,
+    ClientCertificateIn? ClientCertificate = null);
+
+/// <summary>A client certificate for mutual TLS: the certificate and its unencrypted private key, both PEM.</summary>
+public sealed record ClientCertificateIn(string Certificate, string? PrivateKey = null);
+
+/// <summary>An endpoint's authentication without its secrets (no password, header value, client secret or private key).</summary>
+public sealed record EndpointAuthOut(
+    string Type,
+    string? Username = null,
+    string? Name = null,
+    string? TokenUrl = null,
+    string? ClientId = null,
+    string? Scope = null,
+    string? Audience = null,
+    ClientCertificateOut? ClientCertificate = null);
+
+/// <summary>The client certificate's public facts.</summary>
+public sealed record ClientCertificateOut(string Subject, string Thumbprint, DateTimeOffset NotAfter);
 
 public sealed record EndpointIn(
     string Url,
@@ -32,7 +71,8 @@ public sealed record EndpointIn(
     int? TimeoutSeconds = null,
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
-    IReadOnlyList<int>? RetrySchedule = null) : IEndpointSettings;
+    IReadOnlyList<int>? RetrySchedule = null,
+    EndpointAuthIn? Auth = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -44,7 +84,8 @@ public sealed record EndpointUpdateIn(
     int? TimeoutSeconds = null,
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
-    IReadOnlyList<int>? RetrySchedule = null) : IEndpointSettings;
+    IReadOnlyList<int>? RetrySchedule = null,
+    EndpointAuthIn? Auth = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
@@ -94,7 +135,8 @@ public sealed record EndpointOut(
     int ConsecutiveFailures,
     DateTimeOffset? LastSuccessAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    EndpointAuthOut? Auth = null);
 
 public sealed record EndpointSecretOut(string Key, string? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt);
 
@@ -146,7 +188,8 @@ public sealed record AttemptOut(
     IReadOnlyDictionary<string, string>? ResponseHeaders,
     string? ResponseBody,
     string? ErrorKind,
-    string? ErrorMessage);
+    string? ErrorMessage,
+    bool TokenRefreshed = false);
 
 /// <summary>A page of a list; pass <see cref="Iterator"/> back to get the next one, until <see cref="Done"/>.</summary>
 public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? Iterator, bool Done);

@@ -181,6 +181,10 @@ public sealed class Endpoint
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
     public DateTimeOffset? PreviousSecretExpiresAt { get; private set; }
+    /// <summary>The endpoint's <see cref="EndpointAuth"/> as JSON, encrypted (<see cref="SecretProtector"/>); null: signature only.</summary>
+    public string? Auth { get; private set; }
+    /// <summary>What the API shows of <see cref="Auth"/> (type, user name, header name, token URL, certificate subject…), as JSON: no secret.</summary>
+    public string? AuthSummary { get; private set; }
 
     public bool Disabled { get; private set; }
     public string? DisabledReason { get; private set; }
@@ -212,6 +216,15 @@ public sealed class Endpoint
         Headers = headers?.ToDictionary() ?? [];
         Metadata = metadata?.ToDictionary() ?? [];
         RetrySchedule = retrySchedule?.ToArray();
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
+    /// <param name="auth">The protected JSON of the endpoint's authentication, or null to remove it.</param>
+    /// <param name="summary">Its public part, as JSON.</param>
+    public void SetAuth(string? auth, string? summary, DateTimeOffset now)
+    {
+        Auth = auth;
+        AuthSummary = auth is null ? null : summary;
         UpdatedAt = now.AtStoragePrecision();
     }
 
@@ -385,6 +398,8 @@ public sealed class DeliveryAttempt
     /// so a trace viewer can show it; null when tracing was off.
     /// </summary>
     public string? TraceId { get; set; }
+    /// <summary>The receiver answered 401 to a cached OAuth 2.0 token, and the attempt was sent again with a fresh one.</summary>
+    public bool TokenRefreshed { get; set; }
 }
 
 public static class StoragePrecision

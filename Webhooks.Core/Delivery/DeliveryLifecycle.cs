@@ -99,6 +99,12 @@ public static class DeliveryLifecycle
     /// <summary>A delivery waiting for an attempt (<paramref name="d"/> is the deliveries alias).</summary>
     public static string Waiting(string d) => $"{d}.status IN ('pending', 'failed')";
 
+    /// <summary>A delivery not yet finished: waiting or in flight (its message is kept until none is).</summary>
+    public static string Unfinished(string d) => $"{d}.status IN ('pending', 'in_flight', 'failed')";
+
+    /// <summary>A delivery held by a live lease, on the database's clock: its worker may still be sending it.</summary>
+    public static string UnderLiveLease(string d) => $"{d}.status = 'in_flight' AND {d}.lease_expires_at > now()";
+
     /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
     public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
 
@@ -171,14 +177,16 @@ public static class DeliveryLifecycle
     public const string LockEndpoints = "SELECT 1 FROM endpoints WHERE id = ANY(@endpoint_ids) ORDER BY id FOR NO KEY UPDATE";
 
     /// <summary>
-    /// Release: handed back unattempted (rate-limited, or the request could not be built), due again at <c>@due_at</c>
-    /// (parked if the endpoint was disabled meanwhile); nothing was sent, nothing is counted.
+    /// Release: handed back unattempted (rate-limited, or the request could not be built), due again <c>@due_in</c>
+    /// seconds from now on the database's clock (parked if the endpoint was disabled meanwhile); nothing was sent,
+    /// nothing is counted.
     /// </summary>
     public const string Release = """
         UPDATE deliveries d
         SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
-            next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE u.due_at END, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(@id, @due_at) AS u(id, due_at), endpoints e
+            next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE now() + make_interval(secs => u.due_in) END,
+            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(@id, @due_in) AS u(id, due_in), endpoints e
         WHERE d.id = u.id AND e.id = d.endpoint_id AND d.lease_owner = @owner AND d.status = 'in_flight'
         """;
 

@@ -55,6 +55,17 @@ public sealed class DeliveryOptions
     public bool AllowPrivateNetworks { get; set; }
 
     /// <summary>
+    /// SHA-256 thumbprints (hex) of receiver TLS certificates accepted although no trusted root vouches for them
+    /// (self-signed receivers, tests). Only the chain is excused: the host name must still match. Empty by default:
+    /// the machine's trust store alone decides.
+    /// </summary>
+    public string[] TrustedServerCertificates { get; set; } = [];
+
+    /// <summary>How long an OAuth 2.0 token endpoint may take to answer.</summary>
+    [Range(1, 60)]
+    public double TokenTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
     /// The uid of the application that receives operational webhooks (<c>endpoint.disabled</c>,
     /// <c>message.attempt.exhausted</c>): the platform owner creates it and subscribes endpoints to it.
     /// </summary>

@@ -25,7 +25,8 @@ public sealed record ClaimedDelivery(
     int TimeoutSeconds,
     int? RateLimitPerSecond,
     int[]? RetrySchedule,
-    AttemptTrigger Trigger = AttemptTrigger.Scheduled);
+    AttemptTrigger Trigger = AttemptTrigger.Scheduled,
+    string? Auth = null);
 
 /// <summary>What one attempt produced, who held its lease, and the state the delivery moves to.</summary>
 public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision)
@@ -89,7 +90,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -102,12 +103,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         WITH present AS (SELECT id FROM deliveries WHERE id = ANY(@delivery_id))
         INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms,
                                        request_headers, response_status, response_headers, response_body, error_kind, error_message, succeeded,
-                                       trace_id)
+                                       trace_id, token_refreshed)
         SELECT u.* FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
                              @request_headers::jsonb[], @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded,
-                             @trace_id)
+                             @trace_id, @token_refreshed)
             AS u(id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms, request_headers, response_status,
-                 response_headers, response_body, error_kind, error_message, succeeded, trace_id)
+                 response_headers, response_body, error_kind, error_message, succeeded, trace_id, token_refreshed)
         WHERE u.delivery_id IN (SELECT id FROM present)
         """;
 
@@ -250,7 +251,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 TimeoutSeconds: reader.GetInt32(14),
                 RateLimitPerSecond: reader.IsDBNull(15) ? null : reader.GetInt32(15),
                 RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
-                Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17))));
+                Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
+                Auth: reader.IsDBNull(18) ? null : reader.GetString(18)));
         }
         return claimed;
     }
@@ -341,6 +343,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("error_message", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ErrorMessage ?? DBNull.Value).ToArray());
             insert.Parameters.AddWithValue("succeeded", attempts.Select(a => a.Succeeded).ToArray());
             insert.Parameters.AddWithValue("trace_id", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.TraceId ?? DBNull.Value).ToArray());
+            insert.Parameters.AddWithValue("token_refreshed", attempts.Select(a => a.TokenRefreshed).ToArray());
             batch.BatchCommands.Add(insert);
 
             // Only a failure can disable an endpoint or exhaust a delivery: a batch of successes skips this. Test events
@@ -365,7 +368,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>
     /// Gives claimed deliveries back unattempted (rate-limited, or the worker is stopping), due again at the given times.
     /// </summary>
-    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, CancellationToken ct)
+    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, TimeSpan DueIn)> releases, CancellationToken ct)
     {
         if (releases.Count == 0)
         {
@@ -373,7 +376,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var command = dataSource.CreateCommand(DeliveryLifecycle.Release);
         command.Parameters.AddWithValue("id", releases.Select(r => r.Id).ToArray());
-        command.Parameters.AddWithValue("due_at", releases.Select(r => r.DueAt).ToArray());
+        command.Parameters.AddWithValue("due_in", releases.Select(r => r.DueIn.TotalSeconds).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         await command.ExecuteNonQueryAsync(ct);
     }
@@ -424,7 +427,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             WITH old_attempts AS (
                 DELETE FROM delivery_attempts WHERE id IN (
                     SELECT id FROM delivery_attempts WHERE started_at < @cutoff LIMIT @batch)
@@ -433,7 +436,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 DELETE FROM messages WHERE id IN (
                     SELECT m.id FROM messages m
                     WHERE m.created_at < @cutoff
-                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status IN ('pending', 'in_flight', 'failed'))
+                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND {DeliveryLifecycle.Unfinished("d")})
                     LIMIT @batch)
                 RETURNING 1
             )

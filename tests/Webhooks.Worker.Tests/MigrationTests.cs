@@ -21,14 +21,16 @@ public sealed class MigrationTests(StackFixture fixture)
                      ('20261123110129_DataProtectionKeys', '10.0.15') RETURNING 1)
             SELECT 1
             """);
-        await isolated.QueryAsync<int>("ALTER TABLE messages ALTER COLUMN payload TYPE jsonb USING payload::jsonb; ALTER TABLE delivery_attempts DROP COLUMN trace_id; DROP TABLE portal_links; SELECT 1");
+        await isolated.QueryAsync<int>("ALTER TABLE messages ALTER COLUMN payload TYPE jsonb USING payload::jsonb; ALTER TABLE delivery_attempts DROP COLUMN trace_id; SELECT 1");
+        // Nor the columns of the migrations after the fold.
+        await isolated.QueryAsync<int>("ALTER TABLE endpoints DROP COLUMN auth, DROP COLUMN auth_summary; ALTER TABLE delivery_attempts DROP COLUMN token_refreshed; DROP TABLE portal_links; SELECT 1");
 
         await using (await fixture.Stack.StartApiAsync(new Dictionary<string, string?> { ["ConnectionStrings__webhooksdb"] = isolated.DatabaseConnectionString }))
         {
         }
 
         // Folded, then brought forward by the migrations that came after the fold.
-        Assert.Equal("20261125125706_Initial,20261125131318_AttemptTraceId,20261204062026_PortalLinks",
+        Assert.Equal("20261125125706_Initial,20261125131318_AttemptTraceId,20261204060218_EndpointAuthentication,20261204062026_PortalLinks",
             await isolated.QueryAsync<string>("SELECT string_agg(migration_id, ',' ORDER BY migration_id) FROM \"__EFMigrationsHistory\""));
         Assert.Equal(1L, await isolated.QueryAsync<long>(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'delivery_attempts' AND column_name = 'trace_id'"));

@@ -54,6 +54,11 @@ public sealed class ResilienceTests(StackFixture fixture)
         await s.PublishManyAsync(5);
         await s.WaitForHandledAsync(5, TimeSpan.FromSeconds(10));
 
+        long logStart;
+        using (var log = new FileStream(TestStack.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        {
+            logStart = log.Length;
+        }
         await isolated.StopRedisAsync();
         await s.PublishManyAsync(10);
         await s.WaitForHandledAsync(15, TimeSpan.FromSeconds(20));
@@ -63,6 +68,23 @@ public sealed class ResilienceTests(StackFixture fixture)
         await s.PublishManyAsync(10);
         await s.WaitForHandledAsync(25, TimeSpan.FromSeconds(20));
         Assert.Equal(25, s.Receiver.Handled.Select(h => h.Id).Distinct().Count());
+
+        // The outage was told by the worker and the API in one line when Redis went, one when it came back, and no trace.
+        foreach (var service in isolated.Workers.Append(isolated.Api))
+        {
+            var name = $"[{service.Process.Name}]";
+            string[] mine = [];
+            await Eventually.HoldsAsync(() =>
+            {
+                using var log = new FileStream(TestStack.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                log.Seek(logStart, SeekOrigin.Begin);
+                mine = new StreamReader(log).ReadToEnd().Split('\n').Where(l => l.Contains(name, StringComparison.Ordinal)).ToArray();
+                return mine.Any(l => l.Contains("Redis is back after", StringComparison.Ordinal));
+            }, TimeSpan.FromSeconds(30), $"{name} says Redis is back");
+            Assert.Single(mine, l => l.Contains("Redis is unreachable", StringComparison.Ordinal));
+            Assert.Single(mine, l => l.Contains("Redis is back after", StringComparison.Ordinal));
+            Assert.DoesNotContain(mine, l => l.Contains("   at ", StringComparison.Ordinal));
+        }
     }
 
     [Fact]

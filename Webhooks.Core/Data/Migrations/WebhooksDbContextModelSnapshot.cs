@@ -275,6 +275,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("succeeded");
 
+                    b.Property<bool>("TokenRefreshed")
+                        .HasColumnType("boolean")
+                        .HasColumnName("token_refreshed");
+
                     b.Property<string>("TraceId")
                         .HasColumnType("text")
                         .HasColumnName("trace_id");
@@ -317,6 +321,14 @@ namespace Webhooks.Core.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("application_id");
+
+                    b.Property<string>("Auth")
+                        .HasColumnType("text")
+                        .HasColumnName("auth");
+
+                    b.Property<string>("AuthSummary")
+                        .HasColumnType("text")
+                        .HasColumnName("auth_summary");
 
                     b.PrimitiveCollection<string[]>("Channels")
                         .IsRequired()

@@ -47,8 +47,17 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
         }
         else
         {
-            Created = await service.CreateAsync(Application!, input, HttpContext.RequestAborted);
-            CreatedSecret = service.SecretOf(Created).Key;
+            var (created, errors) = await service.CreateAsync(Application!, input, HttpContext.RequestAborted);
+            if (created is null)
+            {
+                AddErrors(errors!);
+                Form = form;
+            }
+            else
+            {
+                Created = created;
+                CreatedSecret = service.SecretOf(created).Key;
+            }
         }
         await LoadEndpointsAsync();
         return Page();

@@ -45,7 +45,13 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             Form = form;
             return page;
         }
-        await service.UpdateAsync(Endpoint!, input, HttpContext.RequestAborted);
+        if (await service.UpdateAsync(Endpoint!, input, HttpContext.RequestAborted) is { } errors)
+        {
+            AddErrors(errors);
+            var page = await ShowAsync();
+            Form = form;
+            return page;
+        }
         return Done("Settings saved.");
     }
 
