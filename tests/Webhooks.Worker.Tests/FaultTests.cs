@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Webhooks.Testing;
+using Xunit.Abstractions;
 
 namespace Webhooks.Worker.Tests;
 
@@ -13,13 +14,21 @@ namespace Webhooks.Worker.Tests;
 /// outage are answered promptly (503 problem, never a hang), and the workers say so in a line, not a stack trace each poll.
 /// </summary>
 [Collection(StackFixture.Collection)]
-public sealed class FaultTests(StackFixture fixture)
+public sealed class FaultTests(StackFixture fixture, ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(4);
 
     [Fact]
     public async Task Postgres_connections_cut_and_postgres_paused_lose_nothing_and_publishes_answer_promptly()
     {
+        if (Environment.GetEnvironmentVariable("WEBHOOKS_TEST_POSTGRES") is { Length: > 0 })
+        {
+            // xunit 2 cannot skip at run time. Pausing a server this suite does not own (shared, maybe remote) is wrong.
+            const string skipped = "NOT RUN: WEBHOOKS_TEST_POSTGRES names an external Postgres, which this test must not cut or pause (SIGSTOP through /proc).";
+            output.WriteLine(skipped);
+            TestStack.Log("fault: " + skipped);
+            return;
+        }
         await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
         {
             ["Webhooks__Delivery__LeaseMarginSeconds"] = "3",
@@ -30,16 +39,35 @@ public sealed class FaultTests(StackFixture fixture)
         var logStart = new FileInfo(TestStack.LogPath).Length;
 
         var publishing = publisher.RunAsync(count: 120, concurrency: 4);
+        // What was leased (sent or about to be, not yet recorded) when each fault struck: the only deliveries a fault
+        // may send twice.
+        var leasedAtFaults = new HashSet<string>();
         await Eventually.HoldsAsync(() => publisher.Accepted.Count >= 20, TimeSpan.FromSeconds(30), "publishing is under way");
         for (var i = 0; i < 3; i++)
         {
-            await isolated.QueryAsync<long>(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+            // One statement, one snapshot: the leases as the connections are cut.
+            leasedAtFaults.UnionWith(await isolated.QueryAsync<string[]>($"""
+                WITH leased AS ({Ledger.LeasedNow}),
+                     cut AS (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())
+                SELECT leased.* FROM leased, cut
+                """));
             await Task.Delay(300);
         }
         await Eventually.HoldsAsync(() => publisher.Accepted.Count >= 50, TimeSpan.FromSeconds(60), "publishing goes on after the cut");
         var postgres = await PostgresProcessesAsync(isolated);
-        Signal(postgres, "STOP");
+        // Hold the workers still for the moment it takes to read what they have leased and pause Postgres, so nothing is
+        // claimed or recorded in between; they run on (against a paused database) while the test waits.
+        var workers = isolated.Workers.Select(w => w.Process.Id).ToArray();
+        Signal(workers, "STOP");
+        try
+        {
+            leasedAtFaults.UnionWith(await isolated.QueryAsync<string[]>(Ledger.LeasedNow));
+            Signal(postgres, "STOP");
+        }
+        finally
+        {
+            Signal(workers, "CONT");
+        }
         try
         {
             await Task.Delay(Deadline * 2);
@@ -54,7 +82,7 @@ public sealed class FaultTests(StackFixture fixture)
         Assert.All(publisher.Durations, d => Assert.True(d < Deadline + TimeSpan.FromSeconds(6), $"a publish took {d.TotalSeconds:0.0} s"));
         Assert.True(publisher.Unavailable > 0, "some publishes met the paused database and were answered 503");
         Assert.Equal(0, publisher.Unexpected);
-        await AssertNothingLostAsync(isolated, s, publisher);
+        await AssertNothingLostAsync(isolated, s, publisher, leasedAtFaults);
         AssertOutagesToldInLines(logStart, isolated);
     }
 
@@ -82,10 +110,11 @@ public sealed class FaultTests(StackFixture fixture)
 
         Assert.All(publisher.Durations, d => Assert.True(d < TimeSpan.FromSeconds(3), $"a publish took {d.TotalSeconds:0.0} s while Redis was paused"));
         Assert.Equal(0, publisher.Unavailable + publisher.Unexpected);
-        await AssertNothingLostAsync(isolated, s, publisher);
+        // A paused Redis holds up no record (leases outlast its timeouts by far): nothing may be sent twice.
+        await AssertNothingLostAsync(isolated, s, publisher, leasedAtFaults: new HashSet<string>());
     }
 
-    private static async Task AssertNothingLostAsync(IsolatedStack isolated, Scenario s, Publisher publisher)
+    private static async Task AssertNothingLostAsync(IsolatedStack isolated, Scenario s, Publisher publisher, IReadOnlySet<string> leasedAtFaults)
     {
         var accepted = publisher.Accepted.Values.ToHashSet();
         await Eventually.HoldsAsync(() => accepted.IsSubsetOf(s.Receiver.Handled.Select(h => h.Id)), TimeSpan.FromSeconds(120),
@@ -93,13 +122,11 @@ public sealed class FaultTests(StackFixture fixture)
         await Eventually.HoldsAsync(async () =>
                 await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries WHERE status <> 'succeeded'") == 0,
             TimeSpan.FromSeconds(60), "every delivery is recorded as succeeded");
-        // Every request the receiver saw is an attempt on record (the lease sweep may add one for a lost record).
-        var requests = s.Receiver.Requests.Count;
-        var attempts = await isolated.QueryAsync<long>("SELECT count(*) FROM delivery_attempts");
-        Assert.True(attempts >= requests, $"{attempts} attempts recorded for {requests} requests received");
-        // Duplicates only for what was in flight at a fault: a handful, not a loop.
-        var duplicates = s.Receiver.Requests.GroupBy(r => r.Headers["webhook-id"]).Sum(g => g.Count() - 1);
-        Assert.InRange(duplicates, 0, 40);
+        // Every request the receiver saw is an attempt on record, id by id, and each duplicate follows an expired lease.
+        var duplicated = await Ledger.AssertEveryRequestRecordedAsync(isolated, s);
+        // Duplicates only for what was in flight at a fault: a message sent twice was leased when one struck.
+        Assert.True(duplicated.Ids.IsSubsetOf(leasedAtFaults),
+            $"sent twice though not leased at any fault: {string.Join(", ", duplicated.Ids.Except(leasedAtFaults))} ({leasedAtFaults.Count} were leased)");
         // Idempotent retries of 503s stored each message once.
         Assert.Equal(publisher.Accepted.Count, await isolated.QueryAsync<long>("SELECT count(*) FROM messages"));
     }
@@ -148,11 +175,9 @@ public sealed class FaultTests(StackFixture fixture)
 
     private static void Signal(IEnumerable<int> pids, string signal)
     {
-        foreach (var pid in pids)
-        {
-            using var kill = Process.Start("kill", [$"-{signal}", pid.ToString()]);
-            kill.WaitForExit();
-        }
+        // One kill for all, so they stop (or go on) together.
+        using var kill = Process.Start("kill", [$"-{signal}", .. pids.Select(pid => pid.ToString())]);
+        kill.WaitForExit();
         TestStack.Log($"fault: SIG{signal} to {string.Join(' ', pids)}");
     }
 
