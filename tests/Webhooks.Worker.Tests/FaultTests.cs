@@ -114,6 +114,53 @@ public sealed class FaultTests(StackFixture fixture, ITestOutputHelper output)
         await AssertNothingLostAsync(isolated, s, publisher, leasedAtFaults: new HashSet<string>());
     }
 
+    [Fact]
+    public async Task Redis_paused_is_told_by_the_worker_in_one_line_when_it_goes_and_one_when_it_is_back()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync(workers: 1, ownRedis: true);
+        // Rate-limited, so every claim asks Redis for a token: the worker meets the outage on its delivery path.
+        await using var s = await Scenario.CreateAsync(isolated.Client(), e => e with { RateLimitPerSecond = 200 });
+        var redis = await RedisProcessAsync(isolated);
+        var worker = isolated.Workers[0];
+        var logStart = new FileInfo(TestStack.LogPath).Length;
+        var published = 0;
+        async Task<bool> ToldAsync(string what)
+        {
+            await s.PublishAsync(Interlocked.Increment(ref published));
+            await Task.Delay(200);
+            return WorkerLines(logStart, worker).Any(l => l.Contains(what, StringComparison.Ordinal));
+        }
+
+        Signal([redis], "STOP");
+        try
+        {
+            await Eventually.HoldsAsync(() => ToldAsync("Redis is unreachable"), TimeSpan.FromSeconds(60), "the worker says Redis is unreachable");
+            // Held a while longer, with deliveries going on, so the worker fails more calls within the same outage:
+            // those must not each add a line.
+            var until = DateTime.UtcNow.AddSeconds(12);
+            while (DateTime.UtcNow < until)
+            {
+                await ToldAsync("");
+            }
+        }
+        finally
+        {
+            Signal([redis], "CONT");
+        }
+        await Eventually.HoldsAsync(() => ToldAsync("Redis is back"), TimeSpan.FromSeconds(60), "the worker says Redis is back");
+        await s.WaitForHandledAsync(published, TimeSpan.FromSeconds(60));
+
+        var mine = WorkerLines(logStart, worker);
+        Assert.DoesNotContain(mine, l => l.Contains("   at ", StringComparison.Ordinal) || l.Contains("Exception:", StringComparison.Ordinal));
+        // One pause, one outage: one line when it went, one when it came back, in that order.
+        var told = mine.Where(l => l.Contains("Redis is unreachable", StringComparison.Ordinal) || l.Contains("Redis is back", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, told.Count);
+        Assert.Contains("Redis is unreachable", told[0], StringComparison.Ordinal);
+        Assert.Contains("Redis is back", told[1], StringComparison.Ordinal);
+        var failed = int.Parse(System.Text.RegularExpressions.Regex.Match(told[1], @"\((\d+) calls failed meanwhile\)").Groups[1].Value);
+        Assert.True(failed >= 2, $"the outage spanned several failed calls (told in one line): {told[1]}");
+    }
+
     private static async Task AssertNothingLostAsync(IsolatedStack isolated, Scenario s, Publisher publisher, IReadOnlySet<string> leasedAtFaults)
     {
         var accepted = publisher.Accepted.Values.ToHashSet();
@@ -131,17 +178,35 @@ public sealed class FaultTests(StackFixture fixture, ITestOutputHelper output)
         Assert.Equal(publisher.Accepted.Count, await isolated.QueryAsync<long>("SELECT count(*) FROM messages"));
     }
 
+    /// <summary>
+    /// Each worker told the Postgres outages in lines (DependencyOutage): at least one "unreachable" warning and one
+    /// "back" line, alternating and ending "back"; one warning per outage, not one per failed call (three cuts and a
+    /// pause: at most four); and never a stack trace. (The cuts are what the workers notice: a pause of a few seconds
+    /// only holds their statements up.)
+    /// </summary>
     private static void AssertOutagesToldInLines(long logStart, IsolatedStack isolated)
+    {
+        foreach (var worker in isolated.Workers)
+        {
+            var mine = WorkerLines(logStart, worker);
+            Assert.DoesNotContain(mine, l => l.Contains("   at ", StringComparison.Ordinal) || l.Contains("Exception:", StringComparison.Ordinal));
+            var told = mine.Where(l => l.Contains("Postgres is unreachable", StringComparison.Ordinal) || l.Contains("Postgres is back", StringComparison.Ordinal)).ToList();
+            Assert.InRange(told.Count(l => l.Contains("Postgres is unreachable", StringComparison.Ordinal)), 1, 4);
+            // Each outage in two lines: gone, back, gone, back… never a second "unreachable" before "back", ending "back".
+            for (var i = 0; i < told.Count; i++)
+            {
+                Assert.Contains(i % 2 == 0 ? "Postgres is unreachable" : "Postgres is back", told[i], StringComparison.Ordinal);
+            }
+            Assert.True(told.Count % 2 == 0, $"the last outage line is 'back': {told[^1]}");
+        }
+    }
+
+    /// <summary>What <paramref name="worker"/> logged since <paramref name="logStart"/> (the suite's log is shared by every service).</summary>
+    private static string[] WorkerLines(long logStart, ServiceInstance worker)
     {
         using var log = new FileStream(TestStack.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         log.Seek(logStart, SeekOrigin.Begin);
-        var lines = new StreamReader(log).ReadToEnd().Split('\n');
-        foreach (var worker in isolated.Workers)
-        {
-            var mine = lines.Where(l => l.Contains($"[{worker.Process.Name}]", StringComparison.Ordinal)).ToArray();
-            Assert.DoesNotContain(mine, l => l.Contains("   at ", StringComparison.Ordinal) || l.Contains("Exception:", StringComparison.Ordinal));
-            Assert.InRange(mine.Count(l => l.Contains("Postgres is unreachable", StringComparison.Ordinal)), 0, 4);
-        }
+        return new StreamReader(log).ReadToEnd().Split('\n').Where(l => l.Contains($"[{worker.Process.Name}]", StringComparison.Ordinal)).ToArray();
     }
 
     private static async Task<int[]> PostgresProcessesAsync(IsolatedStack isolated)
