@@ -54,12 +54,12 @@ public sealed class PromiseTests(StackFixture fixture)
     }
 
     [Theory]
-    [InlineData(TlsMode.UntrustedCertificate)]
-    [InlineData(TlsMode.GarbageHandshake)]
-    public async Task A_failed_tls_handshake_is_recorded_as_tls_retried_on_the_schedule_and_exhausted(TlsMode mode)
+    [InlineData(BrokenTlsMode.UntrustedCertificate)]
+    [InlineData(BrokenTlsMode.GarbageHandshake)]
+    public async Task A_failed_tls_handshake_is_recorded_as_tls_retried_on_the_schedule_and_exhausted(BrokenTlsMode mode)
     {
         await fixture.Stack.WorkerAsync();
-        await using var tls = TlsReceiver.Start(mode);
+        await using var tls = BrokenTlsReceiver.Start(mode);
         await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(),
             e => e with { Url = tls.Url.ToString(), TimeoutSeconds = 5, RetrySchedule = [0, 1] });
         var message = await s.PublishAsync(1);

@@ -7,8 +7,8 @@ using System.Text;
 
 namespace Webhooks.Testing;
 
-/// <summary>How a <see cref="TlsReceiver"/> fails the TLS handshake.</summary>
-public enum TlsMode
+/// <summary>How a <see cref="BrokenTlsReceiver"/> fails the TLS handshake.</summary>
+public enum BrokenTlsMode
 {
     /// <summary>A proper handshake with a self-signed certificate made for the test, which nobody trusts.</summary>
     UntrustedCertificate,
@@ -18,9 +18,9 @@ public enum TlsMode
 
 /// <summary>
 /// A raw TCP listener on loopback for <c>https://127.0.0.1:port/</c> endpoints whose TLS handshake fails
-/// (<see cref="TlsMode"/>). No request ever gets through, so it counts connections instead of requests.
+/// (<see cref="BrokenTlsMode"/>). No request ever gets through, so it counts connections instead of requests.
 /// </summary>
-public sealed class TlsReceiver : IAsyncDisposable
+public sealed class BrokenTlsReceiver : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
@@ -28,7 +28,7 @@ public sealed class TlsReceiver : IAsyncDisposable
     private readonly Task _accepting;
     private int _connections;
 
-    private TlsReceiver(TlsMode mode)
+    private BrokenTlsReceiver(BrokenTlsMode mode)
     {
         Mode = mode;
         _certificate = SelfSigned();
@@ -37,13 +37,13 @@ public sealed class TlsReceiver : IAsyncDisposable
         _accepting = AcceptAsync();
     }
 
-    public TlsMode Mode { get; }
+    public BrokenTlsMode Mode { get; }
     public Uri Url => new($"https://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/webhooks");
 
     /// <summary>Connections accepted: one per attempt, since a failed handshake leaves no connection to reuse.</summary>
     public int Connections => Volatile.Read(ref _connections);
 
-    public static TlsReceiver Start(TlsMode mode) => new(mode);
+    public static BrokenTlsReceiver Start(BrokenTlsMode mode) => new(mode);
 
     private static X509Certificate2 SelfSigned()
     {
@@ -81,7 +81,7 @@ public sealed class TlsReceiver : IAsyncDisposable
         {
             Interlocked.Increment(ref _connections);
             using var stream = new NetworkStream(socket, ownsSocket: false);
-            if (Mode == TlsMode.GarbageHandshake)
+            if (Mode == BrokenTlsMode.GarbageHandshake)
             {
                 // The client hello's record header, then plain text where a server hello belongs.
                 await stream.ReadExactlyAsync(new byte[5]);
