@@ -191,6 +191,11 @@ public sealed class FaultTests(StackFixture fixture, ITestOutputHelper output)
             var mine = WorkerLines(logStart, worker);
             Assert.DoesNotContain(mine, l => l.Contains("   at ", StringComparison.Ordinal) || l.Contains("Exception:", StringComparison.Ordinal));
             var told = mine.Where(l => l.Contains("Postgres is unreachable", StringComparison.Ordinal) || l.Contains("Postgres is back", StringComparison.Ordinal)).ToList();
+            // Seen here (about one run in six): after the pause a worker's late attempt record (locks endpoints, then
+            // deliveries) and another worker's lease sweep of the same deliveries (locks deliveries, then endpoints)
+            // deadlock, and the aborted one says "Postgres is unreachable: 40P01". Not an outage: a lock-order defect.
+            var deadlocks = told.Where(l => l.Contains("40P01", StringComparison.Ordinal)).ToList();
+            Assert.True(deadlocks.Count == 0, "a deadlock between the lease sweep and a late attempt record was told as an outage: " + string.Join(" | ", deadlocks));
             Assert.InRange(told.Count(l => l.Contains("Postgres is unreachable", StringComparison.Ordinal)), 1, 4);
             // Each outage in two lines: gone, back, gone, back… never a second "unreachable" before "back", ending "back".
             for (var i = 0; i < told.Count; i++)
