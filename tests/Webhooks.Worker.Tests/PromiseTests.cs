@@ -53,6 +53,60 @@ public sealed class PromiseTests(StackFixture fixture)
         Assert.Equal(3, (await api.GetEndpointAsync(app.Id, endpoint.Id)).ConsecutiveFailures);
     }
 
+    [Theory]
+    [InlineData(BrokenTlsMode.UntrustedCertificate)]
+    [InlineData(BrokenTlsMode.GarbageHandshake)]
+    public async Task A_failed_tls_handshake_is_recorded_as_tls_retried_on_the_schedule_and_exhausted(BrokenTlsMode mode)
+    {
+        await fixture.Stack.WorkerAsync();
+        await using var tls = BrokenTlsReceiver.Start(mode);
+        await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(),
+            e => e with { Url = tls.Url.ToString(), TimeoutSeconds = 5, RetrySchedule = [0, 1] });
+        var message = await s.PublishAsync(1);
+
+        await s.WaitForStatusAsync(message.Id, "exhausted", TimeSpan.FromSeconds(60));
+        await s.SentinelDeliveredAsync();
+
+        var attempts = await s.AttemptsAsync(message.Id);
+        Assert.Equal(2, attempts.Count);
+        Assert.All(attempts, a =>
+        {
+            Assert.False(a.Succeeded);
+            Assert.Null(a.ResponseStatus);
+            Assert.Equal("tls", a.ErrorKind);
+            Assert.False(string.IsNullOrEmpty(a.ErrorMessage));
+        });
+        Assert.Equal(2, (await s.DeliveryAsync(message.Id)).AttemptCount);
+        // One connection per attempt and none after the schedule was spent (the sentinel went out after it).
+        Assert.Equal(2, tls.Connections);
+        Assert.Equal(2, (await s.Api.GetEndpointAsync(s.App.Id, s.Endpoint.Endpoint.Id)).ConsecutiveFailures);
+    }
+
+    [Fact]
+    public async Task A_host_that_does_not_resolve_is_recorded_as_dns_retried_on_the_schedule_and_exhausted()
+    {
+        await fixture.Stack.WorkerAsync();
+        // .invalid never resolves (RFC 6761); the API takes the URL, names are resolved when sending.
+        await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(),
+            e => e with { Url = "http://does-not-exist.invalid/webhooks", TimeoutSeconds = 5, RetrySchedule = [0, 1] });
+        var message = await s.PublishAsync(1);
+
+        await s.WaitForStatusAsync(message.Id, "exhausted", TimeSpan.FromSeconds(60));
+        await s.SentinelDeliveredAsync();
+
+        var attempts = await s.AttemptsAsync(message.Id);
+        Assert.Equal(2, attempts.Count);
+        Assert.All(attempts, a =>
+        {
+            Assert.False(a.Succeeded);
+            Assert.Null(a.ResponseStatus);
+            Assert.Equal("dns", a.ErrorKind);
+            Assert.Contains("does-not-exist.invalid", a.ErrorMessage);
+        });
+        Assert.Equal(2, (await s.DeliveryAsync(message.Id)).AttemptCount);
+        Assert.Equal(2, (await s.Api.GetEndpointAsync(s.App.Id, s.Endpoint.Endpoint.Id)).ConsecutiveFailures);
+    }
+
     [Fact]
     public async Task A_test_event_is_attempted_once_and_leaves_the_endpoint_health_alone()
     {
