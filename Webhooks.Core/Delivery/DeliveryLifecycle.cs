@@ -191,7 +191,7 @@ public static class DeliveryLifecycle
         """;
 
     /// <summary>
-    /// Lease expired: the deliveries whose worker died or stalled past its lease, locked for the sweep, with what
+    /// Lease expired: the deliveries (of <c>@endpoint_ids</c>, already locked) whose worker died or stalled past its lease, locked for the sweep, with what
     /// <see cref="Decide"/> needs. The sweep records each as an attempt (<see cref="LeaseExpiredErrorKind"/>) through
     /// <see cref="Record"/>, so the schedule counts it.
     /// </summary>
@@ -201,10 +201,19 @@ public static class DeliveryLifecycle
         FROM deliveries d
         JOIN endpoints e ON e.id = d.endpoint_id
         JOIN applications a ON a.id = d.application_id
-        WHERE d.status = 'in_flight' AND d.lease_expires_at < now()
+        WHERE d.status = 'in_flight' AND d.lease_expires_at < now() AND d.endpoint_id = ANY(@endpoint_ids)
         ORDER BY d.lease_expires_at
         LIMIT @limit
         FOR UPDATE OF d SKIP LOCKED
+        """;
+
+    /// <summary>
+    /// The endpoints that have deliveries under an expired lease: the sweep locks them (<see cref="LockEndpoints"/>)
+    /// before it locks those deliveries (<see cref="ExpiredLeases"/>, for these endpoints only), the order every
+    /// recorder takes, so a sweep and a late record of the same delivery cannot deadlock.
+    /// </summary>
+    public const string ExpiredLeaseEndpoints = """
+        SELECT DISTINCT d.endpoint_id FROM deliveries d WHERE d.status = 'in_flight' AND d.lease_expires_at < now()
         """;
 
     /// <summary>Park: the waiting deliveries of the disabled endpoints among <c>@endpoint_ids</c> stop being due.</summary>

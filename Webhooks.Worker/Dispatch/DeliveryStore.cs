@@ -398,9 +398,30 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var results = new List<AttemptResult>();
+        // Endpoints first, then their deliveries: the order the recorder takes (see ExpiredLeaseEndpoints).
+        var endpointIds = new List<string>();
+        await using (var command = new NpgsqlCommand(DeliveryLifecycle.ExpiredLeaseEndpoints, connection, transaction))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                endpointIds.Add(reader.GetString(0));
+            }
+        }
+        if (endpointIds.Count == 0)
+        {
+            await transaction.CommitAsync(ct);
+            return 0;
+        }
+        await using (var command = new NpgsqlCommand(DeliveryLifecycle.LockEndpoints, connection, transaction))
+        {
+            command.Parameters.AddWithValue("endpoint_ids", endpointIds.ToArray());
+            await command.ExecuteNonQueryAsync(ct);
+        }
         await using (var command = new NpgsqlCommand(DeliveryLifecycle.ExpiredLeases, connection, transaction))
         {
             command.Parameters.AddWithValue("limit", 1000);
+            command.Parameters.AddWithValue("endpoint_ids", endpointIds.ToArray());
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
