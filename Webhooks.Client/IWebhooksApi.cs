@@ -118,6 +118,10 @@ public interface IWebhooksApi
     [Get("/api/v1/apps/{appId}/endpoints/{endpointId}/attempts")]
     Task<ListResponse<AttemptOut>> ListEndpointAttemptsAsync(string appId, string endpointId, [Query] AttemptQuery? query = null, CancellationToken cancellationToken = default);
 
+    /// <summary>The endpoint's history (its circuit opening and closing), newest first.</summary>
+    [Get("/api/v1/apps/{appId}/endpoints/{endpointId}/history")]
+    Task<ListResponse<EndpointEventOut>> ListEndpointHistoryAsync(string appId, string endpointId, int? limit = null, string? iterator = null, CancellationToken cancellationToken = default);
+
     [Get("/api/v1/apps/{appId}/messages")]
     Task<ListResponse<MessageOut>> ListMessagesAsync(string appId, [Query] MessageQuery? query = null, CancellationToken cancellationToken = default);
 

@@ -21,6 +21,7 @@ public interface IEndpointSettings
     IReadOnlyDictionary<string, string>? Metadata { get; }
     IReadOnlyList<int>? RetrySchedule { get; }
     EndpointAuthIn? Auth { get; }
+    int? CircuitBreakerThreshold { get; }
 }
 
 /// <summary>
@@ -72,7 +73,8 @@ public sealed record EndpointIn(
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
-    EndpointAuthIn? Auth = null) : IEndpointSettings;
+    EndpointAuthIn? Auth = null,
+    int? CircuitBreakerThreshold = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -85,7 +87,8 @@ public sealed record EndpointUpdateIn(
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
-    EndpointAuthIn? Auth = null) : IEndpointSettings;
+    EndpointAuthIn? Auth = null,
+    int? CircuitBreakerThreshold = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
@@ -134,9 +137,27 @@ public sealed record EndpointOut(
     DateTimeOffset? DisabledAt,
     int ConsecutiveFailures,
     DateTimeOffset? LastSuccessAt,
+    int? CircuitBreakerThreshold,
+    string CircuitState,
+    DateTimeOffset? CircuitOpenedAt,
+    DateTimeOffset? CircuitRetryAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     EndpointAuthOut? Auth = null);
+
+/// <summary>The values of <see cref="EndpointOut.CircuitState"/>.</summary>
+public static class CircuitStates
+{
+    /// <summary>Delivering as usual.</summary>
+    public const string Closed = "closed";
+    /// <summary>Failing: deliveries wait, unattempted, until the cool-down (<see cref="EndpointOut.CircuitRetryAt"/>) passes.</summary>
+    public const string Open = "open";
+    /// <summary>One probe delivery is out; its success closes the circuit, its failure re-opens it for longer.</summary>
+    public const string HalfOpen = "half-open";
+}
+
+/// <summary>An entry of an endpoint's history: <c>circuit_opened</c> or <c>circuit_closed</c>, and what went with it.</summary>
+public sealed record EndpointEventOut(string Kind, DateTimeOffset At, JsonElement Data);
 
 public sealed record EndpointSecretOut(string Key, string? PreviousKey, DateTimeOffset? PreviousKeyExpiresAt);
 

@@ -34,6 +34,7 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.RateLimitPerSecond).InclusiveBetween(1, 10_000).When(e => e.RateLimitPerSecond is not null);
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
+        RuleFor(e => e.CircuitBreakerThreshold).InclusiveBetween(1, 1000).When(e => e.CircuitBreakerThreshold is not null);
         RuleFor(e => e.Headers!).Must(h => h.Count <= 20).WithMessage("At most 20 headers.").When(e => e.Headers is not null);
         RuleForEach(e => e.Headers).Must(h => HeaderRules.IsAllowed(h.Key, h.Value))
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
@@ -84,5 +85,19 @@ public sealed class DisableEndpointInValidator : AbstractValidator<DisableEndpoi
     public DisableEndpointInValidator()
     {
         RuleFor(r => r.Reason!).MaximumLength(1024).Must(Text.IsPrintable).When(r => r.Reason is not null);
+    }
+}
+
+/// <summary>A page of an endpoint's history: <c>limit</c> (1–250) and the <c>iterator</c> of the previous page.</summary>
+public sealed record HistoryQuery(int? Limit = null, string? Iterator = null);
+
+public sealed class HistoryQueryValidator : AbstractValidator<HistoryQuery>
+{
+    public HistoryQueryValidator()
+    {
+        RuleFor(q => q.Limit).InclusiveBetween(1, Paging.MaxLimit).When(q => q.Limit is not null);
+        RuleFor(q => q.Iterator).Must(i => long.TryParse(i, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id) && id > 0)
+            .When(q => q.Iterator is not null)
+            .WithMessage("'iterator' must be the iterator of a previous page.");
     }
 }

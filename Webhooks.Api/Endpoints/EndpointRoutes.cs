@@ -33,13 +33,25 @@ public static class EndpointRoutes
         endpoints.MapGet("/{endpointId}/stats", StatsAsync);
         endpoints.MapGet("/{endpointId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();
         endpoints.MapGet("/{endpointId}/attempts", ListAttemptsAsync).Validate<AttemptQuery>();
+        endpoints.MapGet("/{endpointId}/history", ListHistoryAsync).Validate<HistoryQuery>();
         return tenant;
     }
 
     internal static EndpointOut ToOut(this Endpoint e) => new(
         e.Id, e.Url, e.Description, e.EventTypes, e.Channels, e.RateLimitPerSecond, e.TimeoutSeconds, e.RetrySchedule,
-        e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt, e.CreatedAt, e.UpdatedAt,
+        e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt,
+        e.CircuitBreakerThreshold, e.CircuitState.ToWire(), e.CircuitOpenedAt, e.CircuitRetryAt, e.CreatedAt, e.UpdatedAt,
         EndpointAuthRules.OutOf(e.AuthSummary));
+
+    /// <summary>The contract's spelling of a circuit state (<see cref="CircuitStates"/>).</summary>
+    internal static string ToWire(this CircuitState state) => state switch
+    {
+        CircuitState.Open => CircuitStates.Open,
+        CircuitState.HalfOpen => CircuitStates.HalfOpen,
+        _ => CircuitStates.Closed,
+    };
+
+    internal static EndpointEventOut ToOut(this EndpointEvent v) => new(v.Kind, v.CreatedAt, System.Text.Json.JsonDocument.Parse(v.Data).RootElement.Clone());
 
     /// <summary>The endpoint, if its application exists and the caller may see it.</summary>
     internal static Task<Endpoint?> FindEndpointAsync(this WebhooksDbContext db, Tenant tenant, string endpointId, CancellationToken ct) =>
@@ -191,6 +203,28 @@ public static class EndpointRoutes
         return endpoint is null
             ? Problems.NotFound($"Endpoint '{endpointId}'")
             : TypedResults.Ok(await db.Deliveries.Where(d => d.EndpointId == endpoint.Id).PageAsync(query, ct));
+    }
+
+    private static async Task<Results<Ok<ListResponse<EndpointEventOut>>, ProblemHttpResult>> ListHistoryAsync(
+        Tenant tenant, string endpointId, [AsParameters] HistoryQuery query, WebhooksDbContext db, CancellationToken ct)
+    {
+        var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
+        return endpoint is null
+            ? Problems.NotFound($"Endpoint '{endpointId}'")
+            : TypedResults.Ok(await db.EndpointEvents.Where(v => v.EndpointId == endpoint.Id).PageAsync(query, ct));
+    }
+
+    /// <summary>A page of an endpoint's history, newest first.</summary>
+    internal static async Task<ListResponse<EndpointEventOut>> PageAsync(this IQueryable<EndpointEvent> events, HistoryQuery query, CancellationToken ct)
+    {
+        var take = Paging.Clamp(query.Limit);
+        if (query.Iterator is not null)
+        {
+            var before = long.Parse(query.Iterator, System.Globalization.CultureInfo.InvariantCulture);
+            events = events.Where(v => v.Id < before);
+        }
+        var rows = await events.AsNoTracking().OrderByDescending(v => v.Id).Take(take + 1).ToListAsync(ct);
+        return Paging.Page(rows, take, v => v.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), v => v.ToOut());
     }
 
     private static async Task<Results<Ok<ListResponse<AttemptOut>>, ProblemHttpResult>> ListAttemptsAsync(

@@ -6,7 +6,7 @@ namespace Webhooks.Core.Data;
 
 /// <summary>
 /// Disabling and enabling an endpoint, with what that means for its deliveries: a disabled endpoint's pending
-/// and retrying deliveries are parked (kept, not due); enabling makes them due again at once.
+/// and retrying deliveries are parked (kept, not due); enabling makes them due again at once, and closes its circuit.
 /// The transitions are <see cref="DeliveryLifecycle"/>'s, as for the worker's automatic disabling.
 /// </summary>
 public static class EndpointLifecycle
@@ -22,7 +22,11 @@ public static class EndpointLifecycle
     public static Task EnableAsync(this WebhooksDbContext db, Endpoint endpoint, DateTimeOffset now, CancellationToken ct) =>
         db.InTransactionAsync(async () =>
         {
-            endpoint.Enable(now);
+            // Enabling starts over: the circuit closes too (recorded in the endpoint's history), so nothing stays held.
+            if (endpoint.Enable(now) is { } closed)
+            {
+                db.EndpointEvents.Add(closed);
+            }
             await db.SaveInUnitAsync(ct);
             await db.ApplyAsync(DeliveryLifecycle.Unpark, endpoint.Id, ct);
         }, ct);

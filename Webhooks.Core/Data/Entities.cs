@@ -177,6 +177,8 @@ public sealed class Endpoint
     public int TimeoutSeconds { get; private set; } = DefaultTimeoutSeconds;
     /// <summary>Retry delays in seconds; null: the application's, else the worker's default.</summary>
     public int[]? RetrySchedule { get; private set; }
+    /// <summary>Failed attempts in a row that open the circuit; null: the worker's <c>CircuitBreakerThreshold</c>.</summary>
+    public int? CircuitBreakerThreshold { get; private set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -193,6 +195,22 @@ public sealed class Endpoint
     public DateTimeOffset? FirstFailureAt { get; private set; }
     public DateTimeOffset? LastSuccessAt { get; private set; }
 
+    /// <summary>
+    /// When the circuit opened (the failure streak reached the threshold); null while it is closed. While it is open the
+    /// endpoint's waiting deliveries are held, unattempted, and one probe at a time is sent once the cool-down passes.
+    /// The worker moves the circuit (see <c>DeliveryLifecycle</c>); the API only reads it, and closes it on enable.
+    /// </summary>
+    public DateTimeOffset? CircuitOpenedAt { get; private set; }
+    /// <summary>When the cool-down ends and a probe may be sent.</summary>
+    public DateTimeOffset? CircuitRetryAt { get; private set; }
+    /// <summary>Probes that failed since the circuit opened: each one doubles the next cool-down (up to a cap).</summary>
+    public int CircuitReopens { get; private set; }
+    /// <summary>The delivery let through as the probe (half-open); null while none is out.</summary>
+    public long? CircuitProbeId { get; private set; }
+
+    public CircuitState CircuitState =>
+        CircuitOpenedAt is null ? CircuitState.Closed : CircuitProbeId is null ? CircuitState.Open : CircuitState.HalfOpen;
+
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
     /// <summary>Set when the endpoint is deleted: invisible and not delivered to; the row goes once nothing is in flight to it.</summary>
@@ -205,7 +223,7 @@ public sealed class Endpoint
     public void Configure(
         string url, string? description, IEnumerable<string>? eventTypes, IEnumerable<string>? channels, int? rateLimitPerSecond,
         int? timeoutSeconds, IEnumerable<KeyValuePair<string, string>>? headers, IEnumerable<KeyValuePair<string, string>>? metadata,
-        IEnumerable<int>? retrySchedule, DateTimeOffset now)
+        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now)
     {
         Url = url;
         Description = description;
@@ -216,6 +234,7 @@ public sealed class Endpoint
         Headers = headers?.ToDictionary() ?? [];
         Metadata = metadata?.ToDictionary() ?? [];
         RetrySchedule = retrySchedule?.ToArray();
+        CircuitBreakerThreshold = circuitBreakerThreshold;
         UpdatedAt = now.AtStoragePrecision();
     }
 
@@ -256,15 +275,74 @@ public sealed class Endpoint
         UpdatedAt = now.AtStoragePrecision();
     }
 
-    public void Enable(DateTimeOffset now)
+    /// <summary>
+    /// Starts over: enabled, the failure streak forgotten and the circuit closed, so every waiting delivery goes now.
+    /// Returns the circuit's history entry when this closed it.
+    /// </summary>
+    public EndpointEvent? Enable(DateTimeOffset now)
     {
+        var closed = CircuitOpenedAt is { } openedAt ? EndpointEvent.CircuitClosed(this, "enabled", openedAt, now) : null;
         Disabled = false;
         DisabledReason = null;
         DisabledAt = null;
         ConsecutiveFailures = 0;
         FirstFailureAt = null;
+        CircuitOpenedAt = null;
+        CircuitRetryAt = null;
+        CircuitReopens = 0;
+        CircuitProbeId = null;
         UpdatedAt = now.AtStoragePrecision();
+        return closed;
     }
+}
+
+/// <summary>An endpoint's circuit breaker: <c>closed</c> (delivering), <c>open</c> (holding deliveries through a cool-down), <c>half-open</c> (one probe out).</summary>
+public enum CircuitState
+{
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// <summary>
+/// One entry of an endpoint's history: its circuit opening or closing. Written in the transaction that made the change,
+/// which also sends the matching operational webhook (<c>endpoint.circuit_opened</c>, <c>endpoint.circuit_closed</c>).
+/// </summary>
+public sealed class EndpointEvent
+{
+    public const string CircuitOpenedKind = "circuit_opened";
+    public const string CircuitClosedKind = "circuit_closed";
+
+    // For EF Core materialization.
+    private EndpointEvent()
+    {
+    }
+
+    private EndpointEvent(string endpointId, string applicationId, string kind, string data, DateTimeOffset now)
+    {
+        EndpointId = endpointId;
+        ApplicationId = applicationId;
+        Kind = kind;
+        Data = data;
+        CreatedAt = now.AtStoragePrecision();
+    }
+
+    public long Id { get; private set; }
+    public string EndpointId { get; private set; }
+    public string ApplicationId { get; private set; }
+    /// <summary><see cref="CircuitOpenedKind"/> or <see cref="CircuitClosedKind"/>.</summary>
+    public string Kind { get; private set; }
+    /// <summary>
+    /// What went with it, a JSON object: on opening <c>consecutiveFailures</c> and <c>retryAt</c>; on closing <c>openedAt</c>
+    /// and <c>reason</c> (<c>succeeded</c>: a delivery got through; <c>enabled</c>: the endpoint was enabled by request).
+    /// </summary>
+    public string Data { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+
+    /// <summary>The circuit closed outside the worker (<paramref name="reason"/>), having been open since <paramref name="openedAt"/>.</summary>
+    public static EndpointEvent CircuitClosed(Endpoint endpoint, string reason, DateTimeOffset openedAt, DateTimeOffset now) =>
+        new(endpoint.Id, endpoint.ApplicationId, CircuitClosedKind,
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object> { ["reason"] = reason, ["openedAt"] = openedAt }), now);
 }
 
 /// <summary>One published event. Immutable once stored.</summary>
@@ -326,6 +404,11 @@ public sealed class Delivery
     public DeliveryStatus Status { get; private set; }
     public int AttemptCount { get; private set; }
     public DateTimeOffset? NextAttemptAt { get; private set; }
+    /// <summary>
+    /// Held by the endpoint's open circuit: <see cref="NextAttemptAt"/> is null meanwhile, and this is when the delivery is
+    /// due once the circuit closes (or when it may go as the probe), so holding it never brings a retry forward.
+    /// </summary>
+    public DateTimeOffset? HeldDueAt { get; private set; }
     public string? LeaseOwner { get; private set; }
     public DateTimeOffset? LeaseExpiresAt { get; private set; }
     public int? LastStatusCode { get; private set; }

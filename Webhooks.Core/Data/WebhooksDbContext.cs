@@ -20,6 +20,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
     public DbSet<Message> Messages => Set<Message>();
     public DbSet<Delivery> Deliveries => Set<Delivery>();
     public DbSet<DeliveryAttempt> DeliveryAttempts => Set<DeliveryAttempt>();
+    public DbSet<EndpointEvent> EndpointEvents => Set<EndpointEvent>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -59,6 +60,9 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
         modelBuilder.Entity<Endpoint>(e =>
         {
             e.HasIndex(p => p.ApplicationId);
+            // The worker's probe promotion: circuits whose cool-down has passed (only open circuits are in it).
+            e.HasIndex(p => p.CircuitRetryAt).HasDatabaseName("ix_endpoints_circuit_retry_at").HasFilter("circuit_retry_at IS NOT NULL");
+            e.Ignore(p => p.CircuitState);
             e.HasQueryFilter(p => p.DeletedAt == null);
             e.Property(p => p.Headers).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
             e.Property(p => p.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
@@ -86,8 +90,20 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             // The claim query reads only due rows: this partial index keeps it O(batch) with millions finished.
             e.HasIndex(d => d.NextAttemptAt).HasDatabaseName("ix_deliveries_due").HasFilter("status IN ('pending', 'failed')");
             e.HasIndex(d => d.LeaseExpiresAt).HasDatabaseName("ix_deliveries_leased").HasFilter("status = 'in_flight'");
+            // An open circuit's held deliveries: the probe and the release on close read only these, never the endpoint's history.
+            e.HasIndex(d => new { d.EndpointId, d.HeldDueAt }).HasDatabaseName("ix_deliveries_held").HasFilter("held_due_at IS NOT NULL");
             e.HasOne<Message>().WithMany().HasForeignKey(d => d.MessageId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<Endpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<EndpointEvent>(e =>
+        {
+            e.Property(v => v.Id).UseIdentityAlwaysColumn();
+            e.Property(v => v.Data).HasColumnType("jsonb");
+            // An endpoint's history, newest first; the operational webhooks of the events a record transaction wrote.
+            e.HasIndex(v => new { v.EndpointId, v.Id });
+            e.HasIndex(v => v.CreatedAt);
+            e.HasOne<Endpoint>().WithMany().HasForeignKey(v => v.EndpointId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<DeliveryAttempt>(e =>

@@ -108,8 +108,27 @@ public static class DeliveryLifecycle
     /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
     public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
 
-    /// <summary>When a new or requeued delivery to endpoint <paramref name="e"/> is due: now, or parked while it is disabled.</summary>
-    public static string DueNowUnlessDisabled(string e) => $"CASE WHEN {e}.disabled THEN NULL ELSE now() END";
+    /// <summary>
+    /// Endpoint <paramref name="e"/>'s open circuit holds back delivery <paramref name="d"/> (all but its probe; a new row,
+    /// <paramref name="d"/> null, is held whenever the circuit is open).
+    /// </summary>
+    public static string HeldByCircuit(string e, string? d = null) =>
+        d is null ? $"{e}.circuit_opened_at IS NOT NULL" : $"({e}.circuit_opened_at IS NOT NULL AND {e}.circuit_probe_id IS DISTINCT FROM {d}.id)";
+
+    /// <summary>
+    /// The <c>SET</c> items that make a waiting delivery <paramref name="d"/> of endpoint <paramref name="e"/> due at
+    /// <paramref name="dueAt"/> (NULL: never, it is finished): parked while the endpoint is disabled; held while its
+    /// circuit is open, remembering <paramref name="dueAt"/> in <c>held_due_at</c> for when it closes.
+    /// </summary>
+    public static string DueAt(string e, string d, string dueAt) =>
+        $"next_attempt_at = CASE WHEN {e}.disabled OR {HeldByCircuit(e, d)} THEN NULL ELSE {dueAt} END, " +
+        $"held_due_at = CASE WHEN {HeldByCircuit(e, d)} THEN {dueAt} END";
+
+    /// <summary>When a new delivery to endpoint <paramref name="e"/> is due: now, or parked while it is disabled or held while its circuit is open.</summary>
+    public static string DueNowUnlessDisabled(string e) => $"CASE WHEN {e}.disabled OR {HeldByCircuit(e)} THEN NULL ELSE now() END";
+
+    /// <summary>When a new delivery to endpoint <paramref name="e"/> goes if its circuit is open: now, as the probe or once the circuit closes.</summary>
+    public static string HeldNowIfOpen(string e) => $"CASE WHEN {HeldByCircuit(e)} THEN now() END";
 
     /// <summary>
     /// The subscription rule: endpoint <paramref name="e"/> (not deleted) receives a message of event type
@@ -126,8 +145,8 @@ public static class DeliveryLifecycle
     /// operational events both fan out this way. <paramref name="order"/> orders the insert (deterministic locks).
     /// </summary>
     public static string FanOut(string messages, string order = "") => $"""
-        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
-        SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, 'scheduled', now(), now()
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, created_at, updated_at)
+        SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, {HeldNowIfOpen("e")}, 'scheduled', now(), now()
         FROM {messages} m
         JOIN endpoints e ON e.application_id = m.application_id AND {Subscribes("e", "m.event_type", "m.channels")}
         {order}
@@ -152,14 +171,15 @@ public static class DeliveryLifecycle
     /// Record: each delivery (<c>@id</c>) still under the claim the result belongs to — held by <c>@owner</c> with the
     /// attempt count it was claimed with (<c>@claimed_count</c>), so a late result can never land on a later claim of
     /// the same delivery — takes the decided status and retry delay (seconds, NULL for none), counting one more
-    /// attempt. A disabled endpoint's retry is parked. A claim lost meanwhile (the sweep recorded it) is left alone;
-    /// the late attempt still goes into the log. The caller locks the endpoints first (<see cref="LockEndpoints"/>).
+    /// attempt. A disabled endpoint's retry is parked, an open circuit's held. A claim lost meanwhile (the sweep recorded
+    /// it) is left alone; the late attempt still goes into the log. The caller locks the endpoints first
+    /// (<see cref="LockEndpoints"/>) and moves the circuit before this (a failed probe's retry is held).
     /// </summary>
-    public const string Record = """
+    public static readonly string Record = $"""
         UPDATE deliveries d
         SET status = u.status,
             attempt_count = d.attempt_count + 1,
-            next_attempt_at = CASE WHEN u.retry_in IS NULL OR e.disabled THEN NULL ELSE now() + make_interval(secs => u.retry_in) END,
+            {DueAt("e", "d", "now() + make_interval(secs => u.retry_in)")},
             last_status_code = u.status_code,
             trigger = 'scheduled',
             lease_owner = NULL,
@@ -178,26 +198,26 @@ public static class DeliveryLifecycle
 
     /// <summary>
     /// Release: handed back unattempted (rate-limited, or the request could not be built), due again <c>@due_in</c>
-    /// seconds from now on the database's clock (parked if the endpoint was disabled meanwhile); nothing was sent,
-    /// nothing is counted.
+    /// seconds from now on the database's clock (parked if the endpoint was disabled meanwhile, held if its circuit
+    /// opened; a probe stays the probe); nothing was sent, nothing is counted.
     /// </summary>
-    public const string Release = """
+    public static readonly string Release = $"""
         UPDATE deliveries d
         SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
-            next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE now() + make_interval(secs => u.due_in) END,
-            lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+            {DueAt("e", "d", "now() + make_interval(secs => u.due_in)")}, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
         FROM unnest(@id, @due_in) AS u(id, due_in), endpoints e
         WHERE d.id = u.id AND e.id = d.endpoint_id AND d.lease_owner = @owner AND d.status = 'in_flight'
         """;
 
     /// <summary>
-    /// Lease expired: the deliveries (of <c>@endpoint_ids</c>, already locked) whose worker died or stalled past its lease, locked for the sweep, with what
-    /// <see cref="Decide"/> needs. The sweep records each as an attempt (<see cref="LeaseExpiredErrorKind"/>) through
+    /// Lease expired: the deliveries (of <c>@endpoint_ids</c>, already locked) whose worker died or stalled past its
+    /// lease, locked for the sweep, with what <see cref="Decide"/> needs (and whether it is its endpoint's circuit
+    /// probe). The sweep records each as an attempt (<see cref="LeaseExpiredErrorKind"/>) through
     /// <see cref="Record"/>, so the schedule counts it.
     /// </summary>
     public const string ExpiredLeases = """
         SELECT d.id, d.attempt_count, d.trigger, d.message_id, d.endpoint_id, d.lease_owner, e.url,
-               coalesce(e.retry_schedule, a.retry_schedule)
+               coalesce(e.retry_schedule, a.retry_schedule), e.circuit_probe_id IS NOT DISTINCT FROM d.id
         FROM deliveries d
         JOIN endpoints e ON e.id = d.endpoint_id
         JOIN applications a ON a.id = d.application_id
@@ -225,33 +245,113 @@ public static class DeliveryLifecycle
           AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NOT NULL
         """;
 
-    /// <summary>Unpark: the parked deliveries of the enabled endpoints among <c>@endpoint_ids</c> are due now.</summary>
+    /// <summary>
+    /// Unpark: the parked (or held) deliveries of the enabled endpoints among <c>@endpoint_ids</c> are due now. Enabling
+    /// closes the circuit first, so nothing stays held.
+    /// </summary>
     public const string Unpark = """
         UPDATE deliveries d
-        SET next_attempt_at = now(), updated_at = now()
+        SET next_attempt_at = now(), held_due_at = NULL, updated_at = now()
         FROM endpoints e
         WHERE e.id = ANY(@endpoint_ids) AND NOT e.disabled AND d.endpoint_id = e.id
           AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NULL
         """;
 
+    // ---- The circuit breaker's transitions. The worker's record transaction decides open, re-open and close
+    // (DeliveryStore's health statement); these move the deliveries accordingly. ----
+
+    /// <summary>
+    /// Hold: the waiting deliveries of the endpoints among <c>@endpoint_ids</c> whose circuit opened in this transaction
+    /// stop being due, each remembering when it was due (<c>held_due_at</c>). In-flight ones finish; their retries are held
+    /// by <see cref="Record"/>. Written as a join, like <see cref="Park"/>: with no endpoint opened the join ends before
+    /// reading any delivery (an <c>ANY(ARRAY(…))</c> form had the planner walk the whole due index instead).
+    /// </summary>
+    public const string Hold = """
+        UPDATE deliveries d
+        SET held_due_at = d.next_attempt_at, next_attempt_at = NULL, updated_at = now()
+        FROM endpoints e
+        WHERE e.id = ANY(@endpoint_ids) AND e.circuit_opened_at = now() AND d.endpoint_id = e.id
+          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NOT NULL
+        """;
+
+    /// <summary>
+    /// Resume: the held deliveries of the endpoints among <c>@endpoint_ids</c> whose circuit is closed are due when they
+    /// were due before (at once, for most), so the backlog flows without bringing any retry forward; parked instead if the
+    /// endpoint is disabled. The endpoints are picked first, so only their held rows are read (<c>ix_deliveries_held</c>),
+    /// never another endpoint's backlog: cheap enough for every recorded batch.
+    /// </summary>
+    public const string Resume = """
+        UPDATE deliveries d
+        SET next_attempt_at = CASE WHEN (SELECT disabled FROM endpoints WHERE id = d.endpoint_id) THEN NULL ELSE d.held_due_at END,
+            held_due_at = NULL, updated_at = now()
+        WHERE d.endpoint_id = ANY(ARRAY(SELECT id FROM endpoints WHERE id = ANY(@endpoint_ids) AND circuit_opened_at IS NULL))
+          AND d.held_due_at IS NOT NULL AND d.status IN ('pending', 'failed')
+        """;
+
+    /// <summary>
+    /// Probe (half-open): for up to <c>@limit</c> open circuits whose cool-down has passed and that have no probe out, the
+    /// held delivery that has been due longest becomes due now and is named the endpoint's probe, so exactly one delivery
+    /// goes, whichever worker claims it. Decided on the database's clock, under the endpoint's row lock (the record
+    /// transaction's lock order: endpoint, then delivery); a circuit whose held deliveries are none of them due yet waits
+    /// for the first. Returns the endpoints probed.
+    /// </summary>
+    public const string Probe = """
+        WITH ready AS (
+            SELECT e.id FROM endpoints e
+            WHERE e.circuit_retry_at <= now() AND e.circuit_probe_id IS NULL AND NOT e.disabled
+            ORDER BY e.circuit_retry_at
+            LIMIT @limit
+            FOR NO KEY UPDATE SKIP LOCKED
+        ), chosen AS (
+            SELECT r.id AS endpoint_id, p.id
+            FROM ready r
+            CROSS JOIN LATERAL (
+                SELECT d.id FROM deliveries d
+                WHERE d.endpoint_id = r.id AND d.held_due_at <= now() AND d.status IN ('pending', 'failed')
+                ORDER BY d.held_due_at
+                LIMIT 1
+            ) p
+        ), due AS (
+            -- By primary key only: a test of held_due_at here lets the planner read every held row instead.
+            UPDATE deliveries d
+            SET next_attempt_at = now(), held_due_at = NULL, updated_at = now()
+            FROM chosen c
+            WHERE d.id = c.id AND d.status IN ('pending', 'failed')
+            RETURNING d.id, d.endpoint_id
+        )
+        UPDATE endpoints e
+        SET circuit_probe_id = due.id
+        FROM due
+        WHERE e.id = due.endpoint_id
+        RETURNING e.id
+        """;
+
+    /// <summary>
+    /// A probe settled without telling anything about the endpoint (an attempt lost with its worker, a bug of ours, a
+    /// test): the circuit stays as it is and the next probe may go. The probe's own retry is then held like the rest.
+    /// </summary>
+    public const string ProbeSettled = """
+        UPDATE endpoints SET circuit_probe_id = NULL WHERE circuit_probe_id = ANY(@delivery_ids)
+        """;
+
     /// <summary>Cancel: the waiting deliveries to the endpoints among <c>@endpoint_ids</c> (being deleted) will never be attempted.</summary>
     public const string Cancel = """
         UPDATE deliveries d
-        SET status = 'cancelled', next_attempt_at = NULL, updated_at = now()
+        SET status = 'cancelled', next_attempt_at = NULL, held_due_at = NULL, updated_at = now()
         WHERE d.endpoint_id = ANY(@endpoint_ids) AND d.status IN ('pending', 'failed')
         """;
 
-    private const string RequeueSet = """
+    private static readonly string RequeueSet = $"""
         UPDATE deliveries d
-        SET status = 'pending', trigger = 'manual', next_attempt_at = CASE WHEN e.disabled THEN NULL ELSE now() END,
+        SET status = 'pending', trigger = 'manual', {DueAt("e", "d", "now()")},
             lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
         FROM endpoints e
         WHERE e.id = d.endpoint_id AND e.id = @endpoint_id AND e.deleted_at IS NULL
         """;
 
-    /// <summary>Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is due now (parked while disabled).</summary>
-    public const string Resend = RequeueSet + " AND d.message_id = @message_id AND d.status <> 'in_flight'";
+    /// <summary>Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is due now (parked while disabled, held while the circuit is open).</summary>
+    public static readonly string Resend = RequeueSet + " AND d.message_id = @message_id AND d.status <> 'in_flight'";
 
-    /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is due now (parked while disabled).</summary>
-    public const string Recover = RequeueSet + " AND d.created_at >= @since AND d.status IN ('failed', 'exhausted')";
+    /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is due now (parked while disabled, held while the circuit is open).</summary>
+    public static readonly string Recover = RequeueSet + " AND d.created_at >= @since AND d.status IN ('failed', 'exhausted')";
 }

@@ -32,6 +32,22 @@ public sealed class DeliveryOptions
     [Range(0, 365 * 24 * 3600)]
     public double DisableAfterSeconds { get; set; } = 5 * 24 * 3600;
 
+    /// <summary>
+    /// The circuit breaker: this many failed attempts in a row open an endpoint's circuit (the endpoint's own
+    /// <c>circuitBreakerThreshold</c> wins). Its deliveries then wait, unattempted, until a cool-down passes and one probe
+    /// goes; a success closes the circuit, a failure re-opens it for twice as long.
+    /// </summary>
+    [Range(1, 1000)]
+    public int CircuitBreakerThreshold { get; set; } = 5;
+
+    /// <summary>The first cool-down of an open circuit, in seconds; each failed probe doubles it…</summary>
+    [Range(0.1, 24 * 3600)]
+    public double CircuitBreakerCooldownSeconds { get; set; } = 30;
+
+    /// <summary>…up to this (default 10 minutes).</summary>
+    [Range(0.1, 24 * 3600)]
+    public double CircuitBreakerMaxCooldownSeconds { get; set; } = 600;
+
     /// <summary>How often expired leases are swept back to due.</summary>
     [Range(0.5, 3600)]
     public double LeaseSweepSeconds { get; set; } = 15;
@@ -79,7 +95,9 @@ public sealed class DeliveryOptions
     public int PerApplicationCap => Math.Min(MaxConcurrency, MaxInFlightPerApplication ?? Math.Max(1, MaxConcurrency * 3 / 4));
 
     public DeliveryStore.HealthPolicy HealthPolicy =>
-        new(DisableAfterFailures, TimeSpan.FromSeconds(DisableAfterSeconds), OperationalApplicationUid);
+        new(DisableAfterFailures, TimeSpan.FromSeconds(DisableAfterSeconds), OperationalApplicationUid,
+            new DeliveryStore.CircuitPolicy(CircuitBreakerThreshold, TimeSpan.FromSeconds(CircuitBreakerCooldownSeconds),
+                TimeSpan.FromSeconds(Math.Max(CircuitBreakerCooldownSeconds, CircuitBreakerMaxCooldownSeconds))));
 
     public RetrySchedule RetrySchedule => RetryScheduleSeconds.Length == 0
         ? RetrySchedule.Default

@@ -26,10 +26,14 @@ public sealed record ClaimedDelivery(
     int? RateLimitPerSecond,
     int[]? RetrySchedule,
     AttemptTrigger Trigger = AttemptTrigger.Scheduled,
-    string? Auth = null);
+    string? Auth = null,
+    bool Probe = false);
 
-/// <summary>What one attempt produced, who held its lease, and the state the delivery moves to.</summary>
-public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision)
+/// <summary>
+/// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
+/// was its endpoint's circuit probe when claimed.
+/// </summary>
+public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false)
 {
     public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
 }
@@ -90,7 +94,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -114,36 +118,67 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     // Health: a success resets the failure streak; a streak of at least @disable_after_failures failures that
     // began at least @disable_after_seconds ago, or a 410 Gone, disables the endpoint with a reason.
+    // The circuit breaker, on the same row: a streak reaching the threshold opens a closed circuit (not one being disabled
+    // now: that holds everything anyway); the probe's success closes it, the probe's failure re-opens it for twice the
+    // cool-down (up to the cap). Other attempts while it is open (requests already in flight when it opened) count for the
+    // streak only, so they can neither push the probe back nor close the circuit behind the worker's back (it knows what
+    // it sent as a probe, and skips the circuit's statements below for a batch that has no failure and no probe). Each
+    // opening and closing is written to the endpoint's history, from which the operational webhooks are sent below.
     private const string UpdateEndpointsSql = """
-        WITH outcome AS (
-            SELECT e.id, u.succeeded, u.failures, u.gone,
+        WITH counted AS (
+            SELECT e.id, e.application_id, e.disabled, e.consecutive_failures, e.first_failure_at,
+                   e.circuit_opened_at, e.circuit_reopens, e.circuit_probe_id, coalesce(e.circuit_breaker_threshold, @circuit_threshold) AS threshold,
+                   u.succeeded, u.failures, u.gone,
+                   CASE WHEN u.succeeded THEN 0 ELSE e.consecutive_failures + u.failures END AS streak,
                    NOT u.succeeded
                        AND e.consecutive_failures + u.failures >= @disable_after_failures
                        AND coalesce(e.first_failure_at, now()) <= now() - make_interval(secs => @disable_after_seconds) AS too_long
             FROM unnest(@id, @succeeded, @failures, @gone) AS u(id, succeeded, failures, gone)
             JOIN endpoints e ON e.id = u.id
+        ), outcome AS (
+            SELECT c.*,
+                   c.circuit_opened_at IS NULL AND NOT (c.disabled OR c.gone OR c.too_long) AND c.streak >= c.threshold AS opens,
+                   c.circuit_opened_at IS NOT NULL AND c.circuit_probe_id = ANY(@probes_succeeded) AS closes,
+                   c.circuit_opened_at IS NOT NULL AND c.circuit_probe_id = ANY(@probes_failed) AS reopens,
+                   make_interval(secs => least(@cooldown_max,
+                       @cooldown * power(2, CASE WHEN c.circuit_opened_at IS NULL THEN 0 ELSE least(c.circuit_reopens + 1, 30) END))) AS cooldown
+            FROM counted c
+        ), updated AS (
+            UPDATE endpoints e
+            SET consecutive_failures = o.streak,
+                first_failure_at = CASE WHEN o.succeeded THEN NULL ELSE coalesce(e.first_failure_at, now()) END,
+                last_success_at = CASE WHEN o.succeeded THEN now() ELSE e.last_success_at END,
+                disabled = e.disabled OR o.gone OR o.too_long,
+                disabled_reason = CASE
+                    WHEN e.disabled THEN e.disabled_reason
+                    WHEN o.gone THEN 'The endpoint answered 410 Gone.'
+                    WHEN o.too_long THEN format('Failing without a success since %s (%s attempts in a row).',
+                        to_char(coalesce(e.first_failure_at, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), o.streak)
+                    ELSE e.disabled_reason END,
+                disabled_at = CASE WHEN NOT e.disabled AND (o.gone OR o.too_long) THEN now() ELSE e.disabled_at END,
+                circuit_opened_at = CASE WHEN o.opens THEN now() WHEN o.closes THEN NULL ELSE e.circuit_opened_at END,
+                circuit_retry_at = CASE WHEN o.opens OR o.reopens THEN now() + o.cooldown WHEN o.closes THEN NULL ELSE e.circuit_retry_at END,
+                circuit_reopens = CASE WHEN o.reopens THEN e.circuit_reopens + 1 WHEN o.opens OR o.closes THEN 0 ELSE e.circuit_reopens END,
+                circuit_probe_id = CASE WHEN o.opens OR o.closes OR o.reopens THEN NULL ELSE e.circuit_probe_id END,
+                updated_at = now()
+            FROM outcome o
+            WHERE e.id = o.id
         )
-        UPDATE endpoints e
-        SET consecutive_failures = CASE WHEN o.succeeded THEN 0 ELSE e.consecutive_failures + o.failures END,
-            first_failure_at = CASE WHEN o.succeeded THEN NULL ELSE coalesce(e.first_failure_at, now()) END,
-            last_success_at = CASE WHEN o.succeeded THEN now() ELSE e.last_success_at END,
-            disabled = e.disabled OR o.gone OR o.too_long,
-            disabled_reason = CASE
-                WHEN e.disabled THEN e.disabled_reason
-                WHEN o.gone THEN 'The endpoint answered 410 Gone.'
-                WHEN o.too_long THEN format('Failing without a success since %s (%s attempts in a row).',
-                    to_char(coalesce(e.first_failure_at, now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), e.consecutive_failures + o.failures)
-                ELSE e.disabled_reason END,
-            disabled_at = CASE WHEN NOT e.disabled AND (o.gone OR o.too_long) THEN now() ELSE e.disabled_at END,
-            updated_at = now()
+        INSERT INTO endpoint_events (endpoint_id, application_id, kind, data, created_at)
+        SELECT o.id, o.application_id,
+               CASE WHEN o.opens THEN 'circuit_opened' ELSE 'circuit_closed' END,
+               CASE WHEN o.opens THEN jsonb_build_object('consecutiveFailures', o.streak, 'threshold', o.threshold, 'retryAt', now() + o.cooldown)
+                    ELSE jsonb_build_object('reason', 'succeeded', 'openedAt', o.circuit_opened_at) END,
+               now()
         FROM outcome o
-        WHERE e.id = o.id
+        WHERE o.opens OR o.closes
+        ORDER BY o.id
         """;
 
     // Operational webhooks, in the same transaction as the outcomes that cause them (so none is lost or invented):
-    // an endpoint this batch disabled (disabled_at = now(), the transaction's time) and a delivery it exhausted become
-    // messages of the operational application, fanned out by the one subscription rule. Events about the operational
-    // application itself are not emitted (no loops).
+    // an endpoint this batch disabled (disabled_at = now(), the transaction's time), a delivery it exhausted, and a circuit
+    // it opened or closed (the history entries it wrote) become messages of the operational application, fanned out by the
+    // one subscription rule. Events about the operational application itself are not emitted (no loops).
     private static readonly string OperationalSql = $"""
         WITH op AS (
             SELECT id FROM applications WHERE uid = @op_uid AND deleted_at IS NULL
@@ -159,6 +194,13 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                                       'attempts', d.attempt_count, 'lastStatusCode', d.last_status_code, 'exhaustedAt', d.updated_at)
             FROM deliveries d
             WHERE d.id = ANY(@delivery_ids) AND d.status = 'exhausted' AND d.updated_at = now()
+            UNION ALL
+            SELECT 'endpoint.' || ev.kind, ev.application_id,
+                   jsonb_build_object('applicationId', ev.application_id, 'endpointId', ev.endpoint_id, 'url', e.url,
+                                      CASE WHEN ev.kind = 'circuit_opened' THEN 'openedAt' ELSE 'closedAt' END, ev.created_at) || ev.data
+            FROM endpoint_events ev
+            JOIN endpoints e ON e.id = ev.endpoint_id
+            WHERE ev.endpoint_id = ANY(@endpoint_ids) AND ev.created_at = now()
         ), numbered AS (
             SELECT ev.*, op.id AS op_app, row_number() OVER () AS n
             FROM events ev CROSS JOIN op
@@ -252,13 +294,20 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 RateLimitPerSecond: reader.IsDBNull(15) ? null : reader.GetInt32(15),
                 RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
                 Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
-                Auth: reader.IsDBNull(18) ? null : reader.GetString(18)));
+                Auth: reader.IsDBNull(18) ? null : reader.GetString(18),
+                Probe: reader.GetBoolean(19)));
         }
         return claimed;
     }
 
     /// <summary>When failing endpoints are disabled: after this many failures in a row, failing for at least this long.</summary>
-    public readonly record struct HealthPolicy(int DisableAfterFailures, TimeSpan DisableAfter, string? OperationalApplicationUid = null);
+    public readonly record struct HealthPolicy(int DisableAfterFailures, TimeSpan DisableAfter, string? OperationalApplicationUid = null, CircuitPolicy? Circuit = null);
+
+    /// <summary>When a circuit opens (failures in a row, unless the endpoint sets its own), and how long it stays open before a probe.</summary>
+    public readonly record struct CircuitPolicy(int Threshold, TimeSpan Cooldown, TimeSpan MaxCooldown)
+    {
+        public static CircuitPolicy Default { get; } = new(5, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
+    }
 
     /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
     public async Task RecordAsync(IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
@@ -296,20 +345,46 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                     Gone: g.Any(r => r.Decision.DisableEndpoint)))
                 .OrderBy(h => h.Id, StringComparer.Ordinal)
                 .ToArray();
+            var outcomeIds = outcomes.Select(h => h.Id).ToArray();
+            // Only a failure can open a circuit, only a probe close or re-open one; a batch of plain successes (the busy
+            // path) needs none of the circuit's statements.
+            var healthFailures = results.Any(r => r.AffectsEndpointHealth && !r.Attempt.Succeeded);
+            var probes = results.Where(r => r.Probe && r.AffectsEndpointHealth).ToArray();
             if (outcomes.Length > 0)
             {
+                var circuit = health.Circuit ?? CircuitPolicy.Default;
                 var endpoints = new NpgsqlBatchCommand(UpdateEndpointsSql);
-                endpoints.Parameters.AddWithValue("id", outcomes.Select(h => h.Id).ToArray());
+                endpoints.Parameters.AddWithValue("id", outcomeIds);
                 endpoints.Parameters.AddWithValue("succeeded", outcomes.Select(h => h.Succeeded).ToArray());
                 endpoints.Parameters.AddWithValue("failures", outcomes.Select(h => h.Failures).ToArray());
                 endpoints.Parameters.AddWithValue("gone", outcomes.Select(h => h.Gone).ToArray());
+                endpoints.Parameters.AddWithValue("probes_succeeded", probes.Where(r => r.Attempt.Succeeded).Select(r => r.Attempt.DeliveryId).ToArray());
+                endpoints.Parameters.AddWithValue("probes_failed", probes.Where(r => !r.Attempt.Succeeded).Select(r => r.Attempt.DeliveryId).ToArray());
                 endpoints.Parameters.AddWithValue("disable_after_failures", health.DisableAfterFailures);
                 endpoints.Parameters.AddWithValue("disable_after_seconds", health.DisableAfter.TotalSeconds);
+                endpoints.Parameters.AddWithValue("circuit_threshold", circuit.Threshold);
+                endpoints.Parameters.AddWithValue("cooldown", circuit.Cooldown.TotalSeconds);
+                endpoints.Parameters.AddWithValue("cooldown_max", circuit.MaxCooldown.TotalSeconds);
                 batch.BatchCommands.Add(endpoints);
 
-                var park = new NpgsqlBatchCommand(DeliveryLifecycle.Park);
-                park.Parameters.AddWithValue("endpoint_ids", outcomes.Select(h => h.Id).ToArray());
-                batch.BatchCommands.Add(park);
+                // Then the deliveries follow the endpoint: parked if it was disabled, held if its circuit opened, due again
+                // (when each was due) if its circuit closed.
+                string[] transitions = [DeliveryLifecycle.Park, .. healthFailures ? [DeliveryLifecycle.Hold] : Array.Empty<string>(),
+                    .. probes.Any(r => r.Attempt.Succeeded) ? [DeliveryLifecycle.Resume] : Array.Empty<string>()];
+                foreach (var transition in transitions)
+                {
+                    var command = new NpgsqlBatchCommand(transition);
+                    command.Parameters.AddWithValue("endpoint_ids", outcomeIds);
+                    batch.BatchCommands.Add(command);
+                }
+            }
+            // A probe whose attempt says nothing about the endpoint (lost with its worker, a bug of ours) frees the way for the next.
+            var settled = results.Where(r => r.Probe && !r.AffectsEndpointHealth).Select(r => r.Attempt.DeliveryId).ToArray();
+            if (settled.Length > 0)
+            {
+                var command = new NpgsqlBatchCommand(DeliveryLifecycle.ProbeSettled);
+                command.Parameters.AddWithValue("delivery_ids", settled);
+                batch.BatchCommands.Add(command);
             }
 
             var update = new NpgsqlBatchCommand(DeliveryLifecycle.Record);
@@ -346,18 +421,19 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("token_refreshed", attempts.Select(a => a.TokenRefreshed).ToArray());
             batch.BatchCommands.Add(insert);
 
-            // Only a failure can disable an endpoint or exhaust a delivery: a batch of successes skips this. Test events
-            // are diagnostics: their failures are nobody's operational event.
-            var failed = results.Where(r => !r.Attempt.Succeeded && r.Attempt.Trigger != AttemptTrigger.Test).ToArray();
-            if (failed.Length > 0 && !string.IsNullOrEmpty(health.OperationalApplicationUid))
+            // Only a failure can disable an endpoint, exhaust a delivery or open a circuit, and only a probe close one: a batch
+            // of plain successes skips this. Test events are diagnostics: nobody's operational event.
+            var exhausted = results
+                .Where(r => !r.Attempt.Succeeded && r.Attempt.Trigger != AttemptTrigger.Test && r.Decision.Status == DeliveryStatus.Exhausted)
+                .Select(r => r.Attempt.DeliveryId).ToArray();
+            if ((healthFailures || probes.Length > 0 || exhausted.Length > 0) && !string.IsNullOrEmpty(health.OperationalApplicationUid))
             {
                 var operational = new NpgsqlBatchCommand(OperationalSql);
-                var endpointIds = failed.Where(r => r.AffectsEndpointHealth).Select(r => r.Attempt.EndpointId).Distinct().ToArray();
-                var deliveryIds = failed.Where(r => r.Decision.Status == DeliveryStatus.Exhausted).Select(r => r.Attempt.DeliveryId).ToArray();
                 operational.Parameters.AddWithValue("op_uid", health.OperationalApplicationUid);
-                operational.Parameters.AddWithValue("endpoint_ids", endpointIds);
-                operational.Parameters.AddWithValue("delivery_ids", deliveryIds);
-                operational.Parameters.AddWithValue("message_ids", Enumerable.Range(0, endpointIds.Length + deliveryIds.Length).Select(_ => Core.Ids.New(Core.Ids.Message)).ToArray());
+                operational.Parameters.AddWithValue("endpoint_ids", outcomeIds);
+                operational.Parameters.AddWithValue("delivery_ids", exhausted);
+                // At most one disabled and one circuit event per endpoint, one exhausted event per delivery.
+                operational.Parameters.AddWithValue("message_ids", Enumerable.Range(0, 2 * outcomeIds.Length + exhausted.Length).Select(_ => Core.Ids.New(Core.Ids.Message)).ToArray());
                 batch.BatchCommands.Add(operational);
             }
 
@@ -379,6 +455,17 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("due_in", releases.Select(r => r.DueIn.TotalSeconds).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Lets one probe through for each open circuit whose cool-down has passed (half-open): its held delivery that has
+    /// been due longest becomes due now, for whichever worker claims first. Returns how many circuits it probed.
+    /// </summary>
+    public async Task<int> ProbeCircuitsAsync(CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(DeliveryLifecycle.Probe);
+        command.Parameters.AddWithValue("limit", 100);
+        return await command.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>How many deliveries are due now and not yet claimed (the partial index makes this cheap).</summary>
@@ -434,7 +521,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 var custom = reader.IsDBNull(7) ? null : reader.GetFieldValue<int[]>(7);
                 var schedule = RetrySchedule.Of(custom, defaultSchedule);
                 var decision = DeliveryLifecycle.Decide(reader.GetInt32(1) + 1, AttemptOutcome.Retryable, null, schedule, Random.Shared, trigger);
-                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision));
+                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision, Probe: reader.GetBoolean(8)));
             }
         }
         if (results.Count > 0)
@@ -445,13 +532,17 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         return results.Count;
     }
 
-    /// <summary>Deletes up to <paramref name="batchSize"/> attempts, then messages (with their deliveries) older than the cut-off.</summary>
+    /// <summary>Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries) older than the cut-off.</summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
             WITH old_attempts AS (
                 DELETE FROM delivery_attempts WHERE id IN (
                     SELECT id FROM delivery_attempts WHERE started_at < @cutoff LIMIT @batch)
+                RETURNING 1
+            ), old_events AS (
+                DELETE FROM endpoint_events WHERE id IN (
+                    SELECT id FROM endpoint_events WHERE created_at < @cutoff LIMIT @batch)
                 RETURNING 1
             ), old_messages AS (
                 DELETE FROM messages WHERE id IN (
@@ -461,7 +552,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                     LIMIT @batch)
                 RETURNING 1
             )
-            SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_messages)
+            SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_events) + (SELECT count(*) FROM old_messages)
             """);
         command.Parameters.AddWithValue("cutoff", cutoff);
         command.Parameters.AddWithValue("batch", batchSize);

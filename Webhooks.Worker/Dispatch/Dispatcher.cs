@@ -30,7 +30,12 @@ public sealed partial class Dispatcher(
     private readonly DependencyOutage _unbuildable = new("Building requests", "Deliveries are handed back unsent (their schedules untouched) until they can be signed",
         logger, time);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
+    // Failed attempts (that count for health) not yet recorded, per endpoint. Until they are, the endpoint's circuit in the
+    // database cannot have heard of them: its further deliveries wait for the record (milliseconds, usually), so a burst to
+    // a dead endpoint cannot outrun the circuit breaker by however many requests fit into one record's latency.
+    private readonly ConcurrentDictionary<string, int> _unrecordedFailures = new();
     private readonly SemaphoreSlim _signal = new(0);
+    private DateTimeOffset _probedAt = DateTimeOffset.MinValue;
     private int _inFlight;
     private int _finishedSinceClaim;
     private int _wakeRequested;
@@ -133,7 +138,7 @@ public sealed partial class Dispatcher(
                     await StartAsync(claimed, settings, results.Writer);
                     // A rate-limited endpoint is left out of claims until its bucket refills: not starvation either;
                     // the wait below ends when the earliest limit lifts.
-                    capped |= !_throttledUntil.IsEmpty;
+                    capped |= !_throttledUntil.IsEmpty || !_unrecordedFailures.IsEmpty;
                     starved = claimed.Count < free && !capped;
                     LogClaimed(claimed.Count, free, Volatile.Read(ref _inFlight));
                     continue;
@@ -176,10 +181,17 @@ public sealed partial class Dispatcher(
         return timeout < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : timeout;
     }
 
-    private Task<List<ClaimedDelivery>> ClaimAsync(
+    private async Task<List<ClaimedDelivery>> ClaimAsync(
         int free, IReadOnlyDictionary<string, int> inFlightByEndpoint, IReadOnlyDictionary<string, int> inFlightByApplication, DeliveryOptions settings, CancellationToken ct)
     {
         var now = time.GetUtcNow();
+        if (now - _probedAt >= TimeSpan.FromSeconds(settings.PollIntervalSeconds))
+        {
+            // Open circuits whose cool-down has passed let one probe through (due now, so this claim may take it). Like a
+            // retry falling due, this needs no signal: once a poll interval is enough.
+            await store.ProbeCircuitsAsync(ct);
+            _probedAt = now;
+        }
         foreach (var (endpoint, until) in _throttledUntil)
         {
             if (until <= now)
@@ -188,8 +200,8 @@ public sealed partial class Dispatcher(
             }
         }
         var limits = new DeliveryStore.ClaimLimits(free, settings.MaxConcurrency, settings.MaxInFlightPerEndpoint, settings.PerApplicationCap,
-            inFlightByEndpoint, inFlightByApplication, _throttledUntil.Keys.ToArray());
-        return store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, ct);
+            inFlightByEndpoint, inFlightByApplication, _throttledUntil.Keys.Union(_unrecordedFailures.Keys).ToArray());
+        return await store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, ct);
     }
 
     private async Task StartAsync(List<ClaimedDelivery> claimed, DeliveryOptions settings, ChannelWriter<AttemptResult> results)
@@ -259,7 +271,12 @@ public sealed partial class Dispatcher(
             var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
             var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
             WorkerTelemetry.AttemptFinished(sent.Outcome, sent.Attempt.DurationMs);
-            results.TryWrite(new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision));
+            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe);
+            if (!result.Attempt.Succeeded && result.AffectsEndpointHealth)
+            {
+                _unrecordedFailures.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
+            }
+            results.TryWrite(result);
         }
         finally
         {
@@ -316,12 +333,23 @@ public sealed partial class Dispatcher(
                     await RecordWithRetryAsync([one], health, stopping);
                 }
             }
+            var heldBack = false;
             foreach (var result in batch)
             {
                 if (!result.Attempt.Succeeded)
                 {
                     LogAttemptFailed(result.Attempt.MessageId, result.Attempt.EndpointId, result.Attempt.ErrorMessage, SnakeCase.Of(result.Decision.Status));
+                    if (result.AffectsEndpointHealth)
+                    {
+                        Release(_unrecordedFailures, result.Attempt.EndpointId);
+                        heldBack = true;
+                    }
                 }
+            }
+            if (heldBack)
+            {
+                // Endpoints left out of claims until these records were written may be claimed again.
+                _signal.Release();
             }
         }
     }

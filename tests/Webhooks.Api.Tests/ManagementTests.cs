@@ -322,9 +322,20 @@ public sealed class ManagementTests(StackFixture fixture)
         Assert.Equal(endpoint.Secret, (await api.GetEndpointSecretAsync(app.Id, endpoint.Id)).Key);
 
         var invalid = await FailsAsync(HttpStatusCode.BadRequest,
-            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("gopher://example.com", TimeoutSeconds: 600)));
-        Assert.Equal(["timeoutSeconds", "url"], (await ErrorFieldsAsync(invalid)).Order());
+            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("gopher://example.com", TimeoutSeconds: 600, CircuitBreakerThreshold: 0)));
+        Assert.Equal(["circuitBreakerThreshold", "timeoutSeconds", "url"], (await ErrorFieldsAsync(invalid)).Order());
         Assert.Equal("https://example.com/v2", (await api.GetEndpointAsync(app.Id, endpoint.Id)).Url);
+
+        // The circuit breaker's threshold is the endpoint's own once set; its state is the worker's to move, closed here.
+        Assert.Null(updated.CircuitBreakerThreshold);
+        Assert.Equal(CircuitStates.Closed, updated.CircuitState);
+        var tuned = await api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("https://example.com/v2", CircuitBreakerThreshold: 20));
+        Assert.Equal(20, tuned.CircuitBreakerThreshold);
+        Assert.Equal((CircuitStates.Closed, (DateTimeOffset?)null, (DateTimeOffset?)null), (tuned.CircuitState, tuned.CircuitOpenedAt, tuned.CircuitRetryAt));
+        await FailsAsync(HttpStatusCode.BadRequest,
+            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("https://example.com/v2", CircuitBreakerThreshold: 1001)));
+        Assert.Empty((await api.ListEndpointHistoryAsync(app.Id, endpoint.Id)).Data);
+        await FailsAsync(HttpStatusCode.BadRequest, () => api.ListEndpointHistoryAsync(app.Id, endpoint.Id, iterator: "not-a-page"));
 
         // Deleted: gone from reads and from fan-out.
         await api.DeleteEndpointAsync(app.Id, endpoint.Id);

@@ -196,7 +196,7 @@ public class EndpointTests
     public void Configure_keeps_each_filter_name_once_and_defaults_the_timeout()
     {
         var endpoint = new Endpoint("app_x", "https://example.com", "whsec_x", DateTimeOffset.UtcNow);
-        endpoint.Configure("https://example.com/v2", null, ["order.created", "order.created", "order.paid"], ["eu", "eu"], null, null, null, null, null, DateTimeOffset.UtcNow);
+        endpoint.Configure("https://example.com/v2", null, ["order.created", "order.created", "order.paid"], ["eu", "eu"], null, null, null, null, null, null, DateTimeOffset.UtcNow);
         Assert.Equal(["order.created", "order.paid"], endpoint.EventTypes);
         Assert.Equal(["eu"], endpoint.Channels);
         Assert.Equal(Endpoint.DefaultTimeoutSeconds, endpoint.TimeoutSeconds);

@@ -439,6 +439,41 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await BrowserFixture.ScreenshotAsync(page, "10-message-trace");
     }
 
+    [Fact]
+    public async Task An_endpoints_open_circuit_and_its_history_are_shown_and_enabling_closes_it()
+    {
+        await fixture.Stack.WorkerAsync();
+        var admin = await fixture.Stack.AdminClientAsync();
+        var secret = WebhookSecret.Generate().ToString();
+        await using var loopback = await TestReceiver.StartAsync(secret);
+        loopback.Respond = _ => Task.FromResult<int?>(503);
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("circuit " + Guid.NewGuid().ToString("N")[..6]));
+        // One failure opens this endpoint's circuit; the worker's default cool-down (30 s) keeps it open while the page is read.
+        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn(loopback.WebhookUrl.ToString(), Secret: secret, CircuitBreakerThreshold: 1));
+        await admin.PublishAsync(app.Id, new MessageIn("order.created", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 1 })));
+        await Eventually.HoldsAsync(async () => (await admin.GetEndpointAsync(app.Id, endpoint.Id)).CircuitState == CircuitStates.Open, Patience, "the circuit opens");
+
+        var api = await fixture.Stack.ApiAsync();
+        var page = await SignedInAsync(fixture.Stack.AdminApiKey);
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}").ToString());
+        await Assertions.Expect(page.Locator("[data-testid=circuit]")).ToHaveTextAsync("open");
+        await Assertions.Expect(page.Locator("[data-testid=circuit-note]")).ToContainTextAsync("deliveries wait, unattempted");
+        await Assertions.Expect(page.Locator("[data-testid=history] tbody tr")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=history]")).ToContainTextAsync("circuit opened");
+        await Assertions.Expect(page.Locator("[data-testid=history]")).ToContainTextAsync("1 failed attempts in a row");
+        await Assertions.Expect(page.Locator("#circuitBreakerThreshold")).ToHaveValueAsync("1");
+        await BrowserFixture.ScreenshotAsync(page, "11-endpoint-circuit-open");
+
+        // Enabling starts over: the circuit closes, and the history says why; the held delivery then goes.
+        loopback.Respond = null;
+        await page.GetByRole(AriaRole.Button, new() { Name = "Disable", Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Enable", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=circuit]")).ToHaveTextAsync("closed");
+        await Assertions.Expect(page.Locator("[data-testid=history] tbody tr").First).ToContainTextAsync("the endpoint was enabled");
+        await Eventually.HoldsAsync(() => loopback.Handled.Count == 1, Patience, "the held delivery is delivered");
+        Assert.Equal(CircuitStates.Closed, (await admin.GetEndpointAsync(app.Id, endpoint.Id)).CircuitState);
+    }
+
     private static string AppIdOf(string url) => AppId().Match(url).Groups[1].Value;
 
     [GeneratedRegex("/dashboard/apps/(app_[0-9A-Z]+)")]

@@ -12,8 +12,10 @@ public sealed class RecoveryTests(StackFixture fixture)
     {
         await fixture.Stack.WorkerAsync();
         var healthy = false;
+        // Five failures in a row: more than the circuit breaker's default threshold, which would hold the resend and the
+        // recovered deliveries until a probe (CircuitBreakerTests); this test is about resend and recover alone.
         await using var s = await Scenario.CreateAsync(await fixture.Stack.AdminClientAsync(),
-            e => e with { RetrySchedule = [0] }, _ => Task.FromResult(healthy ? null : (int?)500));
+            e => e with { RetrySchedule = [0], CircuitBreakerThreshold = 100 }, _ => Task.FromResult(healthy ? null : (int?)500));
         // One delivery exhausted before the time recovery starts from: it stays exhausted.
         var before = await s.PublishAsync(0);
         await s.WaitForStatusAsync(before.Id, "exhausted", TimeSpan.FromSeconds(20));

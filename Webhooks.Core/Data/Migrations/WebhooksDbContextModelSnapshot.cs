@@ -160,6 +160,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("endpoint_id");
 
+                    b.Property<DateTimeOffset?>("HeldDueAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("held_due_at");
+
                     b.Property<int?>("LastStatusCode")
                         .HasColumnType("integer")
                         .HasColumnName("last_status_code");
@@ -208,6 +212,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("NextAttemptAt")
                         .HasDatabaseName("ix_deliveries_due")
                         .HasFilter("status IN ('pending', 'failed')");
+
+                    b.HasIndex("EndpointId", "HeldDueAt")
+                        .HasDatabaseName("ix_deliveries_held")
+                        .HasFilter("held_due_at IS NOT NULL");
 
                     b.HasIndex("EndpointId", "Id")
                         .HasDatabaseName("ix_deliveries_endpoint_id_id");
@@ -335,6 +343,26 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text[]")
                         .HasColumnName("channels");
 
+                    b.Property<int?>("CircuitBreakerThreshold")
+                        .HasColumnType("integer")
+                        .HasColumnName("circuit_breaker_threshold");
+
+                    b.Property<DateTimeOffset?>("CircuitOpenedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("circuit_opened_at");
+
+                    b.Property<long?>("CircuitProbeId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("circuit_probe_id");
+
+                    b.Property<int>("CircuitReopens")
+                        .HasColumnType("integer")
+                        .HasColumnName("circuit_reopens");
+
+                    b.Property<DateTimeOffset?>("CircuitRetryAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("circuit_retry_at");
+
                     b.Property<int>("ConsecutiveFailures")
                         .HasColumnType("integer")
                         .HasColumnName("consecutive_failures");
@@ -426,7 +454,56 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("ApplicationId")
                         .HasDatabaseName("ix_endpoints_application_id");
 
+                    b.HasIndex("CircuitRetryAt")
+                        .HasDatabaseName("ix_endpoints_circuit_retry_at")
+                        .HasFilter("circuit_retry_at IS NOT NULL");
+
                     b.ToTable("endpoints", (string)null);
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.EndpointEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ApplicationId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("application_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Data")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("data");
+
+                    b.Property<string>("EndpointId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("endpoint_id");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.HasKey("Id")
+                        .HasName("pk_endpoint_events");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_endpoint_events_created_at");
+
+                    b.HasIndex("EndpointId", "Id")
+                        .HasDatabaseName("ix_endpoint_events_endpoint_id_id");
+
+                    b.ToTable("endpoint_events", (string)null);
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.EventType", b =>
@@ -630,6 +707,16 @@ namespace Webhooks.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_endpoints_applications_application_id");
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.EndpointEvent", b =>
+                {
+                    b.HasOne("Webhooks.Core.Data.Endpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_endpoint_events_endpoints_endpoint_id");
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.EventType", b =>

@@ -19,6 +19,7 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
     public Endpoint? Endpoint { get; private set; }
     public EndpointStatsOut? Stats { get; private set; }
     public IReadOnlyList<AttemptOut> Attempts { get; private set; } = [];
+    public IReadOnlyList<EndpointEventOut> History { get; private set; } = [];
     public IReadOnlyList<string> EventTypeNames { get; private set; } = [];
     public EndpointForm Form { get; private set; } = new();
     public string? RotatedSecret { get; private set; }
@@ -148,6 +149,17 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         return Done($"{requeued} failed or exhausted deliveries queued again.");
     }
 
+    /// <summary>One line for a history entry, from what went with it.</summary>
+    public static string Describe(EndpointEventOut entry)
+    {
+        string? Text(string name) => !entry.Data.TryGetProperty(name, out var value) ? null
+            : value.ValueKind == System.Text.Json.JsonValueKind.String && value.TryGetDateTimeOffset(out var at) ? Display.Time(at)
+            : value.ToString();
+        return entry.Kind == EndpointEvent.CircuitOpenedKind
+            ? $"{Text("consecutiveFailures")} failed attempts in a row; first probe at {Text("retryAt")}"
+            : Text("reason") == "enabled" ? $"the endpoint was enabled (open since {Text("openedAt")})" : $"a delivery succeeded (open since {Text("openedAt")})";
+    }
+
     private IActionResult Done(string notice)
     {
         Notice = notice;
@@ -178,6 +190,7 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         }
         Attempts = (await attempts.PageAsync(new AttemptQuery(Limit: 25), ct)).Data;
         EventTypeNames = await eventTypes.OrderBy(t => t.Name).Select(t => t.Name).Take(200).ToListAsync(ct);
+        History = (await Db.EndpointEvents.Where(v => v.EndpointId == Endpoint!.Id).PageAsync(new HistoryQuery(Limit: 10), ct)).Data;
         Form = EndpointForm.Of(Endpoint!);
         return Page();
     }
