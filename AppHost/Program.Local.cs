@@ -116,6 +116,9 @@ try
         services.Add((service.Process, new Uri($"http://localhost:{port}/")));
     }
     await StartServiceAsync("api", ServiceProject.Api(repositoryRoot), EnvironmentFor("api", apiPort), apiPort, data);
+    // Workers after the API is healthy, as Aspire mode's WaitFor(api): the API migrates the database and makes the data
+    // protection key that workers only read, so a first start does not show them failing to find one.
+    await ServiceProject.WaitHealthyAsync(services[0].Process, services[0].Url, TimeSpan.FromSeconds(90), stopping.Token);
     for (var i = 0; i < workerPorts.Length; i++)
     {
         await StartServiceAsync($"worker-{i + 1}", ServiceProject.Worker(repositoryRoot), EnvironmentFor("worker", workerPorts[i]), workerPorts[i], data);

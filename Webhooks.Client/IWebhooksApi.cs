@@ -41,6 +41,15 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/messages/{messageId}/endpoints/{endpointId}/resend")]
     Task<DeliveryOut> ResendAsync(string appId, string messageId, string endpointId, CancellationToken cancellationToken = default);
 
+    [Post("/api/v1/apps/{appId}/portal-links")]
+    Task<PortalLinkCreated> CreatePortalLinkAsync(string appId, [Body] PortalLinkIn input, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/portal-links")]
+    Task<ListResponse<PortalLinkOut>> ListPortalLinksAsync(string appId, CancellationToken cancellationToken = default);
+
+    [Delete("/api/v1/apps/{appId}/portal-links/{linkId}")]
+    Task RevokePortalLinkAsync(string appId, string linkId, CancellationToken cancellationToken = default);
+
     [Post("/api/v1/api-keys")]
     Task<ApiKeyCreated> CreateApiKeyAsync([Body] ApiKeyIn input, CancellationToken cancellationToken = default);
 

@@ -20,8 +20,47 @@ public interface IEndpointSettings
     IReadOnlyDictionary<string, string>? Headers { get; }
     IReadOnlyDictionary<string, string>? Metadata { get; }
     IReadOnlyList<int>? RetrySchedule { get; }
+    EndpointAuthIn? Auth { get; }
     int? CircuitBreakerThreshold { get; }
 }
+
+/// <summary>
+/// How the worker authenticates to the endpoint, beyond the signature. <see cref="Type"/> is <c>basic</c>
+/// (<see cref="Username"/>, <see cref="Password"/>), <c>header</c> (<see cref="Name"/>, <see cref="Value"/>),
+/// <c>oauth2-client-credentials</c> (<see cref="TokenUrl"/>, <see cref="ClientId"/>, <see cref="ClientSecret"/>, optional
+/// <see cref="Scope"/> and <see cref="Audience"/>) or <c>mtls</c> (only <see cref="ClientCertificate"/>); a client
+/// certificate can go with any type. Write-only: the secrets are never returned. On update, a secret left out
+/// (null) keeps the stored one while the type, the endpoint's origin and the token URL stay the same.
+/// </summary>
+public sealed record EndpointAuthIn(
+    string Type,
+    string? Username = null,
+    string? Password = null,
+    string? Name = null,
+    string? Value = null,
+    string? TokenUrl = null,
+    string? ClientId = null,
+    string? ClientSecret = null,
+    string? Scope = null,
+    string? Audience = null,
+    ClientCertificateIn? ClientCertificate = null);
+
+/// <summary>A client certificate for mutual TLS: the certificate and its unencrypted private key, both PEM.</summary>
+public sealed record ClientCertificateIn(string Certificate, string? PrivateKey = null);
+
+/// <summary>An endpoint's authentication without its secrets (no password, header value, client secret or private key).</summary>
+public sealed record EndpointAuthOut(
+    string Type,
+    string? Username = null,
+    string? Name = null,
+    string? TokenUrl = null,
+    string? ClientId = null,
+    string? Scope = null,
+    string? Audience = null,
+    ClientCertificateOut? ClientCertificate = null);
+
+/// <summary>The client certificate's public facts.</summary>
+public sealed record ClientCertificateOut(string Subject, string Thumbprint, DateTimeOffset NotAfter);
 
 public sealed record EndpointIn(
     string Url,
@@ -34,6 +73,7 @@ public sealed record EndpointIn(
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
+    EndpointAuthIn? Auth = null,
     int? CircuitBreakerThreshold = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
@@ -47,6 +87,7 @@ public sealed record EndpointUpdateIn(
     IReadOnlyDictionary<string, string>? Headers = null,
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
+    EndpointAuthIn? Auth = null,
     int? CircuitBreakerThreshold = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
@@ -101,7 +142,8 @@ public sealed record EndpointOut(
     DateTimeOffset? CircuitOpenedAt,
     DateTimeOffset? CircuitRetryAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt,
+    EndpointAuthOut? Auth = null);
 
 /// <summary>The values of <see cref="EndpointOut.CircuitState"/>.</summary>
 public static class CircuitStates
@@ -167,7 +209,8 @@ public sealed record AttemptOut(
     IReadOnlyDictionary<string, string>? ResponseHeaders,
     string? ResponseBody,
     string? ErrorKind,
-    string? ErrorMessage);
+    string? ErrorMessage,
+    bool TokenRefreshed = false);
 
 /// <summary>A page of a list; pass <see cref="Iterator"/> back to get the next one, until <see cref="Done"/>.</summary>
 public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? Iterator, bool Done);
@@ -184,3 +227,19 @@ public sealed record ApiKeyCreated(string Id, string Key, ApiKeyOut ApiKey);
 public sealed record RecoverIn(DateTimeOffset Since);
 
 public sealed record RecoverOut(int Requeued);
+
+/// <summary>
+/// A portal link to create: a one-time sign-in to the dashboard for one application's own users. Every field is
+/// optional: the lifetime defaults to the server's <c>Webhooks:Dashboard:PortalLinkLifetimeSeconds</c> (1 h).
+/// </summary>
+/// <param name="ExpiresInSeconds">How long the link, and the session it opens, lasts: 1 s to 24 h.</param>
+/// <param name="ReadOnly">The session may look but not change anything.</param>
+/// <param name="AllowedEventTypes">The only event types the session's endpoints may subscribe to and its message lists show.</param>
+public sealed record PortalLinkIn(int? ExpiresInSeconds = null, bool? ReadOnly = null, IReadOnlyList<string>? AllowedEventTypes = null);
+
+/// <summary>A new portal link: the URL (shown this once; only its hash is stored) and when it, and its session, end.</summary>
+public sealed record PortalLinkCreated(string Id, string Url, DateTimeOffset ExpiresAt);
+
+/// <summary>A portal link as stored: never its token.</summary>
+public sealed record PortalLinkOut(string Id, bool ReadOnly, IReadOnlyList<string>? AllowedEventTypes, DateTimeOffset ExpiresAt,
+    DateTimeOffset? UsedAt, DateTimeOffset? RevokedAt, DateTimeOffset CreatedAt);

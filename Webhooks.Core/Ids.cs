@@ -8,6 +8,7 @@ public static class Ids
 {
     public const string Application = "app";
     public const string ApiKey = "key";
+    public const string PortalLink = "plk";
     public const string EventType = "evt";
     public const string Endpoint = "ep";
     public const string Message = "msg";

@@ -6,7 +6,7 @@ namespace Webhooks.Receiver.Sdk.Redis;
 /// <summary>
 /// Replay protection shared by every instance of a receiver. A claim is one atomic <c>SET NX</c> with an expiry
 /// (never a read followed by a write), so two instances receiving the same webhook at once cannot both handle it.
-/// A handled id is kept for <see cref="RedisReplayStoreOptions.HandledRetention"/> (48 hours by default), longer
+/// A handled id is kept for <see cref="RedisReplayStoreOptions.HandledRetention"/> (72 hours by default), longer
 /// than the sender's retries, so a late retry of a handled webhook is answered 2xx without running the handler.
 /// </summary>
 public sealed class RedisReplayStore : IWebhookReplayStore

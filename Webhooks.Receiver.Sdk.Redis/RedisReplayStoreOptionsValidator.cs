@@ -13,7 +13,7 @@ internal sealed class RedisReplayStoreOptionsValidator : IValidateOptions<RedisR
         }
         if (options.HandledRetention < TimeSpan.FromHours(1) || options.HandledRetention > TimeSpan.FromDays(30))
         {
-            failures.Add($"{nameof(RedisReplayStoreOptions)}.{nameof(RedisReplayStoreOptions.HandledRetention)} is {options.HandledRetention}; it must be from 1 hour to 30 days (default 48 hours, longer than the sender's retries).");
+            failures.Add($"{nameof(RedisReplayStoreOptions)}.{nameof(RedisReplayStoreOptions.HandledRetention)} is {options.HandledRetention}; it must be from 1 hour to 30 days (default 72 hours, longer than the sender's retries).");
         }
         if (options.ClaimTimeout < TimeSpan.FromSeconds(1) || options.ClaimTimeout > TimeSpan.FromHours(1))
         {

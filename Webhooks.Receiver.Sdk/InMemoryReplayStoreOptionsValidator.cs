@@ -12,7 +12,7 @@ internal sealed class InMemoryReplayStoreOptionsValidator : IValidateOptions<InM
         var failures = new List<string>();
         if (options.HandledRetention < MinRetention || options.HandledRetention > MaxRetention)
         {
-            failures.Add($"{nameof(InMemoryReplayStoreOptions)}.{nameof(InMemoryReplayStoreOptions.HandledRetention)} is {options.HandledRetention}; it must be from 1 hour to 30 days (default 48 hours, longer than the sender's retries).");
+            failures.Add($"{nameof(InMemoryReplayStoreOptions)}.{nameof(InMemoryReplayStoreOptions.HandledRetention)} is {options.HandledRetention}; it must be from 1 hour to 30 days (default 72 hours, longer than the sender's retries).");
         }
         if (options.MaxHandledIds < 1)
         {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
 using Webhooks.Api.Infrastructure;
@@ -12,7 +13,14 @@ namespace Webhooks.Api.Dashboard;
 public static class DashboardExtensions
 {
     public const string Scheme = "Dashboard";
+    /// <summary>Sessions opened by a portal link: their own cookie, usable inside another site's frame.</summary>
+    public const string PortalScheme = "DashboardPortal";
+    /// <summary>The dashboard's pages authenticate with this: the portal session when its cookie is there, else the API-key session.</summary>
+    public const string SessionScheme = "DashboardSession";
     public const string Policy = "Dashboard";
+    /// <summary>Pages for API-key sessions only (the applications list): a portal session gets 403.</summary>
+    public const string KeyPolicy = "DashboardKey";
+    public const string PortalCookie = "webhooks_portal";
 
     public static WebApplicationBuilder AddWebhooksDashboard(this WebApplicationBuilder builder)
     {
@@ -20,9 +28,13 @@ public static class DashboardExtensions
         services.AddRazorPages(o =>
         {
             o.Conventions.AuthorizeFolder("/Dashboard", Policy);
+            o.Conventions.AuthorizePage("/Dashboard/Apps/Index", KeyPolicy);
             o.Conventions.AllowAnonymousToPage("/Dashboard/SignIn");
-        });
+            o.Conventions.AllowAnonymousToPage("/Dashboard/Portal");
+        }).AddMvcOptions(o => o.Filters.Add(new PortalActionFilter()));
         services.AddAuthentication()
+            .AddPolicyScheme(SessionScheme, null, o => o.ForwardDefaultSelector = context =>
+                context.Request.Cookies.ContainsKey(PortalCookie) ? PortalScheme : Scheme)
             .AddCookie(Scheme, o =>
             {
                 o.Cookie.Name = "webhooks_dashboard";
@@ -45,22 +57,103 @@ public static class DashboardExtensions
                         context.RejectPrincipal();
                     }
                 };
+            })
+            .AddCookie(PortalScheme, o =>
+            {
+                // Framed by the tenant's own site, every request from the frame is cross-site: only SameSite=None cookies
+                // go with it, and browsers take those only when Secure. Partitioned (CHIPS) keeps the cookie working where
+                // third-party cookies are blocked: it is kept per embedding site.
+                o.Cookie.Name = PortalCookie;
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.None;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+                o.Cookie.Extensions.Add("Partitioned");
+                o.Cookie.Path = "/dashboard";
+                o.LoginPath = "/dashboard/portal";
+                o.LogoutPath = "/dashboard/signout";
+                // The session lasts as long as its link: no sliding, the expiry is the link's (set at sign-in).
+                o.SlidingExpiration = false;
+                o.ExpireTimeSpan = TimeSpan.FromSeconds(DashboardOptions.MaxPortalLinkLifetimeSeconds);
+                o.Events.OnRedirectToAccessDenied = context =>
+                {
+                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    return Task.CompletedTask;
+                };
+                // A revoked or expired link (database clock), or a deleted application, ends the session at its next request.
+                o.Events.OnValidatePrincipal = async context =>
+                {
+                    var linkId = context.Principal?.FindFirst(PortalSession.LinkClaim)?.Value;
+                    var db = context.HttpContext.RequestServices.GetRequiredService<WebhooksDbContext>();
+                    if (linkId is null || !await PortalLinks.PortalLinkStore.StillValidAsync(db, linkId, context.HttpContext.RequestAborted))
+                    {
+                        context.RejectPrincipal();
+                        await context.HttpContext.SignOutAsync(PortalScheme);
+                    }
+                };
             });
-        services.AddAuthorizationBuilder().AddPolicy(Policy, p => p.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
-        services.AddAntiforgery(o =>
-        {
-            o.Cookie.Name = "webhooks_dashboard_csrf";
-            o.Cookie.Path = "/dashboard";
-            o.Cookie.SameSite = SameSiteMode.Strict;
-        });
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policy, p => p.AddAuthenticationSchemes(SessionScheme).RequireAuthenticatedUser())
+            .AddPolicy(KeyPolicy, p => p.AddAuthenticationSchemes(SessionScheme).RequireAuthenticatedUser()
+                .RequireAssertion(context => PortalSession.Of(context.User) is null));
+        services.AddAntiforgery(o => o.Cookie = new SessionCookie { Name = "webhooks_dashboard_csrf" });
+        // The one-line notice after an action travels in the TempData cookie: it follows the session's cookie policy too.
+        services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(o => o.Cookie = new SessionCookie { Name = "webhooks_dashboard_notice" });
         // Data protection keys live in Postgres (AddWebhooksData): sessions and forms survive a restart and work on every API instance.
         services.AddScoped<DashboardQueries>();
         services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }
 
+    /// <summary>
+    /// The dashboard's other cookies (antiforgery, notices): SameSite=Strict for API-key sessions; in a portal session
+    /// (which may be framed by another site) SameSite=None, Secure and Partitioned like the session's own cookie, or no
+    /// framed form could be posted.
+    /// </summary>
+    private sealed class SessionCookie : CookieBuilder
+    {
+        public SessionCookie()
+        {
+            Path = "/dashboard";
+            SameSite = SameSiteMode.Strict;
+            HttpOnly = true;
+            SecurePolicy = CookieSecurePolicy.None;
+            IsEssential = true;
+        }
+
+        public override CookieOptions Build(HttpContext context, DateTimeOffset expiresFrom)
+        {
+            var options = base.Build(context, expiresFrom);
+            if (context.Request.Cookies.ContainsKey(PortalCookie))
+            {
+                options.SameSite = SameSiteMode.None;
+                options.Secure = true;
+                options.Extensions.Add("Partitioned");
+            }
+            return options;
+        }
+    }
+
     public static WebApplication MapWebhooksDashboard(this WebApplication app)
     {
+        // Who may frame the dashboard: itself, and the origins of Webhooks:Dashboard:FrameAncestors (the tenants' sites
+        // that embed portal sessions). X-Frame-Options cannot list origins: it is sent (SAMEORIGIN) only when none is
+        // configured, for browsers without CSP. An API-key session's cookie is SameSite=Strict: never sent to a frame
+        // on another site, so only portal sessions can be used framed.
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DashboardOptions>>().Value;
+        var framing = string.Join(' ', options.FrameAncestors.Select(o => o.TrimEnd('/')).Prepend("'self'"));
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/dashboard"))
+            {
+                context.Response.Headers.ContentSecurityPolicy = "frame-ancestors " + framing;
+                if (options.FrameAncestors.Length == 0)
+                {
+                    context.Response.Headers.XFrameOptions = "SAMEORIGIN";
+                }
+                context.Response.Headers.XContentTypeOptions = "nosniff";
+            }
+            return next(context);
+        });
         app.MapRazorPages();
         return app;
     }

@@ -14,12 +14,44 @@ public sealed class DashboardOptions : IValidatableObject
     /// </summary>
     public string? TraceUrlTemplate { get; set; }
 
+    /// <summary>The longest a portal link (and the session it opens) may last: 24 h.</summary>
+    public const int MaxPortalLinkLifetimeSeconds = 24 * 3600;
+
+    /// <summary>How long a portal link lasts when its request does not say: 1 h.</summary>
+    [Range(1, MaxPortalLinkLifetimeSeconds)]
+    public int PortalLinkLifetimeSeconds { get; set; } = 3600;
+
+    /// <summary>
+    /// The dashboard's public base URL (<c>https://webhooks.example.com</c>) that portal links start with; unset, the
+    /// base URL of the request that created the link.
+    /// </summary>
+    public string? PublicUrl { get; set; }
+
+    /// <summary>
+    /// Origins that may show the dashboard in a frame (<c>https://app.example.com</c>), besides the dashboard itself:
+    /// the <c>frame-ancestors</c> of its Content-Security-Policy.
+    /// </summary>
+    public string[] FrameAncestors { get; set; } = [];
+
     /// <summary>The link for one trace, or null when no template is set.</summary>
     public string? TraceUrl(string traceId) =>
         string.IsNullOrEmpty(TraceUrlTemplate) ? null : TraceUrlTemplate.Replace(TraceIdPlaceholder, Uri.EscapeDataString(traceId), StringComparison.Ordinal);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (!string.IsNullOrEmpty(PublicUrl) && (!Uri.TryCreate(PublicUrl, UriKind.Absolute, out var publicUrl) || publicUrl.Scheme is not ("http" or "https")))
+        {
+            yield return new ValidationResult($"{SectionName}:PublicUrl must be an absolute http(s) URL, e.g. https://webhooks.example.com.", [nameof(PublicUrl)]);
+        }
+        foreach (var origin in FrameAncestors)
+        {
+            if (!IsOrigin(origin))
+            {
+                yield return new ValidationResult(
+                    $"{SectionName}:FrameAncestors holds origins such as https://app.example.com (scheme, host and optional port, nothing else); '{origin}' is not one.",
+                    [nameof(FrameAncestors)]);
+            }
+        }
         if (string.IsNullOrEmpty(TraceUrlTemplate))
         {
             yield break;
@@ -33,4 +65,10 @@ public sealed class DashboardOptions : IValidatableObject
                 [nameof(TraceUrlTemplate)]);
         }
     }
+
+    /// <summary>An origin as CSP's frame-ancestors takes it: http(s), a host, an optional port, no path, query or quote.</summary>
+    private static bool IsOrigin(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+        && uri.GetLeftPart(UriPartial.Authority).Equals(value.TrimEnd('/'), StringComparison.OrdinalIgnoreCase)
+        && !value.Any(c => char.IsWhiteSpace(c) || c is ';' or ',' or '\'' or '"');
 }

@@ -16,6 +16,9 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
 
     public ApiCaller Caller => ApiCaller.From(User);
 
+    /// <summary>The portal link's session, when a tenant's user signed in with one; null for an API-key session.</summary>
+    public PortalSession? Portal => PortalSession.Of(User);
+
     /// <summary>Set by an action before its redirect; shown once on the next page.</summary>
     [TempData]
     public string? Notice { get; set; }
@@ -27,6 +30,21 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
     {
         Application = await Db.FindApplicationAsync(Caller, appId, HttpContext.RequestAborted);
         return Application is not null;
+    }
+
+    /// <summary>
+    /// In a portal session restricted to some event types: false, with the error added and the answer set to 422, when
+    /// an endpoint would subscribe to others (or, with none named, to every one).
+    /// </summary>
+    protected bool MaySubscribe(IReadOnlyList<string>? eventTypes)
+    {
+        if (Portal is not { } portal || portal.MaySubscribe(eventTypes))
+        {
+            return true;
+        }
+        ModelState.AddModelError("eventTypes", portal.SubscriptionRule);
+        Response.StatusCode = StatusCodes.Status422UnprocessableEntity;
+        return false;
     }
 
     /// <summary>Puts FluentValidation's failures on the form, under the field names the form uses.</summary>

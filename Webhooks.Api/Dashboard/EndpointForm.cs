@@ -15,15 +15,64 @@ public sealed class EndpointForm
     public string? TimeoutSeconds { get; set; }
     public string? CircuitBreakerThreshold { get; set; }
 
-    public static EndpointForm Of(Endpoint e) => new()
+    // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
+    // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
+    // and token URL stay the same).
+    public string? AuthType { get; set; }
+    public string? AuthUsername { get; set; }
+    public string? AuthPassword { get; set; }
+    public string? AuthHeaderName { get; set; }
+    public string? AuthHeaderValue { get; set; }
+    public string? AuthTokenUrl { get; set; }
+    public string? AuthClientId { get; set; }
+    public string? AuthClientSecret { get; set; }
+    public string? AuthScope { get; set; }
+    public string? AuthAudience { get; set; }
+    public string? AuthCertificate { get; set; }
+    public string? AuthPrivateKey { get; set; }
+    /// <summary>The stored client certificate, shown (never its key).</summary>
+    public ClientCertificateOut? StoredCertificate { get; set; }
+
+    public static EndpointForm Of(Endpoint e)
     {
-        Url = e.Url,
-        Description = e.Description,
-        EventTypes = string.Join(", ", e.EventTypes),
-        RateLimitPerSecond = e.RateLimitPerSecond?.ToString(CultureInfo.InvariantCulture),
-        TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
-        CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
-    };
+        var auth = Endpoints.EndpointAuthRules.OutOf(e.AuthSummary);
+        return new()
+        {
+            Url = e.Url,
+            Description = e.Description,
+            EventTypes = string.Join(", ", e.EventTypes),
+            RateLimitPerSecond = e.RateLimitPerSecond?.ToString(CultureInfo.InvariantCulture),
+            TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
+            CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
+            AuthType = auth?.Type,
+            AuthUsername = auth?.Username,
+            AuthHeaderName = auth?.Name,
+            AuthTokenUrl = auth?.TokenUrl,
+            AuthClientId = auth?.ClientId,
+            AuthScope = auth?.Scope,
+            AuthAudience = auth?.Audience,
+            StoredCertificate = auth?.ClientCertificate,
+        };
+    }
+
+    /// <summary>The <c>auth</c> of the API's input: null for no authentication; each type carries only its own fields.</summary>
+    public EndpointAuthIn? Auth()
+    {
+        var type = Blank(AuthType);
+        if (type is null or "none")
+        {
+            return null;
+        }
+        var certificate = Blank(AuthCertificate) is { } pem ? new ClientCertificateIn(pem, Blank(AuthPrivateKey)) : null;
+        return type switch
+        {
+            Core.Data.EndpointAuth.Basic => new EndpointAuthIn(type, Username: Blank(AuthUsername), Password: Empty(AuthPassword), ClientCertificate: certificate),
+            Core.Data.EndpointAuth.Header => new EndpointAuthIn(type, Name: Blank(AuthHeaderName), Value: Empty(AuthHeaderValue), ClientCertificate: certificate),
+            Core.Data.EndpointAuth.OAuth2ClientCredentials => new EndpointAuthIn(type, TokenUrl: Blank(AuthTokenUrl), ClientId: Blank(AuthClientId),
+                ClientSecret: Empty(AuthClientSecret), Scope: Blank(AuthScope), Audience: Blank(AuthAudience), ClientCertificate: certificate),
+            _ => new EndpointAuthIn(type, ClientCertificate: certificate),
+        };
+    }
 
     /// <summary>The create input, or null (with the errors added) when a number does not parse.</summary>
     public EndpointIn? ToInput(ModelStateDictionary errors)
@@ -35,7 +84,7 @@ public sealed class EndpointForm
         {
             return null;
         }
-        return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout,
+        return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
             CircuitBreakerThreshold: threshold);
     }
 
@@ -43,10 +92,13 @@ public sealed class EndpointForm
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.CircuitBreakerThreshold)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    /// <summary>A secret as typed (spaces may belong to it); empty: none given.</summary>
+    private static string? Empty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static List<string>? List(string? value) =>
         string.IsNullOrWhiteSpace(value) ? null : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();

@@ -8,7 +8,7 @@ namespace Webhooks.Api.Endpoints;
 
 public sealed class EndpointInValidator : EndpointSettingsValidator<EndpointIn>
 {
-    public EndpointInValidator(IConfiguration configuration) : base(configuration)
+    public EndpointInValidator(IConfiguration configuration, TimeProvider time) : base(configuration, time)
     {
         RuleFor(e => e.Secret!).Must(s => WebhookSecret.TryParse(s, out _, out _))
             .WithMessage($"'secret' must be '{WebhookSecret.Prefix}' followed by the base64 of {WebhookSecret.MinKeyBytes} to {WebhookSecret.MaxKeyBytes} bytes.")
@@ -16,12 +16,12 @@ public sealed class EndpointInValidator : EndpointSettingsValidator<EndpointIn>
     }
 }
 
-public sealed class EndpointUpdateInValidator(IConfiguration configuration) : EndpointSettingsValidator<EndpointUpdateIn>(configuration);
+public sealed class EndpointUpdateInValidator(IConfiguration configuration, TimeProvider time) : EndpointSettingsValidator<EndpointUpdateIn>(configuration, time);
 
 /// <summary>The rules an endpoint's settings follow, on create and on update.</summary>
 public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where T : IEndpointSettings
 {
-    protected EndpointSettingsValidator(IConfiguration configuration)
+    protected EndpointSettingsValidator(IConfiguration configuration, TimeProvider time)
     {
         var httpsOnly = configuration.GetValue<bool>("Webhooks:RequireHttps");
         RuleFor(e => e.Url).NotEmpty().MaximumLength(UrlRules.MaxUrlLength).Must(url => UrlRules.IsWebUrl(url, httpsOnly))
@@ -40,6 +40,7 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
         RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
             .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
+        RuleFor(e => e.Auth!).SetValidator(new EndpointAuthInValidator(configuration, time)).When(e => e.Auth is not null);
     }
 }
 

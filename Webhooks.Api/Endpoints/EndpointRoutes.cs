@@ -40,7 +40,8 @@ public static class EndpointRoutes
     internal static EndpointOut ToOut(this Endpoint e) => new(
         e.Id, e.Url, e.Description, e.EventTypes, e.Channels, e.RateLimitPerSecond, e.TimeoutSeconds, e.RetrySchedule,
         e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt,
-        e.CircuitBreakerThreshold, e.CircuitState.ToWire(), e.CircuitOpenedAt, e.CircuitRetryAt, e.CreatedAt, e.UpdatedAt);
+        e.CircuitBreakerThreshold, e.CircuitState.ToWire(), e.CircuitOpenedAt, e.CircuitRetryAt, e.CreatedAt, e.UpdatedAt,
+        EndpointAuthRules.OutOf(e.AuthSummary));
 
     /// <summary>The contract's spelling of a circuit state (<see cref="CircuitStates"/>).</summary>
     internal static string ToWire(this CircuitState state) => state switch
@@ -56,11 +57,15 @@ public static class EndpointRoutes
     internal static Task<Endpoint?> FindEndpointAsync(this WebhooksDbContext db, Tenant tenant, string endpointId, CancellationToken ct) =>
         db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == tenant.Application.Id, ct);
 
-    private static async Task<Results<Created<EndpointCreated>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<EndpointCreated>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         Tenant tenant, EndpointIn input, EndpointService service, CancellationToken ct)
     {
         var application = tenant.Application;
-        var endpoint = await service.CreateAsync(application, input, ct);
+        var (endpoint, errors) = await service.CreateAsync(application, input, ct);
+        if (endpoint is null)
+        {
+            return Problems.Invalid(errors!);
+        }
         return TypedResults.Created(
             $"/api/v1/apps/{application.Id}/endpoints/{endpoint.Id}",
             new EndpointCreated(endpoint.Id, endpoint.Url, service.SecretOf(endpoint).Key, endpoint.ToOut()));
@@ -87,7 +92,7 @@ public static class EndpointRoutes
         return endpoint is null ? Problems.NotFound($"Endpoint '{endpointId}'") : TypedResults.Ok(endpoint.ToOut());
     }
 
-    private static async Task<Results<Ok<EndpointOut>, ProblemHttpResult>> UpdateAsync(
+    private static async Task<Results<Ok<EndpointOut>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         Tenant tenant, string endpointId, EndpointUpdateIn input, WebhooksDbContext db, EndpointService service, CancellationToken ct)
     {
         var endpoint = await db.FindEndpointAsync(tenant, endpointId, ct);
@@ -95,8 +100,8 @@ public static class EndpointRoutes
         {
             return Problems.NotFound($"Endpoint '{endpointId}'");
         }
-        await service.UpdateAsync(endpoint, input, ct);
-        return TypedResults.Ok(endpoint.ToOut());
+        var errors = await service.UpdateAsync(endpoint, input, ct);
+        return errors is null ? TypedResults.Ok(endpoint.ToOut()) : Problems.Invalid(errors);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(

@@ -16,21 +16,50 @@ public sealed class EndpointService(
     WebhooksDbContext db, MessagePublisher publisher, PayloadSchemas schemas, DispatchSignal signal, SecretProtector secrets, TimeProvider time,
     IConfiguration configuration)
 {
-    public async Task<Endpoint> CreateAsync(Application application, EndpointIn input, CancellationToken ct)
+    /// <summary>The new endpoint, or the errors of its <c>auth</c> (a secret missing).</summary>
+    public async Task<(Endpoint? Endpoint, Dictionary<string, string[]>? Errors)> CreateAsync(Application application, EndpointIn input, CancellationToken ct)
     {
+        var auth = EndpointAuthRules.Resolve(input.Auth, input.Url, null, null);
+        if (auth.Errors is not null)
+        {
+            return (null, auth.Errors);
+        }
         var secret = input.Secret is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Secret);
         var now = time.GetUtcNow();
         var endpoint = new Endpoint(application.Id, input.Url, secrets.Protect(secret.ToString()), now);
         Configure(endpoint, input, now);
+        SetAuth(endpoint, auth.Auth, now);
         db.Endpoints.Add(endpoint);
         await db.SaveChangesAsync(ct);
-        return endpoint;
+        return (endpoint, null);
     }
 
-    public async Task UpdateAsync(Endpoint endpoint, IEndpointSettings input, CancellationToken ct)
+    /// <summary>Replaces the endpoint's settings; null, or the errors of its <c>auth</c> (nothing is changed then).</summary>
+    public async Task<Dictionary<string, string[]>?> UpdateAsync(Endpoint endpoint, IEndpointSettings input, CancellationToken ct)
     {
-        Configure(endpoint, input, time.GetUtcNow());
+        var auth = EndpointAuthRules.Resolve(input.Auth, input.Url, AuthOf(endpoint), endpoint.Url);
+        if (auth.Errors is not null)
+        {
+            return auth.Errors;
+        }
+        var now = time.GetUtcNow();
+        Configure(endpoint, input, now);
+        SetAuth(endpoint, auth.Auth, now);
         await db.SaveChangesAsync(ct);
+        return null;
+    }
+
+    /// <summary>The endpoint's stored credentials, decrypted (for deciding what an update keeps; never returned).</summary>
+    public EndpointAuth? AuthOf(Endpoint endpoint) => endpoint.Auth is null ? null : EndpointAuth.FromJson(secrets.Unprotect(endpoint.Auth));
+
+    private void SetAuth(Endpoint endpoint, EndpointAuth? auth, DateTimeOffset now)
+    {
+        if (auth is null)
+        {
+            endpoint.SetAuth(null, null, now);
+            return;
+        }
+        endpoint.SetAuth(secrets.Protect(auth.ToJson()), EndpointAuthRules.Summary(auth), now);
     }
 
     private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now) =>

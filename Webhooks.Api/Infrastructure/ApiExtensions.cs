@@ -9,6 +9,7 @@ using Webhooks.Api.Applications;
 using Webhooks.Api.Endpoints;
 using Webhooks.Api.EventTypes;
 using Webhooks.Api.Messages;
+using Webhooks.Api.PortalLinks;
 using Webhooks.Core.Delivery;
 
 namespace Webhooks.Api.Infrastructure;
@@ -51,6 +52,7 @@ public static class ApiExtensions
         services.AddSingleton(sp => new Webhooks.Core.Hosting.DependencyOutages(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
             postgresImpact: "Requests that need it answer 503 with Retry-After",
             redisImpact: "Publishes are stored as usual; workers find them by polling"));
+        services.AddHostedService<Webhooks.Core.Hosting.RedisOutageWatch>();
         // No request waits on a stalled database for long: past the deadline it is answered 503 (problem details),
         // never left hanging. A publish cut off there either committed or did not; its idempotency key makes the retry safe.
         var deadline = builder.Configuration.GetValue("Webhooks:Api:RequestTimeoutSeconds", 10.0);
@@ -122,6 +124,7 @@ public static class ApiExtensions
         tenant.MapEventTypeRoutes();
         tenant.MapEndpointRoutes();
         tenant.MapMessageRoutes();
+        tenant.MapPortalLinkRoutes();
         api.MapApiKeyRoutes();
         return app;
     }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using Webhooks.Core.Delivery;
 
 namespace Webhooks.Core.Data;
 
@@ -10,16 +11,16 @@ namespace Webhooks.Core.Data;
 /// </summary>
 public static class DeletedRows
 {
-    private const string PurgeSql = """
+    private static readonly string PurgeSql = $"""
         WITH gone_endpoints AS (
             DELETE FROM endpoints e
             WHERE e.deleted_at IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'in_flight' AND d.lease_expires_at > now())
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND {DeliveryLifecycle.UnderLiveLease("d")})
             RETURNING 1
         ), gone_applications AS (
             DELETE FROM applications a
             WHERE a.deleted_at IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.application_id = a.id AND d.status = 'in_flight' AND d.lease_expires_at > now())
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.application_id = a.id AND {DeliveryLifecycle.UnderLiveLease("d")})
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM gone_endpoints) + (SELECT count(*) FROM gone_applications)

@@ -51,6 +51,31 @@ public sealed class Application
     }
 }
 
+/// <summary>
+/// A one-time sign-in to the dashboard for one application's own users, without an API key. The URL carries a random
+/// token; only its SHA-256 is stored. Used once (<see cref="UsedAt"/>), the session it opened lasts until
+/// <see cref="ExpiresAt"/> or until the link is revoked.
+/// </summary>
+public sealed class PortalLink
+{
+    // For EF Core materialization.
+    private PortalLink()
+    {
+    }
+
+    public string Id { get; private set; }
+    public string ApplicationId { get; private set; }
+    public byte[] TokenHash { get; private set; }
+    /// <summary>The session may look but not change anything.</summary>
+    public bool ReadOnly { get; private set; }
+    /// <summary>The only event types the session's endpoints may subscribe to and its message lists show; null: all.</summary>
+    public string[]? AllowedEventTypes { get; private set; }
+    public DateTimeOffset ExpiresAt { get; private set; }
+    public DateTimeOffset? UsedAt { get; private set; }
+    public DateTimeOffset? RevokedAt { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
+}
+
 /// <summary>A bearer key, stored as its SHA-256. No application: an admin key for all of them.</summary>
 public sealed class ApiKey
 {
@@ -158,6 +183,10 @@ public sealed class Endpoint
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
     public DateTimeOffset? PreviousSecretExpiresAt { get; private set; }
+    /// <summary>The endpoint's <see cref="EndpointAuth"/> as JSON, encrypted (<see cref="SecretProtector"/>); null: signature only.</summary>
+    public string? Auth { get; private set; }
+    /// <summary>What the API shows of <see cref="Auth"/> (type, user name, header name, token URL, certificate subject…), as JSON: no secret.</summary>
+    public string? AuthSummary { get; private set; }
 
     public bool Disabled { get; private set; }
     public string? DisabledReason { get; private set; }
@@ -206,6 +235,15 @@ public sealed class Endpoint
         Metadata = metadata?.ToDictionary() ?? [];
         RetrySchedule = retrySchedule?.ToArray();
         CircuitBreakerThreshold = circuitBreakerThreshold;
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
+    /// <param name="auth">The protected JSON of the endpoint's authentication, or null to remove it.</param>
+    /// <param name="summary">Its public part, as JSON.</param>
+    public void SetAuth(string? auth, string? summary, DateTimeOffset now)
+    {
+        Auth = auth;
+        AuthSummary = auth is null ? null : summary;
         UpdatedAt = now.AtStoragePrecision();
     }
 
@@ -443,6 +481,8 @@ public sealed class DeliveryAttempt
     /// so a trace viewer can show it; null when tracing was off.
     /// </summary>
     public string? TraceId { get; set; }
+    /// <summary>The receiver answered 401 to a cached OAuth 2.0 token, and the attempt was sent again with a fresh one.</summary>
+    public bool TokenRefreshed { get; set; }
 }
 
 public static class StoragePrecision

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Webhooks.Core.Data;
 
@@ -51,14 +52,29 @@ public static class SecretProtectionExtensions
     /// <summary>The configuration key of the key-ring key: base64 of at least 32 random bytes.</summary>
     public const string KeyRingKeyName = "Webhooks:KeyRingKey";
 
-    /// <summary>Data protection with its keys in Postgres (one ring for every API and worker), and the secret protector.</summary>
-    public static IServiceCollection AddWebhooksSecrets(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>The setting that accepts a key ring stored in plain text outside Development (a dump then forges webhooks).</summary>
+    public const string AllowUnencryptedKeyRingName = "Webhooks:AllowUnencryptedKeyRing";
+
+    /// <summary>
+    /// Data protection with its keys in Postgres (one ring for every API and worker), and the secret protector. Outside
+    /// Development the key ring must be encrypted (<see cref="KeyRingKeyName"/>): otherwise the keys that encrypt the
+    /// signing secrets lie in plain text beside them, and a database dump alone could forge webhooks.
+    /// </summary>
+    public static IServiceCollection AddWebhooksSecrets(this IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
         var protection = services.AddDataProtection().SetApplicationName("Webhooks.Api").PersistKeysToDbContext<WebhooksDbContext>();
         if (KeyRingKey.From(configuration) is { } key)
         {
             services.AddSingleton(key);
             protection.Services.Configure<Microsoft.AspNetCore.DataProtection.KeyManagement.KeyManagementOptions>(o => o.XmlEncryptor = new KeyRingEncryptor(key));
+        }
+        else if (!environment.IsDevelopment() && !configuration.GetValue<bool>(AllowUnencryptedKeyRingName))
+        {
+            throw new InvalidOperationException(
+                $"{KeyRingKeyName} is not set. Outside Development it is required: without it the data protection keys that encrypt " +
+                "the endpoints' signing secrets are stored in plain text beside them, and a database dump alone could forge webhooks. " +
+                "Set it to base64 of 32 random bytes (for example `openssl rand -base64 32`), the same for every API and worker, " +
+                $"before the first start; or set {AllowUnencryptedKeyRingName}=true to accept that risk.");
         }
         services.AddSingleton<SecretProtector>();
         return services;

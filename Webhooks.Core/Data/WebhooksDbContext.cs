@@ -14,6 +14,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 
     public DbSet<Application> Applications => Set<Application>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<PortalLink> PortalLinks => Set<PortalLink>();
     public DbSet<EventType> EventTypes => Set<EventType>();
     public DbSet<Endpoint> Endpoints => Set<Endpoint>();
     public DbSet<Message> Messages => Set<Message>();
@@ -40,6 +41,13 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
         {
             e.HasIndex(k => k.KeyHash).IsUnique();
             e.HasOne<Application>().WithMany().HasForeignKey(k => k.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<PortalLink>(e =>
+        {
+            e.HasIndex(l => l.TokenHash).IsUnique();
+            e.HasIndex(l => new { l.ApplicationId, l.Id });
+            e.HasOne<Application>().WithMany().HasForeignKey(l => l.ApplicationId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<EventType>(e =>

@@ -99,6 +99,12 @@ public static class DeliveryLifecycle
     /// <summary>A delivery waiting for an attempt (<paramref name="d"/> is the deliveries alias).</summary>
     public static string Waiting(string d) => $"{d}.status IN ('pending', 'failed')";
 
+    /// <summary>A delivery not yet finished: waiting or in flight (its message is kept until none is).</summary>
+    public static string Unfinished(string d) => $"{d}.status IN ('pending', 'in_flight', 'failed')";
+
+    /// <summary>A delivery held by a live lease, on the database's clock: its worker may still be sending it.</summary>
+    public static string UnderLiveLease(string d) => $"{d}.status = 'in_flight' AND {d}.lease_expires_at > now()";
+
     /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
     public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
 
@@ -191,21 +197,22 @@ public static class DeliveryLifecycle
     public const string LockEndpoints = "SELECT 1 FROM endpoints WHERE id = ANY(@endpoint_ids) ORDER BY id FOR NO KEY UPDATE";
 
     /// <summary>
-    /// Release: handed back unattempted (rate-limited, or the request could not be built), due again at <c>@due_at</c>
-    /// (parked if the endpoint was disabled meanwhile, held if its circuit opened; a probe stays the probe); nothing was
-    /// sent, nothing is counted.
+    /// Release: handed back unattempted (rate-limited, or the request could not be built), due again <c>@due_in</c>
+    /// seconds from now on the database's clock (parked if the endpoint was disabled meanwhile, held if its circuit
+    /// opened; a probe stays the probe); nothing was sent, nothing is counted.
     /// </summary>
     public static readonly string Release = $"""
         UPDATE deliveries d
         SET status = CASE WHEN d.attempt_count = 0 THEN 'pending' ELSE 'failed' END,
-            {DueAt("e", "d", "u.due_at")}, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(@id, @due_at) AS u(id, due_at), endpoints e
+            {DueAt("e", "d", "now() + make_interval(secs => u.due_in)")}, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(@id, @due_in) AS u(id, due_in), endpoints e
         WHERE d.id = u.id AND e.id = d.endpoint_id AND d.lease_owner = @owner AND d.status = 'in_flight'
         """;
 
     /// <summary>
-    /// Lease expired: the deliveries whose worker died or stalled past its lease, locked for the sweep, with what
-    /// <see cref="Decide"/> needs (and whether it is its endpoint's circuit probe). The sweep records each as an attempt (<see cref="LeaseExpiredErrorKind"/>) through
+    /// Lease expired: the deliveries (of <c>@endpoint_ids</c>, already locked) whose worker died or stalled past its
+    /// lease, locked for the sweep, with what <see cref="Decide"/> needs (and whether it is its endpoint's circuit
+    /// probe). The sweep records each as an attempt (<see cref="LeaseExpiredErrorKind"/>) through
     /// <see cref="Record"/>, so the schedule counts it.
     /// </summary>
     public const string ExpiredLeases = """
@@ -214,10 +221,19 @@ public static class DeliveryLifecycle
         FROM deliveries d
         JOIN endpoints e ON e.id = d.endpoint_id
         JOIN applications a ON a.id = d.application_id
-        WHERE d.status = 'in_flight' AND d.lease_expires_at < now()
+        WHERE d.status = 'in_flight' AND d.lease_expires_at < now() AND d.endpoint_id = ANY(@endpoint_ids)
         ORDER BY d.lease_expires_at
         LIMIT @limit
         FOR UPDATE OF d SKIP LOCKED
+        """;
+
+    /// <summary>
+    /// The endpoints that have deliveries under an expired lease: the sweep locks them (<see cref="LockEndpoints"/>)
+    /// before it locks those deliveries (<see cref="ExpiredLeases"/>, for these endpoints only), the order every
+    /// recorder takes, so a sweep and a late record of the same delivery cannot deadlock.
+    /// </summary>
+    public const string ExpiredLeaseEndpoints = """
+        SELECT DISTINCT d.endpoint_id FROM deliveries d WHERE d.status = 'in_flight' AND d.lease_expires_at < now()
         """;
 
     /// <summary>Park: the waiting deliveries of the disabled endpoints among <c>@endpoint_ids</c> stop being due.</summary>

@@ -21,6 +21,18 @@ public sealed record RetrySchedule(IReadOnlyList<TimeSpan> Delays, double Jitter
 
     public int MaxAttempts => Delays.Count;
 
+    /// <summary>
+    /// The longest time from the first attempt to the last: every wait at its jitter's top, or stretched to the longest
+    /// <c>Retry-After</c> a receiver may ask (<paramref name="maxRetryAfter"/>) where that is longer. A receiver that
+    /// remembers handled ids for less than this may run a late retry's handler twice. The default schedule: 54 hours.
+    /// </summary>
+    public TimeSpan LongestSpan(TimeSpan maxRetryAfter) =>
+        Delays.Skip(1).Aggregate(TimeSpan.Zero, (sum, delay) =>
+        {
+            var longest = TimeSpan.FromTicks((long)(delay.Ticks * (1 + Jitter)));
+            return sum + (longest > maxRetryAfter ? longest : maxRetryAfter);
+        });
+
     /// <summary>An endpoint's or application's own schedule (delays in seconds), or <paramref name="fallback"/> when it has none.</summary>
     public static RetrySchedule Of(int[]? seconds, RetrySchedule fallback) =>
         seconds is { Length: > 0 } ? new RetrySchedule(seconds.Select(s => TimeSpan.FromSeconds(s)).ToArray()) : fallback;

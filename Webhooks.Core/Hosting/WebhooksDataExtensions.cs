@@ -20,7 +20,7 @@ public static class WebhooksDataExtensions
             // Deliveries and attempts of a deleted (hidden) endpoint stay reachable by their own ids until the purge: intended.
             .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.CoreEventId.PossibleIncorrectRequiredNavigationWithQueryFilterInteractionWarning)));
         builder.AddRedisClient(RedisConnectionName);
-        builder.Services.AddWebhooksSecrets(builder.Configuration);
+        builder.Services.AddWebhooksSecrets(builder.Configuration, builder.Environment);
         builder.Services.TryAddSingleton(TimeProvider.System);
         // First hosted service registered, so nothing else starts before the schema is current.
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());

@@ -19,12 +19,18 @@ public static class DeliveryEngineExtensions
         services.AddSingleton(sp => new DependencyOutages(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
             postgresImpact: "Claims, attempt records and the lease sweep wait (attempts in flight are kept and recorded when it is back)",
             redisImpact: "Rate limits are kept per worker and wake-ups fall back to polling"));
+        services.AddHostedService<RedisOutageWatch>();
         services.AddSingleton<DeliveryStore>();
         services.AddSingleton<Dispatcher>();
         services.AddSingleton<EndpointRateLimiter>();
         services.AddSingleton<DispatchSignal>();
-        services.AddSingleton(sp => new WebhookSender(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Webhooks.Core.Data.SecretProtector>()));
+        services.AddSingleton(sp => new EndpointCredentials(DeliveryHttp.Create(sp.GetRequiredService<IOptions<DeliveryOptions>>()),
+            sp.GetRequiredService<IOptions<DeliveryOptions>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            var credentials = sp.GetRequiredService<EndpointCredentials>();
+            return new WebhookSender(credentials.Http, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Webhooks.Core.Data.SecretProtector>(), credentials);
+        });
         builder.AddTelemetrySources(WorkerTelemetry.Name);
 
         var settings = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();

@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
 
 namespace Webhooks.Worker.Dispatch;
@@ -16,7 +19,8 @@ public sealed class DestinationBlockedException(string message) : IOException(me
 /// </summary>
 public static class DeliveryHttp
 {
-    public static HttpClient Create(IOptions<DeliveryOptions> options)
+    /// <param name="clientCertificate">For an endpoint that requires mutual TLS: presented on every handshake of this client.</param>
+    public static HttpClient Create(IOptions<DeliveryOptions> options, X509Certificate2? clientCertificate = null)
     {
         var allowPrivate = options.Value.AllowPrivateNetworks;
         var proxy = options.Value.ProxySettings;
@@ -35,6 +39,20 @@ public static class DeliveryHttp
             MaxConnectionsPerServer = 256,
             ConnectCallback = (context, ct) => ConnectAsync(context, allowPrivate || IsProxy(context.DnsEndPoint, proxy?.Address), ct),
         };
+        if (clientCertificate is not null)
+        {
+            // Presented whatever issuers the server says it accepts (many send none), as the endpoint's owner configured.
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+        }
+        if (options.Value.TrustedServerCertificates is { Length: > 0 } pinned)
+        {
+            var thumbprints = pinned.Select(t => t.Replace(":", "", StringComparison.Ordinal).Trim().ToUpperInvariant()).ToHashSet(StringComparer.Ordinal);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                errors == SslPolicyErrors.None ||
+                (errors == SslPolicyErrors.RemoteCertificateChainErrors && certificate is not null &&
+                 thumbprints.Contains(certificate.GetCertHashString(HashAlgorithmName.SHA256)));
+        }
         HttpMessageHandler pipeline = proxy is null ? handler : new EgressProxyGuard(allowPrivate) { InnerHandler = handler };
         return new HttpClient(pipeline) { Timeout = Timeout.InfiniteTimeSpan };
     }

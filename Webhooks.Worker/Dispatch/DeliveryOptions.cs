@@ -71,6 +71,17 @@ public sealed class DeliveryOptions : IValidatableObject
     public bool AllowPrivateNetworks { get; set; }
 
     /// <summary>
+    /// SHA-256 thumbprints (hex) of receiver TLS certificates accepted although no trusted root vouches for them
+    /// (self-signed receivers, tests). Only the chain is excused: the host name must still match. Empty by default:
+    /// the machine's trust store alone decides.
+    /// </summary>
+    public string[] TrustedServerCertificates { get; set; } = [];
+
+    /// <summary>How long an OAuth 2.0 token endpoint may take to answer.</summary>
+    [Range(1, 60)]
+    public double TokenTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
     /// An HTTP proxy every delivery goes through (<c>http://host:port</c>; HTTPS targets through a <c>CONNECT</c> tunnel),
     /// so receivers can allow-list its fixed address. Its own address may be private (the operator chose it); the address
     /// guard then checks each delivery's target in this process before the request leaves. Empty: deliveries go direct.
@@ -115,9 +126,10 @@ public sealed class DeliveryOptions : IValidatableObject
             yield return new ValidationResult(
                 $"{SectionName}:Proxy must be an http proxy URL, 'http://host:port' (optionally 'http://user:password@host:port').", [nameof(Proxy)]);
         }
-        if (!string.IsNullOrEmpty(ProxyPassword) && string.IsNullOrEmpty(ProxyUsername))
+        else if (!string.IsNullOrEmpty(ProxyPassword) && ProxySettings?.Credentials is null)
         {
-            yield return new ValidationResult($"{SectionName}:ProxyPassword needs {SectionName}:ProxyUsername.", [nameof(ProxyUsername)]);
+            yield return new ValidationResult($"{SectionName}:ProxyPassword needs a {SectionName}:ProxyUsername (or a user name in the proxy's URL).",
+                [nameof(ProxyUsername)]);
         }
     }
 

@@ -26,6 +26,7 @@ public sealed record ClaimedDelivery(
     int? RateLimitPerSecond,
     int[]? RetrySchedule,
     AttemptTrigger Trigger = AttemptTrigger.Scheduled,
+    string? Auth = null,
     bool Probe = false);
 
 /// <summary>
@@ -93,7 +94,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.circuit_probe_id IS NOT DISTINCT FROM c.id
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -106,12 +107,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         WITH present AS (SELECT id FROM deliveries WHERE id = ANY(@delivery_id))
         INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms,
                                        request_headers, response_status, response_headers, response_body, error_kind, error_message, succeeded,
-                                       trace_id)
+                                       trace_id, token_refreshed)
         SELECT u.* FROM unnest(@id, @delivery_id, @message_id, @endpoint_id, @url, @trigger, @started_at, @duration_ms,
                              @request_headers::jsonb[], @response_status, @response_headers::jsonb[], @response_body, @error_kind, @error_message, @succeeded,
-                             @trace_id)
+                             @trace_id, @token_refreshed)
             AS u(id, delivery_id, message_id, endpoint_id, url, trigger, started_at, duration_ms, request_headers, response_status,
-                 response_headers, response_body, error_kind, error_message, succeeded, trace_id)
+                 response_headers, response_body, error_kind, error_message, succeeded, trace_id, token_refreshed)
         WHERE u.delivery_id IN (SELECT id FROM present)
         """;
 
@@ -293,7 +294,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 RateLimitPerSecond: reader.IsDBNull(15) ? null : reader.GetInt32(15),
                 RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
                 Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
-                Probe: reader.GetBoolean(18)));
+                Auth: reader.IsDBNull(18) ? null : reader.GetString(18),
+                Probe: reader.GetBoolean(19)));
         }
         return claimed;
     }
@@ -416,6 +418,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("error_message", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.ErrorMessage ?? DBNull.Value).ToArray());
             insert.Parameters.AddWithValue("succeeded", attempts.Select(a => a.Succeeded).ToArray());
             insert.Parameters.AddWithValue("trace_id", NpgsqlDbType.Array | NpgsqlDbType.Text, attempts.Select(a => (object?)a.TraceId ?? DBNull.Value).ToArray());
+            insert.Parameters.AddWithValue("token_refreshed", attempts.Select(a => a.TokenRefreshed).ToArray());
             batch.BatchCommands.Add(insert);
 
             // Only a failure can disable an endpoint, exhaust a delivery or open a circuit, and only a probe close one: a batch
@@ -441,7 +444,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>
     /// Gives claimed deliveries back unattempted (rate-limited, or the worker is stopping), due again at the given times.
     /// </summary>
-    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, DateTimeOffset DueAt)> releases, CancellationToken ct)
+    public async Task ReleaseAsync(string owner, IReadOnlyList<(long Id, TimeSpan DueIn)> releases, CancellationToken ct)
     {
         if (releases.Count == 0)
         {
@@ -449,7 +452,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var command = dataSource.CreateCommand(DeliveryLifecycle.Release);
         command.Parameters.AddWithValue("id", releases.Select(r => r.Id).ToArray());
-        command.Parameters.AddWithValue("due_at", releases.Select(r => r.DueAt).ToArray());
+        command.Parameters.AddWithValue("due_in", releases.Select(r => r.DueIn.TotalSeconds).ToArray());
         command.Parameters.AddWithValue("owner", owner);
         await command.ExecuteNonQueryAsync(ct);
     }
@@ -482,9 +485,30 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var results = new List<AttemptResult>();
+        // Endpoints first, then their deliveries: the order the recorder takes (see ExpiredLeaseEndpoints).
+        var endpointIds = new List<string>();
+        await using (var command = new NpgsqlCommand(DeliveryLifecycle.ExpiredLeaseEndpoints, connection, transaction))
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                endpointIds.Add(reader.GetString(0));
+            }
+        }
+        if (endpointIds.Count == 0)
+        {
+            await transaction.CommitAsync(ct);
+            return 0;
+        }
+        await using (var command = new NpgsqlCommand(DeliveryLifecycle.LockEndpoints, connection, transaction))
+        {
+            command.Parameters.AddWithValue("endpoint_ids", endpointIds.ToArray());
+            await command.ExecuteNonQueryAsync(ct);
+        }
         await using (var command = new NpgsqlCommand(DeliveryLifecycle.ExpiredLeases, connection, transaction))
         {
             command.Parameters.AddWithValue("limit", 1000);
+            command.Parameters.AddWithValue("endpoint_ids", endpointIds.ToArray());
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
@@ -511,7 +535,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// <summary>Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries) older than the cut-off.</summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             WITH old_attempts AS (
                 DELETE FROM delivery_attempts WHERE id IN (
                     SELECT id FROM delivery_attempts WHERE started_at < @cutoff LIMIT @batch)
@@ -524,7 +548,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 DELETE FROM messages WHERE id IN (
                     SELECT m.id FROM messages m
                     WHERE m.created_at < @cutoff
-                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.status IN ('pending', 'in_flight', 'failed'))
+                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND {DeliveryLifecycle.Unfinished("d")})
                     LIMIT @batch)
                 RETURNING 1
             )

@@ -206,7 +206,7 @@ public sealed partial class Dispatcher(
 
     private async Task StartAsync(List<ClaimedDelivery> claimed, DeliveryOptions settings, ChannelWriter<AttemptResult> results)
     {
-        List<(long, DateTimeOffset)>? releases = null;
+        List<(long, TimeSpan)>? releases = null;
         foreach (var delivery in claimed)
         {
             if (delivery.RateLimitPerSecond is { } rate)
@@ -214,9 +214,10 @@ public sealed partial class Dispatcher(
                 var wait = await rateLimiter.TryAcquireAsync(delivery.EndpointId, rate);
                 if (wait > TimeSpan.Zero)
                 {
-                    var dueAt = time.GetUtcNow() + wait;
-                    _throttledUntil[delivery.EndpointId] = dueAt;
-                    (releases ??= []).Add((delivery.Id, dueAt));
+                    // The worker's clock only says when this worker tries the endpoint again; the delivery's own due
+                    // time is set on the database's clock.
+                    _throttledUntil[delivery.EndpointId] = time.GetUtcNow() + wait;
+                    (releases ??= []).Add((delivery.Id, wait));
                     continue;
                 }
             }
@@ -291,7 +292,7 @@ public sealed partial class Dispatcher(
     {
         try
         {
-            await store.ReleaseAsync(identity.Id, [(delivery.Id, time.GetUtcNow() + after)], CancellationToken.None);
+            await store.ReleaseAsync(identity.Id, [(delivery.Id, after)], CancellationToken.None);
         }
         catch (Exception ex) when (DependencyOutage.IsOutage(ex))
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -14,9 +15,10 @@ namespace Webhooks.Worker.Dispatch;
 /// Sends one delivery as a Standard Webhooks request: builds the body, signs it with the SDK's scheme
 /// (every valid secret during a rotation), posts it with the endpoint's timeout, and reports what came back.
 /// </summary>
-public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProtector secrets)
+public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProtector secrets, EndpointCredentials? credentials = null)
 {
     private const string UserAgent = "Webhooks.Aspire/0.1 (+https://www.standardwebhooks.com/)";
+    private readonly EndpointCredentials _credentials = credentials ?? new EndpointCredentials(http, Options.Create(new DeliveryOptions()), time);
 
     /// <param name="Sent">False when nothing went out (the request could not be built): not an attempt, the delivery is handed back.</param>
     public readonly record struct SendResult(DeliveryAttempt Attempt, AttemptOutcome Outcome, TimeSpan? RetryAfter, bool Sent = true, Exception? NotSentBecause = null);
@@ -46,9 +48,11 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         var traceId = activity?.TraceId.ToHexString();
         var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now) { TraceId = traceId };
         HttpRequestMessage built;
+        EndpointAuth? auth;
         try
         {
-            built = BuildRequest(delivery, now, attempt);
+            auth = delivery.Auth is null ? null : EndpointAuth.FromJson(secrets.Unprotect(delivery.Auth));
+            built = BuildRequest(delivery, now, auth);
         }
         catch (Exception ex)
         {
@@ -59,7 +63,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
             failure.Attempt.TraceId = traceId;
             return failure;
         }
-        using var request = built;
+        var request = built;
 
         var started = Stopwatch.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -68,7 +72,27 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         TimeSpan? retryAfter = null;
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var client = _credentials.ClientFor(delivery.EndpointId, auth);
+            string? token = null;
+            if (auth?.Type == EndpointAuth.OAuth2ClientCredentials)
+            {
+                token = (await TokenAsync(delivery, auth, rejected: null, timeout.Token, ct)).AccessToken;
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            }
+            attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers, auth);
+            var first = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            if (first.StatusCode == HttpStatusCode.Unauthorized && token is not null)
+            {
+                // The token was refused (revoked, rotated, expired early): one fresh token and one more try, in this attempt.
+                first.Dispose();
+                attempt.TokenRefreshed = true;
+                var fresh = await TokenAsync(delivery, auth!, rejected: token, timeout.Token, ct);
+                request.Dispose();
+                request = BuildRequest(delivery, now, auth);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", fresh.AccessToken);
+                first = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            }
+            using var response = first;
             attempt.ResponseStatus = (int)response.StatusCode;
             attempt.ResponseHeaders = HeadersOf(response);
             attempt.ResponseBody = await ReadTruncatedAsync(response, timeout.Token);
@@ -79,6 +103,12 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
                 attempt.ErrorKind = "http_status";
                 attempt.ErrorMessage = $"The endpoint answered {(int)response.StatusCode} {response.ReasonPhrase}.";
             }
+        }
+        catch (EndpointAuthException ex)
+        {
+            outcome = AttemptOutcome.Retryable;
+            attempt.ErrorKind = EndpointCredentials.AuthErrorKind;
+            attempt.ErrorMessage = attempt.TokenRefreshed ? $"The endpoint answered 401 to the token, and no new one could be had: {ex.Message}" : ex.Message;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -119,6 +149,10 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
             attempt.ErrorKind = ex is IOException ? "connection" : "internal";
             attempt.ErrorMessage = $"The attempt failed: {ex.GetType().Name}: {ex.Message}";
         }
+        finally
+        {
+            request.Dispose();
+        }
         attempt.DurationMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         attempt.Succeeded = outcome == AttemptOutcome.Succeeded;
         activity?.SetTag("http.response.status_code", attempt.ResponseStatus);
@@ -130,7 +164,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         return new SendResult(attempt, outcome, retryAfter);
     }
 
-    private HttpRequestMessage BuildRequest(ClaimedDelivery delivery, DateTimeOffset now, DeliveryAttempt attempt)
+    private HttpRequestMessage BuildRequest(ClaimedDelivery delivery, DateTimeOffset now, EndpointAuth? auth)
     {
         var body = BuildBody(delivery);
         var timestamp = now.ToUnixTimeSeconds();
@@ -144,8 +178,36 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         request.Headers.Add("webhook-id", delivery.MessageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
         request.Headers.Add("webhook-signature", SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body));
-        attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers);
+        // The endpoint's authentication wins over a custom header of the same name.
+        switch (auth?.Type)
+        {
+            case EndpointAuth.Basic:
+                request.Headers.Remove("Authorization");
+                request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
+                    Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{auth.Username}:{auth.Password}")));
+                break;
+            case EndpointAuth.Header:
+                request.Headers.Remove(auth.HeaderName!);
+                request.Headers.TryAddWithoutValidation(auth.HeaderName!, auth.HeaderValue);
+                break;
+            case EndpointAuth.OAuth2ClientCredentials:
+                request.Headers.Remove("Authorization");
+                break;
+        }
         return request;
+    }
+
+    /// <summary>A token for the delivery; the attempt's time running out while it is fetched is a failure to authenticate, not a silent receiver.</summary>
+    private async Task<EndpointCredentials.Token> TokenAsync(ClaimedDelivery delivery, EndpointAuth auth, string? rejected, CancellationToken attemptToken, CancellationToken ct)
+    {
+        try
+        {
+            return await _credentials.TokenAsync(delivery.EndpointId, auth, rejected, attemptToken);
+        }
+        catch (OperationCanceledException ex) when (attemptToken.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw new EndpointAuthException($"No token from the token endpoint within the endpoint's timeout ({delivery.TimeoutSeconds} s).", ex);
+        }
     }
 
     /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>
@@ -161,16 +223,19 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
     }
 
     /// <summary>
-    /// The headers as sent, for the attempt log. Custom headers whose names suggest a credential keep their name
-    /// with the value redacted: the log is readable by anyone who may read the application.
+    /// The headers as sent, for the attempt log. Custom headers whose names suggest a credential, Authorization and the
+    /// endpoint's authentication header keep their name with the value redacted: the log is readable by anyone who may
+    /// read the application.
     /// </summary>
-    private static Dictionary<string, string> RequestHeadersOf(HttpRequestMessage request, Dictionary<string, string> custom)
+    private static Dictionary<string, string> RequestHeadersOf(HttpRequestMessage request, Dictionary<string, string> custom, EndpointAuth? auth)
     {
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, values) in request.Headers.Concat(request.Content!.Headers))
         {
             var lower = name.ToLowerInvariant();
-            headers[lower] = IsCredential(lower) && custom.Keys.Any(k => k.Equals(name, StringComparison.OrdinalIgnoreCase))
+            var redact = lower == "authorization" || (auth?.Type == EndpointAuth.Header && name.Equals(auth.HeaderName, StringComparison.OrdinalIgnoreCase)) ||
+                         (IsCredential(lower) && custom.Keys.Any(k => k.Equals(name, StringComparison.OrdinalIgnoreCase)));
+            headers[lower] = redact
                 ? "[redacted]"
                 : string.Join(lower == "user-agent" ? " " : ", ", values);
         }

@@ -70,6 +70,7 @@ if (Environment.GetEnvironmentVariable("BENCH_PG_SLOW_MS") is { } slowMs && int.
     await reload.ExecuteScalarAsync();
 }
 var database = postgres.ConnectionString("webhooksdb");
+var keyRingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 Dictionary<string, string?> ServiceEnvironment(int port) => new()
 {
     ["ASPNETCORE_ENVIRONMENT"] = "Production",
@@ -77,6 +78,7 @@ Dictionary<string, string?> ServiceEnvironment(int port) => new()
     ["ConnectionStrings__webhooksdb"] = database,
     ["ConnectionStrings__redis"] = redis.ConnectionString,
     ["Webhooks__AdminApiKey"] = adminKey,
+    ["Webhooks__KeyRingKey"] = keyRingKey,
     ["Webhooks__Delivery__AllowPrivateNetworks"] = "true",
     ["Logging__LogLevel__Default"] = "Warning",
     ["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ",

@@ -223,4 +223,14 @@ public class WebhookEnvelopeTests
         Assert.Equal(WebhookEnvelope.Build(eventType, DateTimeOffset.UtcNow, payload).Length, WebhookEnvelope.ByteCount(eventType, payload));
         Assert.Equal(WebhookEnvelope.Build(eventType, DateTimeOffset.MaxValue, payload).Length, WebhookEnvelope.ByteCount(eventType, payload));
     }
+
+    [Fact]
+    public void The_longest_span_takes_each_wait_at_its_jitter_top_or_the_longest_retry_after_whichever_is_longer()
+    {
+        // 5 s … 5 h are stretched to 6 h; 10 h at +20 % is 12 h: 5 × 6 h + 2 × 12 h. The first attempt's own delay is not a wait.
+        Assert.Equal(TimeSpan.FromHours(54), RetrySchedule.Default.LongestSpan(TimeSpan.FromHours(6)));
+        var own = new RetrySchedule([TimeSpan.FromHours(100), TimeSpan.FromHours(1), TimeSpan.FromHours(10)], Jitter: 0.5);
+        Assert.Equal(TimeSpan.FromHours(2 + 15), own.LongestSpan(TimeSpan.FromHours(2)));
+        Assert.Equal(TimeSpan.Zero, new RetrySchedule([TimeSpan.Zero]).LongestSpan(TimeSpan.FromHours(6)));
+    }
 }

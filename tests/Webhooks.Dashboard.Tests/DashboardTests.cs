@@ -153,6 +153,54 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
     }
 
     [Fact]
+    public async Task Endpoint_authentication_is_set_kept_and_cleared_from_the_settings_form_and_its_secret_never_shown()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        await fixture.Stack.WorkerAsync();
+        var admin = api.Client();
+        var password = "pw-" + Guid.NewGuid().ToString("N");
+        var expected = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"acme:{password}"));
+        await using var loopback = await TestReceiver.StartAsync(WebhookSecret.Generate().ToString());
+        loopback.Respond = r => Task.FromResult<int?>(r.Headers.GetValueOrDefault("authorization") == expected ? 200 : 401);
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("auth form " + Guid.NewGuid().ToString("N")[..6]));
+        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn(loopback.WebhookUrl.ToString()));
+
+        var page = await SignedInAsync(fixture.Stack.AdminApiKey);
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}").ToString());
+        await page.SelectOptionAsync("#authType", "basic");
+        await page.FillAsync("#authUsername", "acme");
+        await page.FillAsync("#authPassword", password);
+        await page.ClickAsync("button:text('Save')");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Settings saved");
+        Assert.Equal(new EndpointAuthOut("basic", Username: "acme"), (await admin.GetEndpointAsync(app.Id, endpoint.Id)).Auth);
+        await Assertions.Expect(page.Locator("#authUsername")).ToHaveValueAsync("acme");
+        Assert.DoesNotContain(password, await page.ContentAsync(), StringComparison.Ordinal);
+
+        // Saved again with the password left empty: kept, and the receiver still accepts.
+        await page.FillAsync("#description", "still basic");
+        await page.ClickAsync("button:text('Save')");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Settings saved");
+        await page.ClickAsync("text=Send test event");
+        await Assertions.Expect(page.Locator("[data-testid=test-result]")).ToContainTextAsync("succeeded", new() { Timeout = 30_000 });
+        Assert.Equal(expected, loopback.Requests.Last().Headers["authorization"]);
+        Assert.DoesNotContain(password, await page.ContentAsync(), StringComparison.Ordinal);
+
+        // A wrong shape is shown as an error and changes nothing.
+        await page.SelectOptionAsync("#authType", "header");
+        await page.FillAsync("#authHeaderName", "webhook-signature");
+        await page.ClickAsync("button:text('Save')");
+        await Assertions.Expect(page.Locator("body")).ToContainTextAsync("a header name (a token) that is not reserved");
+        Assert.Equal("basic", (await admin.GetEndpointAsync(app.Id, endpoint.Id)).Auth!.Type);
+
+        // None clears it.
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}").ToString());
+        await page.SelectOptionAsync("#authType", "none");
+        await page.ClickAsync("button:text('Save')");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Settings saved");
+        Assert.Null((await admin.GetEndpointAsync(app.Id, endpoint.Id)).Auth);
+    }
+
+    [Fact]
     public async Task Pages_read_without_javascript_forms_need_their_token_and_keys_see_only_their_application()
     {
         var api = await fixture.Stack.ApiAsync();

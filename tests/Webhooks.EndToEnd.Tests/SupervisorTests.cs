@@ -121,6 +121,7 @@ public sealed class SupervisorTests
                 ["ConnectionStrings__webhooksdb"] = stack.PostgresConnectionString,
                 ["ConnectionStrings__redis"] = stack.RedisConnectionString,
                 ["Webhooks__AdminApiKey"] = stack.AdminApiKey,
+                ["Webhooks__KeyRingKey"] = stack.KeyRingKey,
                 ["OTEL_EXPORTER_OTLP_ENDPOINT"] = null,
             };
             var worker = ServiceProject.Worker(TestStack.BuildInfo.RepositoryRoot);

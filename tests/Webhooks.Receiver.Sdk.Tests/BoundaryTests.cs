@@ -130,8 +130,8 @@ public sealed class InMemoryReplayStoreBoundaryTests
         _clock.Advance(TimeSpan.FromHours(1));
         await store.CompleteAsync("msg_twice", Window, default);
 
-        // Past the first completion's expiry (48 h), before the second's.
-        _clock.Advance(TimeSpan.FromHours(47.5));
+        // Past the first completion's expiry (72 h), before the second's.
+        _clock.Advance(TimeSpan.FromHours(71.5));
         Assert.Equal(ReplayClaim.AlreadyHandled, await store.TryClaimAsync("msg_twice", Window, default));
         _clock.Advance(TimeSpan.FromHours(1));
         Assert.Equal(ReplayClaim.Claimed, await store.TryClaimAsync("msg_twice", Window, default));

@@ -41,10 +41,10 @@ public sealed class DistributedReplayTests(StackFixture fixture)
             Assert.All(answers, a => Assert.Contains(a.StatusCode, new[] { HttpStatusCode.NoContent, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable }));
             Assert.All(later, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
 
-            // Kept past the sender's retries (the default 48 h), not just the tolerance window.
+            // Kept past the sender's retries (the default 72 h), not just the tolerance window.
             await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Stack.RedisConnectionString);
             var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(prefix + "msg_shared");
-            Assert.InRange(ttl!.Value, TimeSpan.FromHours(48) - TimeSpan.FromMinutes(1), TimeSpan.FromHours(48));
+            Assert.InRange(ttl!.Value, TimeSpan.FromHours(72) - TimeSpan.FromMinutes(1), TimeSpan.FromHours(72));
         }
     }
 

@@ -31,15 +31,25 @@ public sealed class InMemoryReplayStoreTests
     }
 
     [Fact]
-    public async Task A_handled_id_is_remembered_for_48_hours_by_default_so_a_late_retry_is_not_handled_again()
+    public void Handled_ids_are_kept_by_default_longer_than_the_engine_can_retry()
+    {
+        // The engine's default schedule with every retry stretched by the longest Retry-After it honours: 54 h.
+        var horizon = Webhooks.Core.Delivery.RetrySchedule.Default.LongestSpan(Webhooks.Core.Delivery.DeliveryLifecycle.MaxRetryAfter);
+        Assert.Equal(TimeSpan.FromHours(54), horizon);
+        Assert.True(new InMemoryReplayStoreOptions().HandledRetention > horizon, "the in-memory store forgets before the engine's last retry");
+        Assert.True(new RedisReplayStoreOptions().HandledRetention > horizon, "the Redis store forgets before the engine's last retry");
+    }
+
+    [Fact]
+    public async Task A_handled_id_is_remembered_for_72_hours_by_default_so_a_late_retry_is_not_handled_again()
     {
         var store = Store();
         await HandleAsync(store, "msg_late");
 
-        // The engine's last retry comes at most about 33 hours after the first attempt.
-        _clock.Advance(TimeSpan.FromHours(34));
+        // The engine's last retry comes at most 54 hours after the first attempt.
+        _clock.Advance(TimeSpan.FromHours(55));
         Assert.Equal(ReplayClaim.AlreadyHandled, await store.TryClaimAsync("msg_late", ReplayWindow, default));
-        _clock.Advance(TimeSpan.FromHours(14) - TimeSpan.FromSeconds(1));
+        _clock.Advance(TimeSpan.FromHours(17) - TimeSpan.FromSeconds(1));
         Assert.Equal(ReplayClaim.AlreadyHandled, await store.TryClaimAsync("msg_late", ReplayWindow, default));
         _clock.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(ReplayClaim.Claimed, await store.TryClaimAsync("msg_late", ReplayWindow, default));
@@ -187,7 +197,7 @@ public sealed class RedisReplayStoreTests(StackFixture fixture)
             using var handled = await handling;
             Assert.Equal(HttpStatusCode.NoContent, handled.StatusCode);
             ttl = await redis.GetDatabase().KeyTimeToLiveAsync(prefix + "msg_claimed");
-            Assert.InRange(ttl!.Value, TimeSpan.FromHours(47), TimeSpan.FromHours(48));
+            Assert.InRange(ttl!.Value, TimeSpan.FromHours(71), TimeSpan.FromHours(72));
         }
     }
 
@@ -198,13 +208,14 @@ public sealed class RedisReplayStoreTests(StackFixture fixture)
         var prefix = $"test:{Guid.NewGuid():N}:";
         var state = new FlakyHandler.State();
         var (app, http) = await ReceiverHost.StartAsync(secret, state,
-            r => r.UseRedisReplayStore(fixture.Stack.RedisConnectionString, o => (o.KeyPrefix, o.ClaimTimeout) = (prefix, TimeSpan.FromSeconds(1))));
+            r => r.UseRedisReplayStore(fixture.Stack.RedisConnectionString, o => (o.KeyPrefix, o.ClaimTimeout) = (prefix, TimeSpan.FromSeconds(5))));
         await using (app)
         using (http)
         {
-            // The first instance claimed the id and died: its claim has the timeout as expiry, and nothing else.
+            // The first instance claimed the id and died: its claim has the timeout as expiry, and nothing else. (5 s, so
+            // the first request below is surely answered while it holds, even on a loaded machine.)
             await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Stack.RedisConnectionString);
-            await redis.GetDatabase().StringSetAsync(prefix + "msg_orphaned", "in-progress", TimeSpan.FromSeconds(1));
+            await redis.GetDatabase().StringSetAsync(prefix + "msg_orphaned", "in-progress", TimeSpan.FromSeconds(5));
 
             using var blocked = await ReceiverHost.PostSignedAsync(http, secret, Body, "msg_orphaned");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, blocked.StatusCode);

@@ -321,6 +321,25 @@ public sealed class IsolatedStack(string databaseConnectionString, ServiceInstan
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Runs a query on this stack's database and returns its first column, one value per row.</summary>
+    public async Task<List<T>> QueryColumnAsync<T>(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        var values = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            values.Add(reader.GetFieldValue<T>(0));
+        }
+        return values;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()).Append(Api.DisposeAsync().AsTask()));

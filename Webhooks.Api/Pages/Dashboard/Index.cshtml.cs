@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Mvc;
 using Webhooks.Api.Dashboard;
 using Webhooks.Core.Data;
 
@@ -7,5 +8,14 @@ public sealed class IndexModel(WebhooksDbContext db, DashboardQueries queries) :
 {
     public DashboardQueries.Overview? Overview { get; private set; }
 
-    public async Task OnGetAsync() => Overview = await queries.OverviewAsync(Caller, HttpContext.RequestAborted);
+    public async Task<IActionResult> OnGetAsync()
+    {
+        // A portal session has one application: its page is its overview.
+        if (Portal is { } portal)
+        {
+            return Redirect($"/dashboard/apps/{portal.ApplicationId}");
+        }
+        Overview = await queries.OverviewAsync(Caller, HttpContext.RequestAborted);
+        return Page();
+    }
 }

@@ -11,7 +11,10 @@ public sealed class SignOutModel : PageModel
 
     public async Task<IActionResult> OnPostAsync()
     {
+        var portal = PortalSession.Of(User) is not null;
         await HttpContext.SignOutAsync(DashboardExtensions.Scheme);
-        return Redirect("/dashboard/signin");
+        await HttpContext.SignOutAsync(DashboardExtensions.PortalScheme);
+        // A portal session has no API key to sign in with again.
+        return Redirect(portal ? "/dashboard/portal" : "/dashboard/signin");
     }
 }

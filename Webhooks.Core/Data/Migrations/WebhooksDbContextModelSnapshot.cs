@@ -283,6 +283,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("succeeded");
 
+                    b.Property<bool>("TokenRefreshed")
+                        .HasColumnType("boolean")
+                        .HasColumnName("token_refreshed");
+
                     b.Property<string>("TraceId")
                         .HasColumnType("text")
                         .HasColumnName("trace_id");
@@ -325,6 +329,14 @@ namespace Webhooks.Core.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("application_id");
+
+                    b.Property<string>("Auth")
+                        .HasColumnType("text")
+                        .HasColumnName("auth");
+
+                    b.Property<string>("AuthSummary")
+                        .HasColumnType("text")
+                        .HasColumnName("auth_summary");
 
                     b.PrimitiveCollection<string[]>("Channels")
                         .IsRequired()
@@ -598,6 +610,59 @@ namespace Webhooks.Core.Data.Migrations
                     b.ToTable("messages", (string)null);
                 });
 
+            modelBuilder.Entity("Webhooks.Core.Data.PortalLink", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.PrimitiveCollection<string[]>("AllowedEventTypes")
+                        .HasColumnType("text[]")
+                        .HasColumnName("allowed_event_types");
+
+                    b.Property<string>("ApplicationId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("application_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<bool>("ReadOnly")
+                        .HasColumnType("boolean")
+                        .HasColumnName("read_only");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<byte[]>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("token_hash");
+
+                    b.Property<DateTimeOffset?>("UsedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("used_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_portal_links");
+
+                    b.HasIndex("TokenHash")
+                        .IsUnique()
+                        .HasDatabaseName("ix_portal_links_token_hash");
+
+                    b.HasIndex("ApplicationId", "Id")
+                        .HasDatabaseName("ix_portal_links_application_id_id");
+
+                    b.ToTable("portal_links", (string)null);
+                });
+
             modelBuilder.Entity("Webhooks.Core.Data.ApiKey", b =>
                 {
                     b.HasOne("Webhooks.Core.Data.Application", null)
@@ -672,6 +737,16 @@ namespace Webhooks.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_messages_applications_application_id");
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.PortalLink", b =>
+                {
+                    b.HasOne("Webhooks.Core.Data.Application", null)
+                        .WithMany()
+                        .HasForeignKey("ApplicationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_portal_links_applications_application_id");
                 });
 #pragma warning restore 612, 618
         }

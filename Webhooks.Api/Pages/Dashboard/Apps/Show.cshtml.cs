@@ -37,7 +37,7 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
         }
         var input = form.ToInput(ModelState);
         var result = input is null ? null : await validator.ValidateAsync(input, HttpContext.RequestAborted);
-        if (input is null || !result!.IsValid)
+        if (input is null || !result!.IsValid || !MaySubscribe(input.EventTypes))
         {
             if (result is not null)
             {
@@ -47,8 +47,17 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
         }
         else
         {
-            Created = await service.CreateAsync(Application!, input, HttpContext.RequestAborted);
-            CreatedSecret = service.SecretOf(Created).Key;
+            var (created, errors) = await service.CreateAsync(Application!, input, HttpContext.RequestAborted);
+            if (created is null)
+            {
+                AddErrors(errors!);
+                Form = form;
+            }
+            else
+            {
+                Created = created;
+                CreatedSecret = service.SecretOf(created).Key;
+            }
         }
         await LoadEndpointsAsync();
         return Page();

@@ -36,7 +36,7 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         }
         var input = form.ToUpdate(Endpoint!, ModelState);
         var result = input is null ? null : await validator.ValidateAsync(input, HttpContext.RequestAborted);
-        if (input is null || !result!.IsValid)
+        if (input is null || !result!.IsValid || !MaySubscribe(input.EventTypes))
         {
             if (result is not null)
             {
@@ -46,7 +46,13 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             Form = form;
             return page;
         }
-        await service.UpdateAsync(Endpoint!, input, HttpContext.RequestAborted);
+        if (await service.UpdateAsync(Endpoint!, input, HttpContext.RequestAborted) is { } errors)
+        {
+            AddErrors(errors);
+            var page = await ShowAsync();
+            Form = form;
+            return page;
+        }
         return Done("Settings saved.");
     }
 
@@ -93,6 +99,13 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             return await ShowAsync();
         }
         var input = new EndpointTestIn(testEventType?.Trim() ?? "", payload);
+        if (Portal is { } portal && !portal.MaySee(input.EventType))
+        {
+            ModelState.AddModelError("testEventType", portal.SubscriptionRule);
+            var page = await ShowAsync();
+            Response.StatusCode = StatusCodes.Status422UnprocessableEntity;
+            return page;
+        }
         var validation = await validator.ValidateAsync(input, HttpContext.RequestAborted);
         if (!validation.IsValid)
         {
@@ -167,10 +180,17 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
     {
         var ct = HttpContext.RequestAborted;
         Stats = await service.StatsAsync(Endpoint!, ct);
-        Attempts = (await Db.DeliveryAttempts.Where(a => a.EndpointId == Endpoint!.Id).PageAsync(new AttemptQuery(Limit: 25), ct)).Data;
+        var attempts = Db.DeliveryAttempts.Where(a => a.EndpointId == Endpoint!.Id);
+        var eventTypes = Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id && !t.Archived);
+        if (Portal?.AllowedEventTypes is { } allowed)
+        {
+            // A portal session restricted to some event types sees nothing of the others' messages.
+            attempts = attempts.Where(a => Db.Messages.Any(m => m.Id == a.MessageId && allowed.Contains(m.EventType)));
+            eventTypes = eventTypes.Where(t => allowed.Contains(t.Name));
+        }
+        Attempts = (await attempts.PageAsync(new AttemptQuery(Limit: 25), ct)).Data;
+        EventTypeNames = await eventTypes.OrderBy(t => t.Name).Select(t => t.Name).Take(200).ToListAsync(ct);
         History = (await Db.EndpointEvents.Where(v => v.EndpointId == Endpoint!.Id).PageAsync(new HistoryQuery(Limit: 10), ct)).Data;
-        EventTypeNames = await Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id && !t.Archived)
-            .OrderBy(t => t.Name).Select(t => t.Name).Take(200).ToListAsync(ct);
         Form = EndpointForm.Of(Endpoint!);
         return Page();
     }

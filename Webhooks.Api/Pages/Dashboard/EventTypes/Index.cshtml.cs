@@ -68,7 +68,13 @@ public sealed class IndexModel(WebhooksDbContext db, EventTypeService service) :
         return Redirect($"/dashboard/apps/{Application!.Id}/event-types");
     }
 
-    private async Task LoadAsync() =>
-        EventTypes = await Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id)
-            .OrderBy(t => t.Archived).ThenBy(t => t.Name).Take(500).ToListAsync(HttpContext.RequestAborted);
+    private async Task LoadAsync()
+    {
+        var types = Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id);
+        if (Portal?.AllowedEventTypes is { } allowed)
+        {
+            types = types.Where(t => allowed.Contains(t.Name));
+        }
+        EventTypes = await types.OrderBy(t => t.Archived).ThenBy(t => t.Name).Take(500).ToListAsync(HttpContext.RequestAborted);
+    }
 }

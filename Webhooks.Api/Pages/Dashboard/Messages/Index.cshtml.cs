@@ -29,7 +29,12 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
         {
             return Page();
         }
-        var page = await Db.Messages.Where(m => m.ApplicationId == Application!.Id).PageAsync(query, HttpContext.RequestAborted);
+        var messages = Db.Messages.Where(m => m.ApplicationId == Application!.Id);
+        if (Portal?.AllowedEventTypes is { } allowed)
+        {
+            messages = messages.Where(m => allowed.Contains(m.EventType));
+        }
+        var page = await messages.PageAsync(query, HttpContext.RequestAborted);
         Messages = page.Data;
         Next = page.Done ? null : page.Iterator;
         return Page();

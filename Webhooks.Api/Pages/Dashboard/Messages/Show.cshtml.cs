@@ -27,7 +27,7 @@ public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, 
         }
         var ct = HttpContext.RequestAborted;
         Message = await Db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == messageId && m.ApplicationId == Application!.Id, ct);
-        if (Message is null)
+        if (Message is null || Portal?.MaySee(Message.EventType) == false)
         {
             return Missing($"Message '{messageId}'");
         }
@@ -43,6 +43,11 @@ public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, 
         if (!await LoadApplicationAsync(appId))
         {
             return Missing($"Application '{appId}'");
+        }
+        if (Portal?.AllowedEventTypes is { } allowed &&
+            !await Db.Messages.AnyAsync(m => m.Id == messageId && m.ApplicationId == Application!.Id && allowed.Contains(m.EventType), HttpContext.RequestAborted))
+        {
+            return Missing($"Message '{messageId}'");
         }
         var (outcome, _) = await publisher.ResendAsync(Application!, messageId, endpointId, HttpContext.RequestAborted);
         Notice = outcome switch

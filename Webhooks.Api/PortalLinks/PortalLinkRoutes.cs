@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Webhooks.Api.Dashboard;
+using Webhooks.Api.Infrastructure;
+using Webhooks.Client;
+using Webhooks.Core.Data;
+
+namespace Webhooks.Api.PortalLinks;
+
+/// <summary>
+/// Portal links: an application's key (or an admin key) gets a one-time URL that signs its tenant's own users in to the
+/// dashboard, scoped to that application, for a short time, without an API key.
+/// </summary>
+public static class PortalLinkRoutes
+{
+    public static RouteGroupBuilder MapPortalLinkRoutes(this RouteGroupBuilder tenant)
+    {
+        var links = tenant.MapGroup("/portal-links").WithTags("Portal links");
+        links.MapPost("/", CreateAsync).Validate<PortalLinkIn>();
+        links.MapGet("/", ListAsync);
+        links.MapDelete("/{linkId}", RevokeAsync);
+        return tenant;
+    }
+
+    /// <summary>The dashboard path that redeems a token (the token follows it).</summary>
+    public const string RedeemPath = "/dashboard/portal/";
+
+    private static async Task<Created<PortalLinkCreated>> CreateAsync(
+        Tenant tenant, PortalLinkIn? input, WebhooksDbContext db, IOptions<DashboardOptions> options, HttpContext http, CancellationToken ct)
+    {
+        var lifetime = input?.ExpiresInSeconds ?? options.Value.PortalLinkLifetimeSeconds;
+        var types = input?.AllowedEventTypes?.Distinct(StringComparer.Ordinal).ToArray();
+        var created = await PortalLinkStore.CreateAsync(db, tenant.Application.Id, lifetime, input?.ReadOnly ?? false, types, ct);
+        var baseUrl = string.IsNullOrEmpty(options.Value.PublicUrl)
+            ? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}"
+            : options.Value.PublicUrl.TrimEnd('/');
+        return TypedResults.Created($"/api/v1/apps/{tenant.Application.Id}/portal-links/{created.Id}",
+            new PortalLinkCreated(created.Id, baseUrl + RedeemPath + created.Token, created.ExpiresAt));
+    }
+
+    private static async Task<Ok<ListResponse<PortalLinkOut>>> ListAsync(Tenant tenant, WebhooksDbContext db, CancellationToken ct)
+    {
+        // The newest links; older ones are of little use (none lasts more than a day).
+        var links = await db.PortalLinks.AsNoTracking().Where(l => l.ApplicationId == tenant.Application.Id)
+            .OrderByDescending(l => l.Id).Take(Paging.MaxLimit).ToListAsync(ct);
+        return TypedResults.Ok(new ListResponse<PortalLinkOut>(
+            links.Select(l => new PortalLinkOut(l.Id, l.ReadOnly, l.AllowedEventTypes, l.ExpiresAt, l.UsedAt, l.RevokedAt, l.CreatedAt)).ToList(),
+            null, links.Count < Paging.MaxLimit));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(
+        Tenant tenant, string linkId, WebhooksDbContext db, CancellationToken ct) =>
+        // A malformed id (a NUL, say, which Postgres refuses) names no link.
+        Core.Ids.IsValid(linkId, Core.Ids.PortalLink) && await PortalLinkStore.RevokeAsync(db, tenant.Application.Id, linkId, ct)
+            ? TypedResults.NoContent()
+            : Problems.NotFound($"Portal link '{linkId}'");
+}
