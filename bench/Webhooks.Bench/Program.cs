@@ -1,6 +1,7 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
-// publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending.
+// the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered
+// load, worker memory, and the claim cost at 10 k and 1 M pending.
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 1]
 using System.Diagnostics;
 using System.Globalization;
@@ -188,6 +189,9 @@ var results = new List<(string Name, string Value)>();
             $"(ratio to raw {e2e / rate:0.00}); worker peak RSS {memory.PeakMiB:N0} MiB");
     }
 }
+
+// 3b. The cost of payload filters on the publish statement (FilterBench.cs).
+results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
 
 // 4. Latency at a fixed offered load: single publishes, paced.
 {
