@@ -20,7 +20,7 @@ internal static class FilterBench
 
     public static async Task<IReadOnlyList<(string Name, string Value)>> RunAsync(IWebhooksApi client, HttpClient http, Uri receiverUrl, int deliveries)
     {
-        var messages = Math.Max(PerBatch * 2, deliveries / Endpoints);
+        var messages = Math.Max(PerBatch * 5, deliveries / 20);
         var variants = new (string Name, Func<int, JsonElement?> Filter)[]
         {
             ("no filters", _ => null),

@@ -262,8 +262,8 @@ foreach (var worker in workers)
         await using (var command = dataSource.CreateCommand("""
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT 'msg_bench_' || g, @app, 'bench', '{"n":1}', '{}', now() FROM generate_series(@from, @to) g;
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, created_at, updated_at)
-            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), now(), now() FROM generate_series(@from, @to) g;
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
+            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), 'scheduled', now(), now() FROM generate_series(@from, @to) g;
             """))
         {
             command.CommandTimeout = 600;
