@@ -7,7 +7,7 @@ using Webhooks.Testing;
 
 namespace Webhooks.Api.Tests;
 
-/// <summary>An endpoint's payload filter is validated on save (422 naming the offending place) and kept as written.</summary>
+/// <summary>An endpoint's payload filter is validated on save (422 naming the offending place) and returned as given (as JSON: same keys and values).</summary>
 [Collection(StackFixture.Collection)]
 public sealed class PayloadFilterValidationTests(StackFixture fixture)
 {

@@ -266,6 +266,32 @@ public sealed class PayloadFilterTests(StackFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Operational_events_are_filtered_by_the_same_rule()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync();
+        var api = isolated.Client();
+        var secret = WebhookSecret.Generate().ToString();
+        await using var fiveHundreds = await TestReceiver.StartAsync(secret, "message.attempt.exhausted");
+        await using var fourHundreds = await TestReceiver.StartAsync(secret, "message.attempt.exhausted");
+        var operational = await api.CreateApplicationAsync(new ApplicationIn("platform operations", "operational"));
+        await api.CreateEndpointAsync(operational.Id, new EndpointIn(fiveHundreds.WebhookUrl.ToString(), Secret: secret,
+            EventTypes: ["message.attempt.exhausted"], Filter: Json("""{"lastStatusCode":{"$gte":500}}""")));
+        await api.CreateEndpointAsync(operational.Id, new EndpointIn(fourHundreds.WebhookUrl.ToString(), Secret: secret,
+            EventTypes: ["message.attempt.exhausted"], Filter: Json("""{"lastStatusCode":{"$gte":400,"$lt":500}}""")));
+
+        // A customer's endpoint that answers 500 once and for all (one attempt per message).
+        await using var s = await Scenario.CreateAsync(api, e => e with { RetrySchedule = [0] }, _ => Task.FromResult<int?>(500));
+        var message = await s.PublishAsync(1);
+        await s.WaitForStatusAsync(message.Id, "exhausted", TimeSpan.FromSeconds(30));
+        await Eventually.HoldsAsync(() => !fiveHundreds.Handled.IsEmpty, TimeSpan.FromSeconds(30), "the operational event delivered");
+        Assert.Equal(message.Id, Assert.Single(fiveHundreds.Handled).Data.GetProperty("messageId").GetString());
+        var events = (await api.ListMessagesAsync(operational.Id)).Data;
+        var delivered = Assert.Single(events);
+        Assert.Single((await api.ListDeliveriesAsync(operational.Id, delivered.Id)).Data);
+        Assert.Empty(fourHundreds.Requests);
+    }
+
+    [Fact]
     public async Task A_filter_update_takes_effect_for_the_next_publish()
     {
         var api = await fixture.Stack.AdminClientAsync();
