@@ -22,6 +22,13 @@ public interface IEndpointSettings
     IReadOnlyList<int>? RetrySchedule { get; }
     EndpointAuthIn? Auth { get; }
     int? CircuitBreakerThreshold { get; }
+    /// <summary>
+    /// The payload filter: a message goes to the endpoint only if its payload matches (null: every payload). Keys are
+    /// dot-separated paths (<c>customer.tier</c>, <c>items.0.sku</c>), values literals or objects of operators
+    /// (<c>$eq $neq $gt $gte $lt $lte $in $nin $exists</c>), with <c>$and</c> / <c>$or</c> arrays at the top, e.g.
+    /// <c>{"amount":{"$gte":100},"currency":{"$in":["EUR","USD"]}}</c>.
+    /// </summary>
+    JsonElement? Filter { get; }
 }
 
 /// <summary>
@@ -74,7 +81,8 @@ public sealed record EndpointIn(
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
     EndpointAuthIn? Auth = null,
-    int? CircuitBreakerThreshold = null) : IEndpointSettings;
+    int? CircuitBreakerThreshold = null,
+    JsonElement? Filter = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -88,13 +96,18 @@ public sealed record EndpointUpdateIn(
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
     EndpointAuthIn? Auth = null,
-    int? CircuitBreakerThreshold = null) : IEndpointSettings;
+    int? CircuitBreakerThreshold = null,
+    JsonElement? Filter = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
 
-/// <summary>The test message, and its attempt if it was made within the endpoint's timeout (else null: look it up later).</summary>
-public sealed record EndpointTestOut(string MessageId, AttemptOut? Attempt);
+/// <summary>
+/// The test message, and its attempt if it was made within the endpoint's timeout (else null: look it up later).
+/// <see cref="FilterMatched"/>: whether the payload passes the endpoint's filter (null: it has none); the test event is
+/// sent either way.
+/// </summary>
+public sealed record EndpointTestOut(string MessageId, AttemptOut? Attempt, bool? FilterMatched = null);
 
 public sealed record StatsWindowOut(long Attempts, long Succeeded, long Failed, double? SuccessRate);
 
@@ -143,7 +156,8 @@ public sealed record EndpointOut(
     DateTimeOffset? CircuitRetryAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    EndpointAuthOut? Auth = null);
+    EndpointAuthOut? Auth = null,
+    JsonElement? Filter = null);
 
 /// <summary>The values of <see cref="EndpointOut.CircuitState"/>.</summary>
 public static class CircuitStates

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Webhooks.Client;
 using Endpoint = Webhooks.Core.Data.Endpoint;
@@ -14,6 +15,8 @@ public sealed class EndpointForm
     public string? RateLimitPerSecond { get; set; }
     public string? TimeoutSeconds { get; set; }
     public string? CircuitBreakerThreshold { get; set; }
+    /// <summary>The payload filter's JSON; empty: none.</summary>
+    public string? Filter { get; set; }
 
     // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
     // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
@@ -44,6 +47,7 @@ public sealed class EndpointForm
             RateLimitPerSecond = e.RateLimitPerSecond?.ToString(CultureInfo.InvariantCulture),
             TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
+            Filter = e.Filter,
             AuthType = auth?.Type,
             AuthUsername = auth?.Username,
             AuthHeaderName = auth?.Name,
@@ -74,25 +78,26 @@ public sealed class EndpointForm
         };
     }
 
-    /// <summary>The create input, or null (with the errors added) when a number does not parse.</summary>
+    /// <summary>The create input, or null (with the errors added) when a number or the filter's JSON does not parse.</summary>
     public EndpointIn? ToInput(ModelStateDictionary errors)
     {
         var rate = Number(RateLimitPerSecond, "rateLimitPerSecond", errors);
         var timeout = Number(TimeoutSeconds, "timeoutSeconds", errors);
         var threshold = Number(CircuitBreakerThreshold, "circuitBreakerThreshold", errors);
+        var filter = Json(Filter, "filter", errors);
         if (!errors.IsValid)
         {
             return null;
         }
         return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
-            CircuitBreakerThreshold: threshold);
+            CircuitBreakerThreshold: threshold, Filter: filter);
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
@@ -102,6 +107,24 @@ public sealed class EndpointForm
 
     private static List<string>? List(string? value) =>
         string.IsNullOrWhiteSpace(value) ? null : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+
+    private static JsonElement? Json(string? value, string field, ModelStateDictionary errors)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(value, new JsonDocumentOptions { MaxDepth = 64 });
+            return document.RootElement.Clone();
+        }
+        catch (JsonException ex)
+        {
+            errors.AddModelError(field, $"'{field}' is not valid JSON: {ex.Message}");
+            return null;
+        }
+    }
 
     private static int? Number(string? value, string field, ModelStateDictionary errors)
     {

@@ -1,7 +1,9 @@
+using System.Text.Json;
 using FluentValidation;
 using Webhooks.Api.Applications;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
+using Webhooks.Core.Delivery;
 using Webhooks.Receiver.Sdk;
 
 namespace Webhooks.Api.Endpoints;
@@ -41,6 +43,30 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
             .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
         RuleFor(e => e.Auth!).SetValidator(new EndpointAuthInValidator(configuration, time)).When(e => e.Auth is not null);
+        RuleFor(e => e.Filter).Custom((filter, context) =>
+        {
+            foreach (var error in FilterRules.Parse(filter).Errors)
+            {
+                context.AddFailure(new FluentValidation.Results.ValidationFailure(error.Field, error.Message) { ErrorCode = Problems.UnprocessableCode });
+            }
+        });
+    }
+}
+
+/// <summary>An endpoint's <c>filter</c> as given: JSON null or absent for none, else a <see cref="PayloadFilter"/>.</summary>
+public static class FilterRules
+{
+    public static (PayloadFilter? Filter, IReadOnlyList<PayloadFilterError> Errors) Parse(JsonElement? filter)
+    {
+        if (filter is not { ValueKind: not JsonValueKind.Null and not JsonValueKind.Undefined } given)
+        {
+            return (null, []);
+        }
+        if (!StorableJson.IsStorable(given))
+        {
+            return (null, [new PayloadFilterError("filter", $"'filter' {StorableJson.Rule}.")]);
+        }
+        return PayloadFilter.Parse(given);
     }
 }
 

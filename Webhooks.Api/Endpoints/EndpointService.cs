@@ -62,9 +62,13 @@ public sealed class EndpointService(
         endpoint.SetAuth(secrets.Protect(auth.ToJson()), EndpointAuthRules.Summary(auth), now);
     }
 
-    private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now) =>
+    private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now)
+    {
         endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
             input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now);
+        // Validated before: a filter given parses.
+        endpoint.SetFilter(FilterRules.Parse(input.Filter).Filter, now);
+    }
 
     /// <summary>Disables the endpoint (its waiting deliveries parked); an endpoint already disabled keeps its reason.</summary>
     public async Task DisableAsync(Endpoint endpoint, string reason, CancellationToken ct)
@@ -110,7 +114,8 @@ public sealed class EndpointService(
 
     /// <summary>
     /// Publishes an event of the chosen type to this endpoint alone and waits (up to its timeout and a margin) for the
-    /// worker's attempt, so the test goes through the same signing, rate limit and log as any delivery.
+    /// worker's attempt, so the test goes through the same signing, rate limit and log as any delivery. Says whether the
+    /// payload passes the endpoint's filter, decided by Postgres with the fan-out's rule; the test is sent either way.
     /// </summary>
     public async Task<TestResult> TestAsync(Application application, Endpoint endpoint, EndpointTestIn input, CancellationToken ct)
     {
@@ -126,6 +131,7 @@ public sealed class EndpointService(
         {
             return new TestResult(rejected, null);
         }
+        var filterMatched = await PassesFilterAsync(endpoint, payload, ct);
         var delivery = await publisher.PublishTestAsync(application, endpoint, input.EventType, payload, ct);
         var deadline = time.GetUtcNow().AddSeconds(endpoint.TimeoutSeconds + 5);
         while (time.GetUtcNow() < deadline)
@@ -133,11 +139,26 @@ public sealed class EndpointService(
             var attempt = await db.DeliveryAttempts.AsNoTracking().Where(a => a.DeliveryId == delivery.Id).OrderBy(a => a.Id).FirstOrDefaultAsync(ct);
             if (attempt is not null)
             {
-                return new TestResult(null, new EndpointTestOut(delivery.MessageId, attempt.ToOut()));
+                return new TestResult(null, new EndpointTestOut(delivery.MessageId, attempt.ToOut(), filterMatched));
             }
             await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
         }
-        return new TestResult(null, new EndpointTestOut(delivery.MessageId, null));
+        return new TestResult(null, new EndpointTestOut(delivery.MessageId, null, filterMatched));
+    }
+
+    private static readonly string PassesFilterSql =
+        $"SELECT {DeliveryLifecycle.PassesFilter("e", "@payload::jsonb")} AS \"Value\" FROM endpoints e WHERE e.id = @endpoint_id";
+
+    /// <summary>Whether <paramref name="payload"/> passes the endpoint's stored filter (null: it has none), in one query.</summary>
+    public async Task<bool?> PassesFilterAsync(Endpoint endpoint, JsonElement payload, CancellationToken ct)
+    {
+        if (endpoint.FilterPath is null)
+        {
+            return null;
+        }
+        return await db.Database.SqlQueryRaw<bool>(PassesFilterSql,
+                new Npgsql.NpgsqlParameter("payload", payload.GetRawText()), new Npgsql.NpgsqlParameter("endpoint_id", endpoint.Id))
+            .SingleAsync(ct);
     }
 
     /// <summary>Attempts over 24 h and 7 d, the last failure, and how many deliveries wait (counted up to 100,000).</summary>

@@ -67,8 +67,9 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
     }
 
     // The messages and their deliveries in one statement (so one transaction, one round trip), fanned out by the one
-    // subscription rule; a disabled endpoint's delivery is parked until it is enabled; deleted endpoints get none.
-    // The payload is stored as the text that was published, so it is delivered byte for byte.
+    // subscription rule and the endpoints' payload filters; a disabled endpoint's delivery is parked until it is enabled;
+    // deleted endpoints get none. The payload is stored as the text that was published, so it is delivered byte for byte;
+    // the filters see it parsed to jsonb, once per message.
     private static readonly string InsertSql = $"""
         WITH input AS (
             SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys) WITH ORDINALITY
@@ -78,8 +79,11 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
             SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, @now
             FROM input
             RETURNING id, application_id, event_type, channels
+        ), fanned AS MATERIALIZED (
+            SELECT ins.*, i.ord, {DeliveryLifecycle.PayloadJson("i.payload")} AS payload_json
+            FROM inserted ins JOIN input i ON i.id = ins.id
         )
-        {DeliveryLifecycle.FanOut("(SELECT ins.*, i.ord FROM inserted ins JOIN input i ON i.id = ins.id)", "ORDER BY m.ord, e.id")}
+        {DeliveryLifecycle.FanOut("fanned", "ORDER BY m.ord, e.id")}
         """;
 
     private async Task InsertAsync(string applicationId, List<Message> messages, string? traceParent, DateTimeOffset now, CancellationToken ct)

@@ -179,6 +179,10 @@ public sealed class Endpoint
     public int[]? RetrySchedule { get; private set; }
     /// <summary>Failed attempts in a row that open the circuit; null: the worker's <c>CircuitBreakerThreshold</c>.</summary>
     public int? CircuitBreakerThreshold { get; private set; }
+    /// <summary>The payload filter as the user wrote it (JSON); null: every payload passes. See <see cref="Webhooks.Core.Delivery.PayloadFilter"/>.</summary>
+    public string? Filter { get; private set; }
+    /// <summary>The filter translated to an SQL/JSON path predicate (a <c>jsonpath</c> column), which the fan-out evaluates.</summary>
+    public string? FilterPath { get; private set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -235,6 +239,14 @@ public sealed class Endpoint
         Metadata = metadata?.ToDictionary() ?? [];
         RetrySchedule = retrySchedule?.ToArray();
         CircuitBreakerThreshold = circuitBreakerThreshold;
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
+    /// <summary>Sets the payload filter (null: none): only the messages whose payload passes it are delivered here from now on.</summary>
+    public void SetFilter(Webhooks.Core.Delivery.PayloadFilter? filter, DateTimeOffset now)
+    {
+        Filter = filter?.Json;
+        FilterPath = filter?.Path;
         UpdatedAt = now.AtStoragePrecision();
     }
 

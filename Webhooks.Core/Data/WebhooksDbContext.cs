@@ -66,6 +66,9 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasQueryFilter(p => p.DeletedAt == null);
             e.Property(p => p.Headers).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
             e.Property(p => p.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
+            e.Property(p => p.Filter).HasColumnType("jsonb");
+            // Parsed once, on save: the fan-out evaluates it against each payload without parsing the path again.
+            e.Property(p => p.FilterPath).HasColumnType("jsonpath");
             e.HasOne<Application>().WithMany().HasForeignKey(p => p.ApplicationId).OnDelete(DeleteBehavior.Cascade);
         });
 

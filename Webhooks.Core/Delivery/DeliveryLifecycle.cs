@@ -140,17 +140,37 @@ public static class DeliveryLifecycle
         $"AND (cardinality({e}.channels) = 0 OR {e}.channels && {channels})";
 
     /// <summary>
-    /// Inserts one delivery per (message, subscribed endpoint) from a query aliased <c>m</c> with columns
-    /// <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c>: the publish statement and the
-    /// operational events both fan out this way. <paramref name="order"/> orders the insert (deterministic locks).
+    /// The payload filter rule: endpoint <paramref name="e"/> has no filter, or payload <paramref name="payload"/> (jsonb)
+    /// passes its translated filter (<c>filter_path</c>, see <see cref="PayloadFilter"/>). Never NULL: a predicate left
+    /// unknown (a missing field in strict mode) does not pass.
+    /// </summary>
+    public static string PassesFilter(string e, string payload) =>
+        $"({e}.filter_path IS NULL OR coalesce({payload} @@ {e}.filter_path, false))";
+
+    /// <summary>
+    /// Inserts one delivery per (message, subscribed endpoint whose filter the payload passes) from a query aliased
+    /// <c>m</c> with columns <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c> and <c>payload_json</c>
+    /// (the payload as jsonb, parsed once per message; it may be NULL when no endpoint of the application has a filter):
+    /// the publish statement and the operational events both fan out this way. <paramref name="order"/> orders the
+    /// insert (deterministic locks).
     /// </summary>
     public static string FanOut(string messages, string order = "") => $"""
         INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, created_at, updated_at)
         SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, {HeldNowIfOpen("e")}, 'scheduled', now(), now()
         FROM {messages} m
         JOIN endpoints e ON e.application_id = m.application_id AND {Subscribes("e", "m.event_type", "m.channels")}
+            AND {PassesFilter("e", "m.payload_json")}
         {order}
         """;
+
+    /// <summary>
+    /// The <c>payload_json</c> of <see cref="FanOut"/>: the payload text <paramref name="payload"/> as jsonb, parsed only
+    /// if an endpoint of application <c>@app</c> has a filter (a publish no filter looks at pays nothing for them). Select
+    /// it in a <c>MATERIALIZED</c> CTE, so each payload is parsed once, not once per endpoint.
+    /// </summary>
+    public static string PayloadJson(string payload) =>
+        $"CASE WHEN EXISTS (SELECT 1 FROM endpoints f WHERE f.application_id = @app AND f.filter_path IS NOT NULL AND f.deleted_at IS NULL) " +
+        $"THEN {payload}::jsonb END";
 
     /// <summary>
     /// Claim: due deliveries chosen by <paramref name="chosen"/> (a CTE with <c>id</c> and <c>timeout_seconds</c>)

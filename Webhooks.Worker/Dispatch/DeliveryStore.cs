@@ -178,7 +178,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     // Operational webhooks, in the same transaction as the outcomes that cause them (so none is lost or invented):
     // an endpoint this batch disabled (disabled_at = now(), the transaction's time), a delivery it exhausted, and a circuit
     // it opened or closed (the history entries it wrote) become messages of the operational application, fanned out by the
-    // one subscription rule. Events about the operational application itself are not emitted (no loops).
+    // one subscription rule and the endpoints' payload filters. Events about the operational application itself are not
+    // emitted (no loops).
     private static readonly string OperationalSql = $"""
         WITH op AS (
             SELECT id FROM applications WHERE uid = @op_uid AND deleted_at IS NULL
@@ -208,7 +209,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT (@message_ids)[n], op_app, event_type, payload::text, ARRAY[]::text[], now() FROM numbered
-            RETURNING id, application_id, event_type, channels
+            RETURNING id, application_id, event_type, channels, payload::jsonb AS payload_json
         )
         {DeliveryLifecycle.FanOut("inserted")}
         """;

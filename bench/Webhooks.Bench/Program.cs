@@ -1,6 +1,7 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
-// publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending.
+// the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered
+// load, worker memory, and the claim cost at 10 k and 1 M pending.
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 1]
 using System.Diagnostics;
 using System.Globalization;
@@ -189,6 +190,9 @@ var results = new List<(string Name, string Value)>();
     }
 }
 
+// 3b. The cost of payload filters on the publish statement (FilterBench.cs).
+results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
+
 // 4. Latency at a fixed offered load: single publishes, paced.
 {
     var app = await client.CreateApplicationAsync(new ApplicationIn("bench-latency"));
@@ -258,8 +262,8 @@ foreach (var worker in workers)
         await using (var command = dataSource.CreateCommand("""
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT 'msg_bench_' || g, @app, 'bench', '{"n":1}', '{}', now() FROM generate_series(@from, @to) g;
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, created_at, updated_at)
-            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), now(), now() FROM generate_series(@from, @to) g;
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
+            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), 'scheduled', now(), now() FROM generate_series(@from, @to) g;
             """))
         {
             command.CommandTimeout = 600;

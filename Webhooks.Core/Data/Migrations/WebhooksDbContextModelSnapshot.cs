@@ -396,6 +396,14 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text[]")
                         .HasColumnName("event_types");
 
+                    b.Property<string>("Filter")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("filter");
+
+                    b.Property<string>("FilterPath")
+                        .HasColumnType("jsonpath")
+                        .HasColumnName("filter_path");
+
                     b.Property<DateTimeOffset?>("FirstFailureAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("first_failure_at");
