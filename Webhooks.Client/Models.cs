@@ -22,6 +22,8 @@ public interface IEndpointSettings
     IReadOnlyList<int>? RetrySchedule { get; }
     EndpointAuthIn? Auth { get; }
     int? CircuitBreakerThreshold { get; }
+    /// <summary>Requests a worker keeps in flight to the endpoint at most (1–1000); null: the worker's default (16).</summary>
+    int? MaxInFlight { get; }
 }
 
 /// <summary>
@@ -74,7 +76,8 @@ public sealed record EndpointIn(
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
     EndpointAuthIn? Auth = null,
-    int? CircuitBreakerThreshold = null) : IEndpointSettings;
+    int? CircuitBreakerThreshold = null,
+    int? MaxInFlight = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -88,7 +91,8 @@ public sealed record EndpointUpdateIn(
     IReadOnlyDictionary<string, string>? Metadata = null,
     IReadOnlyList<int>? RetrySchedule = null,
     EndpointAuthIn? Auth = null,
-    int? CircuitBreakerThreshold = null) : IEndpointSettings;
+    int? CircuitBreakerThreshold = null,
+    int? MaxInFlight = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
@@ -143,7 +147,8 @@ public sealed record EndpointOut(
     DateTimeOffset? CircuitRetryAt,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    EndpointAuthOut? Auth = null);
+    EndpointAuthOut? Auth = null,
+    int? MaxInFlight = null);
 
 /// <summary>The values of <see cref="EndpointOut.CircuitState"/>.</summary>
 public static class CircuitStates

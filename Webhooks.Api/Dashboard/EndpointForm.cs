@@ -14,6 +14,7 @@ public sealed class EndpointForm
     public string? RateLimitPerSecond { get; set; }
     public string? TimeoutSeconds { get; set; }
     public string? CircuitBreakerThreshold { get; set; }
+    public string? MaxInFlight { get; set; }
 
     // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
     // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
@@ -44,6 +45,7 @@ public sealed class EndpointForm
             RateLimitPerSecond = e.RateLimitPerSecond?.ToString(CultureInfo.InvariantCulture),
             TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
+            MaxInFlight = e.MaxInFlight?.ToString(CultureInfo.InvariantCulture),
             AuthType = auth?.Type,
             AuthUsername = auth?.Username,
             AuthHeaderName = auth?.Name,
@@ -80,19 +82,20 @@ public sealed class EndpointForm
         var rate = Number(RateLimitPerSecond, "rateLimitPerSecond", errors);
         var timeout = Number(TimeoutSeconds, "timeoutSeconds", errors);
         var threshold = Number(CircuitBreakerThreshold, "circuitBreakerThreshold", errors);
+        var maxInFlight = Number(MaxInFlight, "maxInFlight", errors);
         if (!errors.IsValid)
         {
             return null;
         }
         return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
-            CircuitBreakerThreshold: threshold);
+            CircuitBreakerThreshold: threshold, MaxInFlight: maxInFlight);
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.MaxInFlight)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -64,7 +64,7 @@ public sealed class EndpointService(
 
     private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now) =>
         endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
-            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now);
+            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now, input.MaxInFlight);
 
     /// <summary>Disables the endpoint (its waiting deliveries parked); an endpoint already disabled keeps its reason.</summary>
     public async Task DisableAsync(Endpoint endpoint, string reason, CancellationToken ct)

@@ -179,6 +179,8 @@ public sealed class Endpoint
     public int[]? RetrySchedule { get; private set; }
     /// <summary>Failed attempts in a row that open the circuit; null: the worker's <c>CircuitBreakerThreshold</c>.</summary>
     public int? CircuitBreakerThreshold { get; private set; }
+    /// <summary>Requests a worker keeps in flight to this endpoint at most; null: the worker's <c>MaxInFlightPerEndpoint</c>.</summary>
+    public int? MaxInFlight { get; private set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -223,7 +225,7 @@ public sealed class Endpoint
     public void Configure(
         string url, string? description, IEnumerable<string>? eventTypes, IEnumerable<string>? channels, int? rateLimitPerSecond,
         int? timeoutSeconds, IEnumerable<KeyValuePair<string, string>>? headers, IEnumerable<KeyValuePair<string, string>>? metadata,
-        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now)
+        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now, int? maxInFlight = null)
     {
         Url = url;
         Description = description;
@@ -235,6 +237,7 @@ public sealed class Endpoint
         Metadata = metadata?.ToDictionary() ?? [];
         RetrySchedule = retrySchedule?.ToArray();
         CircuitBreakerThreshold = circuitBreakerThreshold;
+        MaxInFlight = maxInFlight;
         UpdatedAt = now.AtStoragePrecision();
     }
 

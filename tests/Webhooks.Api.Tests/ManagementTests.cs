@@ -322,8 +322,8 @@ public sealed class ManagementTests(StackFixture fixture)
         Assert.Equal(endpoint.Secret, (await api.GetEndpointSecretAsync(app.Id, endpoint.Id)).Key);
 
         var invalid = await FailsAsync(HttpStatusCode.BadRequest,
-            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("gopher://example.com", TimeoutSeconds: 600, CircuitBreakerThreshold: 0)));
-        Assert.Equal(["circuitBreakerThreshold", "timeoutSeconds", "url"], (await ErrorFieldsAsync(invalid)).Order());
+            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("gopher://example.com", TimeoutSeconds: 600, CircuitBreakerThreshold: 0, MaxInFlight: 0)));
+        Assert.Equal(["circuitBreakerThreshold", "maxInFlight", "timeoutSeconds", "url"], (await ErrorFieldsAsync(invalid)).Order());
         Assert.Equal("https://example.com/v2", (await api.GetEndpointAsync(app.Id, endpoint.Id)).Url);
 
         // The circuit breaker's threshold is the endpoint's own once set; its state is the worker's to move, closed here.
@@ -334,6 +334,11 @@ public sealed class ManagementTests(StackFixture fixture)
         Assert.Equal((CircuitStates.Closed, (DateTimeOffset?)null, (DateTimeOffset?)null), (tuned.CircuitState, tuned.CircuitOpenedAt, tuned.CircuitRetryAt));
         await FailsAsync(HttpStatusCode.BadRequest,
             () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("https://example.com/v2", CircuitBreakerThreshold: 1001)));
+        // The in-flight cap likewise (null: the worker's default), 1 to 1000.
+        Assert.Null(updated.MaxInFlight);
+        Assert.Equal(64, (await api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("https://example.com/v2", MaxInFlight: 64))).MaxInFlight);
+        Assert.Equal(["maxInFlight"], await ErrorFieldsAsync(await FailsAsync(HttpStatusCode.BadRequest,
+            () => api.UpdateEndpointAsync(app.Id, endpoint.Id, new EndpointUpdateIn("https://example.com/v2", MaxInFlight: 1001)))));
         Assert.Empty((await api.ListEndpointHistoryAsync(app.Id, endpoint.Id)).Data);
         await FailsAsync(HttpStatusCode.BadRequest, () => api.ListEndpointHistoryAsync(app.Id, endpoint.Id, iterator: "not-a-page"));
 
