@@ -323,8 +323,15 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         public static CircuitPolicy Default { get; } = new(5, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
     }
 
-    /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
-    public async Task RecordAsync(IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
+    /// <summary>
+    /// Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.
+    /// <paramref name="waitForFlush"/> false commits without waiting for the WAL flush (<c>synchronous_commit = off</c>):
+    /// visible at once, durable a fraction of a second later. A record lost in a Postgres crash meanwhile leaves its
+    /// deliveries as their claim left them (the claim's commit waited for its flush before any request went out): leased,
+    /// so the lease sweep records each as <c>lease_expired</c> and sends it again — a duplicate, never a lost delivery,
+    /// exactly as when a worker dies before recording. Any later synchronous commit (a claim, a publish) flushes it too.
+    /// </summary>
+    public async Task RecordAsync(IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct, bool waitForFlush = true)
     {
         if (results.Count == 0)
         {
@@ -332,15 +339,21 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        await RecordAsync(connection, transaction, results, health, ct);
+        await RecordAsync(connection, transaction, results, health, ct, waitForFlush);
         await transaction.CommitAsync(ct);
     }
 
-    private static async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
+    private static async Task RecordAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct,
+        bool waitForFlush = true)
     {
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch)
         {
+            if (!waitForFlush)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL synchronous_commit = off"));
+            }
             // Rows in id order (endpoints, then deliveries), so concurrent batches take their locks in one order.
             results = results.OrderBy(r => r.Attempt.DeliveryId).ToArray();
             var lockEndpoints = new NpgsqlBatchCommand(DeliveryLifecycle.LockEndpoints);

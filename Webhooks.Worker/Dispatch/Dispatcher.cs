@@ -377,7 +377,7 @@ public sealed partial class Dispatcher(
         {
             try
             {
-                await store.RecordAsync(batch, health, CancellationToken.None);
+                await store.RecordAsync(batch, health, CancellationToken.None, options.Value.FlushRecords);
                 outages.Postgres.Recovered();
                 return true;
             }
