@@ -97,6 +97,23 @@ public sealed class ManagementTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task A_schema_added_changed_or_removed_applies_to_the_very_next_publish()
+    {
+        // The constrained event types are cached per application for a few seconds: every change through the API empties it.
+        var api = await fixture.Stack.AdminClientAsync();
+        var app = await api.CreateApplicationAsync(new ApplicationIn("schema changes"));
+        await api.PublishAsync(app.Id, new MessageIn("order.placed", Json(new { id = 1 })));
+        var strict = Json(new { type = "object", properties = new { id = new { type = "string" } } });
+        await api.CreateEventTypeAsync(app.Id, new EventTypeIn("order.placed", Schema: strict));
+        Assert.Equal(["payload.id"], await ErrorFieldsAsync(await FailsAsync(HttpStatusCode.UnprocessableEntity,
+            () => api.PublishAsync(app.Id, new MessageIn("order.placed", Json(new { id = 1 }))))));
+        await api.UpdateEventTypeAsync(app.Id, "order.placed", new EventTypeUpdateIn(Schema: Json(new { type = "object" })));
+        await api.PublishAsync(app.Id, new MessageIn("order.placed", Json(new { id = 1 })));
+        await api.ArchiveEventTypeAsync(app.Id, "order.placed");
+        await FailsAsync(HttpStatusCode.UnprocessableEntity, () => api.PublishAsync(app.Id, new MessageIn("order.placed", Json(new { id = 1 }))));
+    }
+
+    [Fact]
     public async Task A_payload_that_does_not_match_its_schema_is_refused_with_422_naming_the_paths()
     {
         var api = await fixture.Stack.AdminClientAsync();
@@ -222,7 +239,8 @@ public sealed class ManagementTests(StackFixture fixture)
         var api = service.Client();
         var app = await api.CreateApplicationAsync(new ApplicationIn("schema stored before the rule"));
         var type = await api.CreateEventTypeAsync(app.Id, new EventTypeIn("a.b", Schema: Json(new { type = "object" })));
-        await api.PublishAsync(app.Id, new MessageIn("a.b", Json(new { n = 1 })));
+        // Written behind the API's back (as by an older version), before any publish: the API's lookup cache only hears of
+        // changes made through the API.
         await using (var connection = new Npgsql.NpgsqlConnection(fixture.Stack.PostgresConnectionString))
         {
             await connection.OpenAsync();
@@ -238,8 +256,8 @@ public sealed class ManagementTests(StackFixture fixture)
             new MessageBatchIn([new MessageIn("other.type", Json(new { })), new MessageIn("a.b", Json(new { a = "x" }))])));
         Assert.Equal(["messages[1].eventType"], await ErrorFieldsAsync(batch));
 
-        // The API is up, and stored only the first message.
-        Assert.Single((await api.ListMessagesAsync(app.Id)).Data);
+        // The API is up, and stored none of them.
+        Assert.Empty((await api.ListMessagesAsync(app.Id)).Data);
         using var health = await service.Http().GetAsync("/health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
