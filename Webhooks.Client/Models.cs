@@ -29,6 +29,8 @@ public interface IEndpointSettings
     /// <c>{"amount":{"$gte":100},"currency":{"$in":["EUR","USD"]}}</c>.
     /// </summary>
     JsonElement? Filter { get; }
+    /// <summary>Requests a worker keeps in flight to the endpoint at most (1–1000); null: the worker's default (16).</summary>
+    int? MaxInFlight { get; }
 }
 
 /// <summary>
@@ -82,7 +84,8 @@ public sealed record EndpointIn(
     IReadOnlyList<int>? RetrySchedule = null,
     EndpointAuthIn? Auth = null,
     int? CircuitBreakerThreshold = null,
-    JsonElement? Filter = null) : IEndpointSettings;
+    JsonElement? Filter = null,
+    int? MaxInFlight = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -97,7 +100,8 @@ public sealed record EndpointUpdateIn(
     IReadOnlyList<int>? RetrySchedule = null,
     EndpointAuthIn? Auth = null,
     int? CircuitBreakerThreshold = null,
-    JsonElement? Filter = null) : IEndpointSettings;
+    JsonElement? Filter = null,
+    int? MaxInFlight = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
@@ -157,7 +161,8 @@ public sealed record EndpointOut(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     EndpointAuthOut? Auth = null,
-    JsonElement? Filter = null);
+    JsonElement? Filter = null,
+    int? MaxInFlight = null);
 
 /// <summary>The values of <see cref="EndpointOut.CircuitState"/>.</summary>
 public static class CircuitStates

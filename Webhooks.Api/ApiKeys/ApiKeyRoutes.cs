@@ -72,7 +72,7 @@ public static class ApiKeyRoutes
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(
-        string keyId, WebhooksDbContext db, HttpContext http, TimeProvider time, CancellationToken ct)
+        string keyId, WebhooksDbContext db, HttpContext http, TimeProvider time, LookupCache cache, CancellationToken ct)
     {
         var caller = ApiCaller.From(http.User);
         var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == keyId && (caller.IsAdmin || k.ApplicationId == caller.ApplicationId), ct);
@@ -82,6 +82,7 @@ public static class ApiKeyRoutes
         }
         key.Revoke(time.GetUtcNow());
         await db.SaveChangesAsync(ct);
+        cache.Invalidate();
         return TypedResults.NoContent();
     }
 }

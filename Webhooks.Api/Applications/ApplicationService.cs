@@ -11,7 +11,7 @@ namespace Webhooks.Api.Applications;
 /// and delete; an application key changes only its own application, never the operational one nor to its uid) and the
 /// uid-taken check. Callers validate the input first.
 /// </summary>
-public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, IOptions<OperationalApplicationOptions> operational)
+public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, IOptions<OperationalApplicationOptions> operational, LookupCache cache)
 {
     public enum Outcome
     {
@@ -72,6 +72,7 @@ public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, 
             return Change.Refused("Only an admin key can delete applications.");
         }
         await db.DeleteAsync(application, time.GetUtcNow(), ct);
+        cache.Invalidate(); // its keys stop working at once
         return new Change(Outcome.Done, application);
     }
 

@@ -17,6 +17,7 @@ public sealed class EndpointForm
     public string? CircuitBreakerThreshold { get; set; }
     /// <summary>The payload filter's JSON; empty: none.</summary>
     public string? Filter { get; set; }
+    public string? MaxInFlight { get; set; }
 
     // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
     // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
@@ -48,6 +49,7 @@ public sealed class EndpointForm
             TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
             Filter = e.Filter,
+            MaxInFlight = e.MaxInFlight?.ToString(CultureInfo.InvariantCulture),
             AuthType = auth?.Type,
             AuthUsername = auth?.Username,
             AuthHeaderName = auth?.Name,
@@ -85,19 +87,20 @@ public sealed class EndpointForm
         var timeout = Number(TimeoutSeconds, "timeoutSeconds", errors);
         var threshold = Number(CircuitBreakerThreshold, "circuitBreakerThreshold", errors);
         var filter = Json(Filter, "filter", errors);
+        var maxInFlight = Number(MaxInFlight, "maxInFlight", errors);
         if (!errors.IsValid)
         {
             return null;
         }
         return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
-            CircuitBreakerThreshold: threshold, Filter: filter);
+            CircuitBreakerThreshold: threshold, Filter: filter, MaxInFlight: maxInFlight);
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter, i.MaxInFlight)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

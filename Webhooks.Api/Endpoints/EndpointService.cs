@@ -65,7 +65,7 @@ public sealed class EndpointService(
     private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now)
     {
         endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
-            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now);
+            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now, input.MaxInFlight);
         // Validated before: a filter given parses.
         endpoint.SetFilter(FilterRules.Parse(input.Filter).Filter, now);
     }

@@ -10,7 +10,7 @@ using Webhooks.Core.Data;
 namespace Webhooks.Api.EventTypes;
 
 /// <summary>Creating, changing and archiving event types, for the API and the dashboard alike; callers validate the input first.</summary>
-public sealed class EventTypeService(WebhooksDbContext db, TimeProvider time)
+public sealed class EventTypeService(WebhooksDbContext db, TimeProvider time, LookupCache cache)
 {
     public sealed record Created(EventType? EventType, bool Conflict);
 
@@ -25,6 +25,7 @@ public sealed class EventTypeService(WebhooksDbContext db, TimeProvider time)
         try
         {
             await db.SaveChangesAsync(ct);
+            cache.Invalidate();
         }
         catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
         {
@@ -38,11 +39,13 @@ public sealed class EventTypeService(WebhooksDbContext db, TimeProvider time)
     {
         type.Update(input.Description, SchemaRules.TextOf(input.Schema), input.Archived, time.GetUtcNow());
         await db.SaveChangesAsync(ct);
+        cache.Invalidate();
     }
 
     public async Task ArchiveAsync(EventType type, CancellationToken ct)
     {
         type.Update(type.Description, type.Schema, archived: true, time.GetUtcNow());
         await db.SaveChangesAsync(ct);
+        cache.Invalidate();
     }
 }

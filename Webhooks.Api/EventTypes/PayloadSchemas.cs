@@ -18,9 +18,11 @@ namespace Webhooks.Api.EventTypes;
 /// evaluated in bounded depth (<see cref="SchemaSafety"/>) is refused when stored, and — if stored before that
 /// rule — refuses the messages of its type rather than being evaluated.
 /// </summary>
-public sealed partial class PayloadSchemas
+public sealed partial class PayloadSchemas(LookupCache lookups)
 {
     public const int MaxSchemaBytes = 64 * 1024;
+
+    private sealed record ConstrainedType(string Id, string Name, string? Schema, bool Archived, DateTimeOffset UpdatedAt);
     private readonly ConcurrentDictionary<(string Id, DateTimeOffset Version), Parsed> cache = new();
 
     /// <summary>
@@ -70,11 +72,12 @@ public sealed partial class PayloadSchemas
         Func<int, string> fieldPrefix, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        var names = messages.Select(m => m.EventType).Distinct().ToArray();
-        var types = await db.EventTypes.AsNoTracking()
-            .Where(t => t.ApplicationId == applicationId && names.Contains(t.Name) && (t.Archived || t.Schema != null))
-            .Select(t => new { t.Id, t.Name, t.Schema, t.Archived, t.UpdatedAt })
-            .ToDictionaryAsync(t => t.Name, ct);
+        // The application's event types that can refuse a message (archived, or with a schema): few, looked up for
+        // every publish, so kept for a few seconds (LookupCache; a change through this process empties it).
+        var types = await lookups.GetAsync("constrained-event-types", applicationId, () => db.EventTypes.AsNoTracking()
+            .Where(t => t.ApplicationId == applicationId && (t.Archived || t.Schema != null))
+            .Select(t => new ConstrainedType(t.Id, t.Name, t.Schema, t.Archived, t.UpdatedAt))
+            .ToDictionaryAsync(t => t.Name, ct));
         if (types.Count == 0)
         {
             return errors;

@@ -46,6 +46,7 @@ public static class ApiExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<EventTypeService>();
         services.AddSingleton<PayloadSchemas>();
+        services.AddSingleton<LookupCache>();
         // Tenants write the regular expressions of their schemas' 'pattern's: none may run away with a core.
         AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(200));
         services.AddSingleton<DispatchSignal>();

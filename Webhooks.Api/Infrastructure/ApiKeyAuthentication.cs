@@ -18,7 +18,8 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     IConfiguration configuration,
-    WebhooksDbContext db)
+    WebhooksDbContext db,
+    LookupCache cache)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -32,7 +33,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
         var key = header["Bearer ".Length..].Trim();
-        var found = await ApiKeys.FindAsync(key, configuration, db, Context.RequestAborted);
+        var found = await ApiKeys.FindAsync(key, configuration, db, Context.RequestAborted, cache);
         return found is null ? AuthenticateResult.Fail("Unknown, revoked or malformed API key.") : Success(found.KeyId, found.ApplicationId);
     }
 
@@ -60,9 +61,10 @@ public static class ApiKeys
 
     /// <summary>
     /// The key's id and scope: the development admin key from <c>Webhooks:AdminApiKey</c>, or a stored key that
-    /// is not revoked (and whose application is not deleted). Null for anything else.
+    /// is not revoked (and whose application is not deleted). Null for anything else. With a <paramref name="cache"/>, a key
+    /// found is remembered for a few seconds (see <see cref="LookupCache"/>); one not found is looked up every time.
     /// </summary>
-    public static async Task<Found?> FindAsync(string key, IConfiguration configuration, WebhooksDbContext db, CancellationToken ct)
+    public static async Task<Found?> FindAsync(string key, IConfiguration configuration, WebhooksDbContext db, CancellationToken ct, LookupCache? cache = null)
     {
         if (key.Length is 0 or > 256)
         {
@@ -75,11 +77,12 @@ public static class ApiKeys
             return new Found(AdminKeyId, null);
         }
         var hash = Hash(key);
-        return await db.ApiKeys.AsNoTracking()
+        Task<Found?> LoadAsync() => db.ApiKeys.AsNoTracking()
             .Where(k => k.KeyHash == hash && k.RevokedAt == null)
             .Where(k => k.ApplicationId == null || db.Applications.Any(a => a.Id == k.ApplicationId))
             .Select(k => new Found(k.Id, k.ApplicationId))
             .FirstOrDefaultAsync(ct);
+        return cache is null ? await LoadAsync() : await cache.GetAsync("api-key", Convert.ToHexString(hash), LoadAsync, found => found is not null);
     }
 
     /// <summary>Whether a key id found earlier still stands (not revoked, its application not deleted).</summary>

@@ -183,6 +183,8 @@ public sealed class Endpoint
     public string? Filter { get; private set; }
     /// <summary>The filter translated to an SQL/JSON path predicate (a <c>jsonpath</c> column), which the fan-out evaluates.</summary>
     public string? FilterPath { get; private set; }
+    /// <summary>Requests a worker keeps in flight to this endpoint at most; null: the worker's <c>MaxInFlightPerEndpoint</c>.</summary>
+    public int? MaxInFlight { get; private set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -227,7 +229,7 @@ public sealed class Endpoint
     public void Configure(
         string url, string? description, IEnumerable<string>? eventTypes, IEnumerable<string>? channels, int? rateLimitPerSecond,
         int? timeoutSeconds, IEnumerable<KeyValuePair<string, string>>? headers, IEnumerable<KeyValuePair<string, string>>? metadata,
-        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now)
+        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now, int? maxInFlight = null)
     {
         Url = url;
         Description = description;
@@ -239,6 +241,7 @@ public sealed class Endpoint
         Metadata = metadata?.ToDictionary() ?? [];
         RetrySchedule = retrySchedule?.ToArray();
         CircuitBreakerThreshold = circuitBreakerThreshold;
+        MaxInFlight = maxInFlight;
         UpdatedAt = now.AtStoragePrecision();
     }
 

@@ -60,6 +60,13 @@ public sealed class DeliveryOptions : IValidatableObject
     [Range(0.05, 60)]
     public double PollIntervalSeconds { get; set; } = 1;
 
+    /// <summary>
+    /// Whether recording a batch of attempts waits for Postgres to flush it (<c>synchronous_commit</c>). Off by default: a
+    /// record lost in a Postgres crash can only cause a duplicate send (its lease expires, the sweep records it and it
+    /// goes again), never a lost delivery; claims and publishes always wait. See <see cref="DeliveryStore.RecordAsync(IReadOnlyList{AttemptResult}, DeliveryStore.HealthPolicy, CancellationToken, bool)"/>.
+    /// </summary>
+    public bool FlushRecords { get; set; }
+
     /// <summary>How long a lease outlasts the endpoint's timeout: time to record the attempt.</summary>
     [Range(1, 3600)]
     public int LeaseMarginSeconds { get; set; } = 30;

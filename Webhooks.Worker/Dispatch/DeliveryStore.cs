@@ -27,7 +27,8 @@ public sealed record ClaimedDelivery(
     int[]? RetrySchedule,
     AttemptTrigger Trigger = AttemptTrigger.Scheduled,
     string? Auth = null,
-    bool Probe = false);
+    bool Probe = false,
+    int? MaxInFlight = null);
 
 /// <summary>
 /// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
@@ -46,7 +47,7 @@ public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, i
 public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 {
     // Candidates in due order (the partial index), leaving out the endpoints and applications this worker has at their
-    // cap; then at most @per_endpoint per endpoint and the application's fair share per application, minus what this
+    // cap; then at most the endpoint's max_in_flight (else @per_endpoint) per endpoint and the application's fair share per application, minus what this
     // worker already has in flight there. The fair share is this worker's slots divided among the applications that
     // have work due or in flight, and never more than @app_cap, so one tenant's hanging endpoints cannot take every
     // slot and another tenant's deliveries always find room. Applications take turns (app_rank first).
@@ -67,8 +68,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         ), ranked AS (
             SELECT c.id, c.application_id, c.next_attempt_at,
                    row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rank,
-                   @per_endpoint - coalesce(b.in_flight, 0) AS room
+                   coalesce(e.max_in_flight, @per_endpoint) - coalesce(b.in_flight, 0) AS room
             FROM candidates c
+            JOIN endpoints e ON e.id = c.endpoint_id
             LEFT JOIN unnest(@flight_ids, @flight_counts) AS b(endpoint_id, in_flight) ON b.endpoint_id = c.endpoint_id
         ), app_ranked AS (
             -- Ranked per application among what its endpoints have room for, so the share is not spent on rows left out.
@@ -94,7 +96,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id,
+               e.max_in_flight
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -214,10 +217,20 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         {DeliveryLifecycle.FanOut("inserted")}
         """;
 
-    /// <summary>What a claim may take: how many, how many per endpoint and per application, and what this worker already holds.</summary>
+    /// <summary>
+    /// What a claim may take: how many, how many per endpoint (<paramref name="PerEndpoint"/>, unless the endpoint sets its
+    /// own <c>max_in_flight</c>) and per application, and what this worker already holds. <paramref name="CapByEndpoint"/>:
+    /// the endpoint's own cap as last claimed, for the endpoints in flight (so one at its cap is left out of the scan; the
+    /// claim itself reads the endpoint's current cap).
+    /// </summary>
     public sealed record ClaimLimits(
         int Limit, int MaxConcurrency, int PerEndpoint, int PerApplication,
-        IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyDictionary<string, int> InFlightByApplication, IReadOnlyCollection<string> Excluded);
+        IReadOnlyDictionary<string, int> InFlightByEndpoint, IReadOnlyDictionary<string, int> InFlightByApplication, IReadOnlyCollection<string> Excluded,
+        IReadOnlyDictionary<string, int>? CapByEndpoint = null)
+    {
+        /// <summary>The cap of an endpoint in flight: its own as last claimed, else <see cref="PerEndpoint"/>.</summary>
+        public int CapOf(string endpointId) => CapByEndpoint is not null && CapByEndpoint.TryGetValue(endpointId, out var cap) ? cap : PerEndpoint;
+    }
 
     /// <summary>
     /// Claims up to <see cref="ClaimLimits.Limit"/> due deliveries. Applications already holding the share they would
@@ -239,11 +252,13 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 apps[delivery.ApplicationId] = apps.GetValueOrDefault(delivery.ApplicationId) + 1;
             }
             var endpoints = new Dictionary<string, int>(limits.InFlightByEndpoint);
+            var caps = limits.CapByEndpoint is null ? [] : new Dictionary<string, int>(limits.CapByEndpoint);
             foreach (var delivery in claimed)
             {
                 endpoints[delivery.EndpointId] = endpoints.GetValueOrDefault(delivery.EndpointId) + 1;
+                caps[delivery.EndpointId] = delivery.MaxInFlight ?? limits.PerEndpoint;
             }
-            var rest = limits with { Limit = limits.Limit - claimed.Count, InFlightByEndpoint = endpoints };
+            var rest = limits with { Limit = limits.Limit - claimed.Count, InFlightByEndpoint = endpoints, CapByEndpoint = caps };
             claimed.AddRange(await ClaimOnceAsync(owner, rest, apps, apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray(),
                 leaseMarginSeconds, ct));
         }
@@ -254,17 +269,15 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         string owner, ClaimLimits limits, Dictionary<string, int> apps, string[] fullApps, int leaseMarginSeconds, CancellationToken ct)
     {
         var busy = new Dictionary<string, int>(limits.InFlightByEndpoint.Where(kv => kv.Value > 0));
-        foreach (var excluded in limits.Excluded)
-        {
-            busy[excluded] = limits.PerEndpoint;
-        }
+        var full = busy.Where(kv => kv.Value >= limits.CapOf(kv.Key)).Select(kv => kv.Key).Union(limits.Excluded).ToHashSet();
+        var flight = busy.Where(kv => !full.Contains(kv.Key)).ToArray();
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.AddWithValue("limit", limits.Limit);
         command.Parameters.AddWithValue("scan", limits.Limit * 4);
         command.Parameters.AddWithValue("per_endpoint", limits.PerEndpoint);
-        command.Parameters.AddWithValue("full_ids", busy.Where(kv => kv.Value >= limits.PerEndpoint).Select(kv => kv.Key).ToArray());
-        command.Parameters.AddWithValue("flight_ids", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Key).ToArray());
-        command.Parameters.AddWithValue("flight_counts", busy.Where(kv => kv.Value < limits.PerEndpoint).Select(kv => kv.Value).ToArray());
+        command.Parameters.AddWithValue("full_ids", full.ToArray());
+        command.Parameters.AddWithValue("flight_ids", flight.Select(kv => kv.Key).ToArray());
+        command.Parameters.AddWithValue("flight_counts", flight.Select(kv => kv.Value).ToArray());
         command.Parameters.AddWithValue("app_cap", limits.PerApplication);
         command.Parameters.AddWithValue("max_concurrency", limits.MaxConcurrency);
         command.Parameters.AddWithValue("full_apps", fullApps);
@@ -296,7 +309,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
                 Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
                 Auth: reader.IsDBNull(18) ? null : reader.GetString(18),
-                Probe: reader.GetBoolean(19)));
+                Probe: reader.GetBoolean(19),
+                MaxInFlight: reader.IsDBNull(20) ? null : reader.GetInt32(20)));
         }
         return claimed;
     }
@@ -310,8 +324,15 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         public static CircuitPolicy Default { get; } = new(5, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(10));
     }
 
-    /// <summary>Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.</summary>
-    public async Task RecordAsync(IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
+    /// <summary>
+    /// Stores the attempts, moves each delivery to its next state and updates endpoint health, atomically.
+    /// <paramref name="waitForFlush"/> false commits without waiting for the WAL flush (<c>synchronous_commit = off</c>):
+    /// visible at once, durable a fraction of a second later. A record lost in a Postgres crash meanwhile leaves its
+    /// deliveries as their claim left them (the claim's commit waited for its flush before any request went out): leased,
+    /// so the lease sweep records each as <c>lease_expired</c> and sends it again — a duplicate, never a lost delivery,
+    /// exactly as when a worker dies before recording. Any later synchronous commit (a claim, a publish) flushes it too.
+    /// </summary>
+    public async Task RecordAsync(IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct, bool waitForFlush = true)
     {
         if (results.Count == 0)
         {
@@ -319,15 +340,21 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         }
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        await RecordAsync(connection, transaction, results, health, ct);
+        await RecordAsync(connection, transaction, results, health, ct, waitForFlush);
         await transaction.CommitAsync(ct);
     }
 
-    private static async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct)
+    private static async Task RecordAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyList<AttemptResult> results, HealthPolicy health, CancellationToken ct,
+        bool waitForFlush = true)
     {
         var batch = new NpgsqlBatch(connection, transaction);
         await using (batch)
         {
+            if (!waitForFlush)
+            {
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL synchronous_commit = off"));
+            }
             // Rows in id order (endpoints, then deliveries), so concurrent batches take their locks in one order.
             results = results.OrderBy(r => r.Attempt.DeliveryId).ToArray();
             var lockEndpoints = new NpgsqlBatchCommand(DeliveryLifecycle.LockEndpoints);

@@ -10,7 +10,8 @@ namespace Webhooks.Worker.Dispatch;
 /// <summary>
 /// The delivery pipeline of one worker. A claim loop keeps up to <see cref="DeliveryOptions.MaxConcurrency"/>
 /// requests in flight, claiming due deliveries into free slots (never more than
-/// <see cref="DeliveryOptions.MaxInFlightPerEndpoint"/> per endpoint, none for a rate-limited one); each send runs
+/// <see cref="DeliveryOptions.MaxInFlightPerEndpoint"/> per endpoint unless the endpoint sets its own <c>maxInFlight</c>,
+/// none for a rate-limited one); each send runs
 /// on its own, and a recorder writes finished attempts in batches. A slow endpoint therefore only ever holds its
 /// own few slots, and healthy endpoints' deliveries keep flowing past it. Any number of workers may run this:
 /// claims skip rows others hold, and a lease outlives the endpoint's timeout plus the time to record.
@@ -27,6 +28,8 @@ public sealed partial class Dispatcher(
 {
     private readonly ConcurrentDictionary<string, int> _inFlightByEndpoint = new();
     private readonly ConcurrentDictionary<string, int> _inFlightByApplication = new();
+    // The in-flight cap of each endpoint in flight, as its last claim read it (the endpoint's maxInFlight, else the default).
+    private readonly ConcurrentDictionary<string, int> _capByEndpoint = new();
     private readonly DependencyOutage _unbuildable = new("Building requests", "Deliveries are handed back unsent (their schedules untouched) until they can be signed",
         logger, time);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _throttledUntil = new();
@@ -82,6 +85,7 @@ public sealed partial class Dispatcher(
         // claimable endpoint is at its cap, for half a cap's worth of its requests to finish).
         var minimumClaim = Math.Max(1, settings.MaxConcurrency / 8);
         var cappedClaim = Math.Max(1, settings.MaxInFlightPerEndpoint / 2);
+        int CapOf(string endpointId) => _capByEndpoint.TryGetValue(endpointId, out var cap) ? cap : settings.MaxInFlightPerEndpoint;
         var claimNow = true;
         var lastClaimAt = time.GetUtcNow();
         var poll = TimeSpan.FromSeconds(settings.PollIntervalSeconds);
@@ -131,11 +135,15 @@ public sealed partial class Dispatcher(
                     // An endpoint or application at its cap (left out of the claim) or filled up to it by the claim may
                     // have more work due: that is not starvation, and its next finished requests make room to claim again.
                     var perApplication = settings.PerApplicationCap;
-                    capped = snapshot.Values.Any(n => n >= settings.MaxInFlightPerEndpoint) ||
-                             apps.Values.Any(n => n >= perApplication) ||
-                             claimed.CountBy(d => d.EndpointId).Any(c => snapshot.GetValueOrDefault(c.Key) + c.Value >= settings.MaxInFlightPerEndpoint) ||
-                             claimed.CountBy(d => d.ApplicationId).Any(c => apps.GetValueOrDefault(c.Key) + c.Value >= perApplication);
                     await StartAsync(claimed, settings, results.Writer);
+                    var claimedByEndpoint = claimed.CountBy(d => d.EndpointId).ToDictionary();
+                    var atCap = snapshot.Keys.Union(claimedByEndpoint.Keys)
+                        .Where(id => snapshot.GetValueOrDefault(id) + claimedByEndpoint.GetValueOrDefault(id) >= CapOf(id)).ToList();
+                    capped = atCap.Count > 0 ||
+                             apps.Values.Any(n => n >= perApplication) ||
+                             claimed.CountBy(d => d.ApplicationId).Any(c => apps.GetValueOrDefault(c.Key) + c.Value >= perApplication);
+                    // Claim again once half the smallest full cap's requests finished (a cap of 2 frees its slot at once).
+                    cappedClaim = Math.Max(1, atCap.Count == 0 ? settings.MaxInFlightPerEndpoint / 2 : atCap.Min(CapOf) / 2);
                     // A rate-limited endpoint is left out of claims until its bucket refills: not starvation either;
                     // the wait below ends when the earliest limit lifts.
                     capped |= !_throttledUntil.IsEmpty || !_unrecordedFailures.IsEmpty;
@@ -200,7 +208,8 @@ public sealed partial class Dispatcher(
             }
         }
         var limits = new DeliveryStore.ClaimLimits(free, settings.MaxConcurrency, settings.MaxInFlightPerEndpoint, settings.PerApplicationCap,
-            inFlightByEndpoint, inFlightByApplication, _throttledUntil.Keys.Union(_unrecordedFailures.Keys).ToArray());
+            inFlightByEndpoint, inFlightByApplication, _throttledUntil.Keys.Union(_unrecordedFailures.Keys).ToArray(),
+            new Dictionary<string, int>(_capByEndpoint));
         return await store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, ct);
     }
 
@@ -222,6 +231,7 @@ public sealed partial class Dispatcher(
                 }
             }
             Interlocked.Increment(ref _inFlight);
+            _capByEndpoint[delivery.EndpointId] = delivery.MaxInFlight ?? settings.MaxInFlightPerEndpoint;
             _inFlightByEndpoint.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
             _inFlightByApplication.AddOrUpdate(delivery.ApplicationId, 1, (_, n) => n + 1);
             _ = Task.Run(() => SendAsync(delivery, settings, results));
@@ -281,6 +291,11 @@ public sealed partial class Dispatcher(
         finally
         {
             Release(_inFlightByEndpoint, delivery.EndpointId);
+            if (!_inFlightByEndpoint.ContainsKey(delivery.EndpointId))
+            {
+                // A hint only (the claim reads the endpoint's current cap): an entry lost to a race means the default for a moment.
+                _capByEndpoint.TryRemove(delivery.EndpointId, out _);
+            }
             Release(_inFlightByApplication, delivery.ApplicationId);
             Interlocked.Decrement(ref _inFlight);
             Interlocked.Increment(ref _finishedSinceClaim);
@@ -362,7 +377,7 @@ public sealed partial class Dispatcher(
         {
             try
             {
-                await store.RecordAsync(batch, health, CancellationToken.None);
+                await store.RecordAsync(batch, health, CancellationToken.None, options.Value.FlushRecords);
                 outages.Postgres.Recovered();
                 return true;
             }

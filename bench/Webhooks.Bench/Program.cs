@@ -1,8 +1,10 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
-// the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered
-// load, worker memory, and the claim cost at 10 k and 1 M pending.
-// Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 1]
+// the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending.
+// Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 2
+//        --rates 200,1000 --seconds 15 --soak 300 --soak-rate 300 --workers-curve 4]
+// --soak N: also a paced run of N seconds (reported in 15-s windows); --workers-curve 4: end to end on 50 endpoints with
+// 1, 2 and 4 worker processes.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
@@ -20,9 +22,15 @@ using Webhooks.Worker.Dispatch;
 var options = ParseArgs(args);
 var deliveries = options.GetValueOrDefault("deliveries", 20_000);
 var pending = options.GetValueOrDefault("pending", 1_000_000);
-var workerCount = options.GetValueOrDefault("workers", 1);
-var offeredRate = options.GetValueOrDefault("rate", 200);
+var workerCount = options.GetValueOrDefault("workers", 2);
+var offeredRates = options.GetValueOrDefault("rates", "200,1000").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture)).ToArray();
 var latencySeconds = options.GetValueOrDefault("seconds", 15);
+var soakSeconds = options.GetValueOrDefault("soak", 0);
+var soakRate = options.GetValueOrDefault("soak-rate", 300);
+var workersCurve = options.GetValueOrDefault("workers-curve", 0);
+var compareFlush = options.GetValueOrDefault("compare-flush", 0);
+// --only-latency 1: only the paced runs (and the soak), e.g. with BENCH_PG_SLOW_MS to catch what stalls them.
+var onlyLatency = options.GetValueOrDefault("only-latency", 0) == 1;
 
 var (root, configuration) = ServiceProject.BuildInfo(typeof(BenchReceiver).Assembly);
 Console.WriteLine($"Webhooks.Aspire benchmark ({configuration} build, {Environment.ProcessorCount} cores, {workerCount} worker(s))");
@@ -92,14 +100,30 @@ var apiPort = LocalPostgres.FreePort();
 var api = ServiceProject.Api(root).Start("api", configuration, ServiceEnvironment(apiPort), Log);
 await ServiceProject.WaitHealthyAsync(api, new Uri($"http://127.0.0.1:{apiPort}/"), TimeSpan.FromSeconds(90));
 var workers = new List<ChildProcess>();
-for (var i = 0; i < workerCount; i++)
+var memory = new MemorySampler();
+// Stops the running workers and starts `count` fresh ones (the worker-count curve restarts them between runs).
+async Task StartWorkersAsync(int count, IReadOnlyDictionary<string, string?>? settings = null)
 {
-    var port = LocalPostgres.FreePort();
-    var worker = ServiceProject.Worker(root).Start($"worker-{i + 1}", configuration, ServiceEnvironment(port), Log);
-    await ServiceProject.WaitHealthyAsync(worker, new Uri($"http://127.0.0.1:{port}/"), TimeSpan.FromSeconds(90));
-    workers.Add(worker);
+    foreach (var running in workers)
+    {
+        await running.StopAsync(TimeSpan.FromSeconds(20));
+    }
+    workers.Clear();
+    for (var i = 0; i < count; i++)
+    {
+        var port = LocalPostgres.FreePort();
+        var environment = ServiceEnvironment(port);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            environment[key] = value;
+        }
+        var worker = ServiceProject.Worker(root).Start($"worker-{i + 1}", configuration, environment, Log);
+        await ServiceProject.WaitHealthyAsync(worker, new Uri($"http://127.0.0.1:{port}/"), TimeSpan.FromSeconds(90));
+        workers.Add(worker);
+    }
+    memory.Watch(workers.Select(w => w.Id).ToArray());
 }
-var memory = new MemorySampler(workers.Select(w => w.Id).ToArray());
+await StartWorkersAsync(workerCount);
 // Ctrl+C or SIGTERM ends the run and its servers (the in-process receiver's host would otherwise swallow the signal).
 void Abort(PosixSignalContext context)
 {
@@ -112,6 +136,14 @@ void Abort(PosixSignalContext context)
     postgres.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30));
     System.Environment.Exit(130);
 }
+// A scenario that throws must not leave the API and workers running on (their Postgres is stopped on the way out).
+AppDomain.CurrentDomain.UnhandledException += (_, _) =>
+{
+    foreach (var child in workers.Append(api))
+    {
+        child.Kill();
+    }
+};
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Abort);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Abort);
 
@@ -140,110 +172,74 @@ var results = new List<(string Name, string Value)>();
     results.Add(("raw signed HTTP (sender → SDK receiver)", $"{rate:N0} /s"));
     Console.WriteLine($"raw: {deliveries} signed requests in {elapsed.TotalSeconds:0.00} s = {rate:N0}/s (receiver verified {receiver.Arrivals.Count})");
 
-    // 2 and 3. End to end on 1 and on 50 endpoints.
-    foreach (var endpointCount in new[] { 1, 50 })
+    var run = new BenchRun(client, http, receiver, secret, database, results);
+
+    // 2. End to end on 1 endpoint (the default cap, then raised), and on 50 endpoints; publishing alone in batches.
+    if (!onlyLatency)
     {
-        var app = await client.CreateApplicationAsync(new ApplicationIn($"bench-{endpointCount}"));
-        for (var e = 0; e < endpointCount; e++)
+        var one = await Scenarios.EndToEndAsync(run, 1, deliveries);
+        results.Add(("publish in batches (500 × 2 at a time, 1 endpoint, workers draining)", $"{one.MessagesPerSecond:N0} msg/s"));
+        results.Add(("end to end, 1 endpoint (16 in flight per worker)", $"{one.DeliveriesPerSecond:N0} /s ({one.DeliveriesPerSecond / rate:0.00} of raw)"));
+        var wide = await Scenarios.EndToEndAsync(run, 1, deliveries, maxInFlight: 128);
+        results.Add(("end to end, 1 endpoint with maxInFlight 128", $"{wide.DeliveriesPerSecond:N0} /s ({wide.DeliveriesPerSecond / rate:0.00} of raw)"));
+        var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
+        var before = await meter.TakeAsync();
+        var fifty = await Scenarios.EndToEndAsync(run, 50, deliveries);
+        var cost = (await meter.TakeAsync()).Minus(before);
+        Console.WriteLine($"cost per 1,000 deliveries (50 endpoints, publish included): {cost.Per1000(deliveries)}");
+        results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
+        results.Add(("end to end, 50 endpoints (distinct 1 KiB messages, each to one, publish included)", $"{fifty.DeliveriesPerSecond:N0} /s ({fifty.DeliveriesPerSecond / rate:0.00} of raw)"));
+        results.Add(("  its publishing (20,000 messages, batches of 500 × 2 at a time)", $"{fifty.MessagesPerSecond:N0} msg/s"));
+
+        // 3. Single publishes from 32 clients.
+        await Scenarios.SinglePublishAsync(run, 32, 5000);
+
+        // 3b. The cost of payload filters on the publish statement (FilterBench.cs).
+        results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
+    }
+
+    // 4. Latency at fixed offered loads, and the optional soak.
+    foreach (var offered in offeredRates)
+    {
+        await Scenarios.LatencyAsync(run, offered, latencySeconds);
+    }
+    if (soakSeconds > 0)
+    {
+        await Scenarios.SoakAsync(run, soakRate, soakSeconds);
+    }
+    results.Add(("worker peak RSS over the runs; now", $"{memory.PeakMiB:N0} MiB; {memory.CurrentMiB():N0} MiB"));
+
+    // Recording without waiting for the WAL flush (the default) against waiting for it, alternated, end to end on 50 endpoints.
+    if (compareFlush > 0)
+    {
+        var rates = new Dictionary<bool, List<double>> { [false] = [], [true] = [] };
+        for (var round = 0; round < compareFlush; round++)
         {
-            await client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(receiver.Url, $"webhooks/e{e}").ToString(), Secret: secret, RetrySchedule: [0, 1, 5]));
-        }
-        var messages = deliveries / endpointCount;
-        receiver.Arrivals.Clear();
-        memory.Reset();
-        started = Stopwatch.GetTimestamp();
-        var perBatch = Math.Max(1, Math.Min(500, 5000 / endpointCount));
-        await Parallel.ForEachAsync(Enumerable.Range(0, messages).Chunk(perBatch), new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (chunk, ct) =>
-        {
-            var input = new MessageBatchIn(chunk.Select(n => new MessageIn("bench", JsonSerializer.SerializeToElement(new { orderId = n, total = 42.5 }))).ToList());
-            using var response = await http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch", input, ct);
-            response.EnsureSuccessStatusCode();
-        });
-        var published = Stopwatch.GetElapsedTime(started);
-        var total = messages * endpointCount;
-        while (receiver.Arrivals.FirstSeen.Count < total)
-        {
-            await Task.Delay(20);
-        }
-        var received = Stopwatch.GetElapsedTime(started);
-        await using (var connection = new NpgsqlConnection(database))
-        {
-            await connection.OpenAsync();
-            while (true)
+            foreach (var flush in new[] { true, false })
             {
-                await using var count = new NpgsqlCommand("SELECT count(*) FROM deliveries WHERE application_id = @app AND status = 'succeeded'", connection);
-                count.Parameters.AddWithValue("app", app.Id);
-                if ((long)(await count.ExecuteScalarAsync())! >= total)
-                {
-                    break;
-                }
-                await Task.Delay(20);
+                await StartWorkersAsync(workerCount, new Dictionary<string, string?> { ["Webhooks__Delivery__FlushRecords"] = flush ? "true" : "false" });
+                rates[flush].Add((await Scenarios.EndToEndAsync(run, 50, deliveries)).DeliveriesPerSecond);
             }
         }
-        var recorded = Stopwatch.GetElapsedTime(started);
-        var e2e = total / recorded.TotalSeconds;
-        results.Add(($"end to end, {endpointCount} endpoint(s)", $"{e2e:N0} /s ({e2e / rate:P0} of raw)"));
-        results.Add(($"  worker peak RSS during it", $"{memory.PeakMiB:N0} MiB"));
-        Console.WriteLine($"e2e {endpointCount} endpoint(s): {total} deliveries; published in {published.TotalSeconds:0.00} s, " +
-            $"all received at {received.TotalSeconds:0.00} s, all recorded at {recorded.TotalSeconds:0.00} s = {e2e:N0}/s " +
-            $"(ratio to raw {e2e / rate:0.00}); worker peak RSS {memory.PeakMiB:N0} MiB");
+        results.Add(("end to end, 50 endpoints: records flushed / not (each run)",
+            $"{Scenarios.Join(rates[true].Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))} / " +
+            $"{Scenarios.Join(rates[false].Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))} /s (ratio {rates[false].Average() / rates[true].Average():0.00})"));
+        await StartWorkersAsync(workerCount);
     }
-}
 
-// 3b. The cost of payload filters on the publish statement (FilterBench.cs).
-results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
-
-// 4. Latency at a fixed offered load: single publishes, paced.
-{
-    var app = await client.CreateApplicationAsync(new ApplicationIn("bench-latency"));
-    await client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(receiver.Url, "webhooks/lat").ToString(), Secret: secret));
-    // The same paced load twice: 3 s to warm up (JIT, pools, connections), discarded; then the measured run.
-    async Task<(System.Collections.Concurrent.ConcurrentDictionary<string, long> SentAt, double[] PublishMs)> PacedAsync(int seconds)
+    // The worker-count curve: end to end on 50 endpoints with 1, 2, 4… worker processes.
+    if (workersCurve > 0)
     {
-        receiver.Arrivals.Clear();
-        var sentAt = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
-        var publishMs = new System.Collections.Concurrent.ConcurrentBag<double>();
-        var count = offeredRate * seconds;
-        var interval = TimeSpan.FromSeconds(1.0 / offeredRate);
-        var start = Stopwatch.GetTimestamp();
-        var inFlight = new List<Task>();
-        for (var i = 0; i < count; i++)
+        var curve = new List<string>();
+        for (var count = 1; count <= workersCurve; count *= 2)
         {
-            var due = start + (long)(interval.TotalSeconds * i * Stopwatch.Frequency);
-            while (Stopwatch.GetTimestamp() < due)
-            {
-                var wait = TimeSpan.FromSeconds((double)(due - Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
-                if (wait > TimeSpan.FromMilliseconds(1))
-                {
-                    await Task.Delay(wait);
-                }
-            }
-            var n = i;
-            inFlight.Add(Task.Run(async () =>
-            {
-                var t0 = Stopwatch.GetTimestamp();
-                var message = await client.PublishAsync(app.Id, new MessageIn("bench", JsonSerializer.SerializeToElement(new { n })));
-                sentAt[message.Id + " lat"] = t0;
-                publishMs.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-            }));
+            await StartWorkersAsync(count);
+            var point = await Scenarios.EndToEndAsync(run, 50, deliveries);
+            curve.Add($"{count}: {point.DeliveriesPerSecond:N0}");
         }
-        await Task.WhenAll(inFlight);
-        while (receiver.Arrivals.FirstSeen.Count < count)
-        {
-            await Task.Delay(20);
-        }
-        return (sentAt, publishMs.Order().ToArray());
+        results.Add(("end to end, 50 endpoints, by worker processes", Scenarios.Join(curve) + " /s"));
     }
-    await PacedAsync(3);
-    var (sentAt, publishSorted) = await PacedAsync(latencySeconds);
-    var latencies = sentAt.Select(kv => Stopwatch.GetElapsedTime(kv.Value, receiver.Arrivals.FirstSeen[kv.Key]).TotalMilliseconds).Order().ToArray();
-    double Percentile(double p) => latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)];
-    results.Add(($"publish → receipt at {offeredRate} msg/s, p50", $"{Percentile(0.50):0.0} ms"));
-    results.Add(($"publish → receipt at {offeredRate} msg/s, p99", $"{Percentile(0.99):0.0} ms"));
-    Console.WriteLine($"publish call alone: p50 {publishSorted[publishSorted.Length / 2]:0.0} ms, p99 {publishSorted[(int)(publishSorted.Length * 0.99)]:0.0} ms");
-    Console.WriteLine($"latency at {offeredRate}/s for {latencySeconds} s: p50 {Percentile(0.5):0.0} ms, p90 {Percentile(0.9):0.0} ms, p99 {Percentile(0.99):0.0} ms, max {latencies[^1]:0.0} ms");
 }
-results.Add(("worker RSS after the runs", $"{memory.CurrentMiB():N0} MiB"));
 
 // 5. Claim cost with 10 k and 1 M deliveries due: the workers stop, the claim runs alone.
 foreach (var worker in workers)
@@ -326,25 +322,34 @@ static async Task SendAllAsync(WebhookSender sender, List<ClaimedDelivery> batch
     });
 }
 
-static Dictionary<string, int> ParseArgs(string[] args)
+static Arguments ParseArgs(string[] args)
 {
-    var parsed = new Dictionary<string, int>();
+    var parsed = new Dictionary<string, string>();
     for (var i = 0; i + 1 < args.Length; i += 2)
     {
-        parsed[args[i].TrimStart('-')] = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+        parsed[args[i].TrimStart('-')] = args[i + 1];
     }
-    return parsed;
+    return new Arguments(parsed);
+}
+
+/// <summary>The command line's <c>--name value</c> pairs.</summary>
+internal sealed record Arguments(Dictionary<string, string> Values)
+{
+    public int GetValueOrDefault(string name, int fallback) => Values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+    public string GetValueOrDefault(string name, string fallback) => Values.GetValueOrDefault(name, fallback);
 }
 
 /// <summary>Samples the workers' resident memory every 100 ms.</summary>
 internal sealed class MemorySampler
 {
-    private readonly int[] _pids;
+    private int[] _pids = [];
     private long _peak;
 
-    public MemorySampler(int[] pids)
+    public void Watch(int[] pids) => _pids = pids;
+
+    public MemorySampler()
     {
-        _pids = pids;
         _ = Task.Run(async () =>
         {
             while (true)
@@ -366,7 +371,7 @@ internal sealed class MemorySampler
     public void Reset() => Interlocked.Exchange(ref _peak, 0);
 
     // Largest VmRSS (KiB) among the workers.
-    private long Current() => _pids.Select(pid =>
+    private long Current() => Volatile.Read(ref _pids).Select(pid =>
     {
         try
         {

@@ -449,7 +449,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         loopback.Respond = _ => Task.FromResult<int?>(503);
         var app = await admin.CreateApplicationAsync(new ApplicationIn("circuit " + Guid.NewGuid().ToString("N")[..6]));
         // One failure opens this endpoint's circuit; the worker's default cool-down (30 s) keeps it open while the page is read.
-        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn(loopback.WebhookUrl.ToString(), Secret: secret, CircuitBreakerThreshold: 1));
+        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn(loopback.WebhookUrl.ToString(), Secret: secret, CircuitBreakerThreshold: 1, MaxInFlight: 8));
         await admin.PublishAsync(app.Id, new MessageIn("order.created", System.Text.Json.JsonSerializer.SerializeToElement(new { n = 1 })));
         await Eventually.HoldsAsync(async () => (await admin.GetEndpointAsync(app.Id, endpoint.Id)).CircuitState == CircuitStates.Open, Patience, "the circuit opens");
 
@@ -462,6 +462,7 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
         await Assertions.Expect(page.Locator("[data-testid=history]")).ToContainTextAsync("circuit opened");
         await Assertions.Expect(page.Locator("[data-testid=history]")).ToContainTextAsync("1 failed attempts in a row");
         await Assertions.Expect(page.Locator("#circuitBreakerThreshold")).ToHaveValueAsync("1");
+        await Assertions.Expect(page.Locator("#maxInFlight")).ToHaveValueAsync("8");
         await BrowserFixture.ScreenshotAsync(page, "11-endpoint-circuit-open");
 
         // Enabling starts over: the circuit closes, and the history says why; the held delivery then goes.

@@ -417,6 +417,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_success_at");
 
+                    b.Property<int?>("MaxInFlight")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_in_flight");
+
                     b.Property<string>("Metadata")
                         .IsRequired()
                         .HasColumnType("jsonb")
