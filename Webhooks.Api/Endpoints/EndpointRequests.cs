@@ -2,6 +2,7 @@ using FluentValidation;
 using Webhooks.Api.Applications;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
+using Webhooks.Core.Delivery;
 using Webhooks.Receiver.Sdk;
 
 namespace Webhooks.Api.Endpoints;
@@ -35,8 +36,8 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
         RuleFor(e => e.CircuitBreakerThreshold).InclusiveBetween(1, 1000).When(e => e.CircuitBreakerThreshold is not null);
-        RuleFor(e => e.Headers!).Must(h => h.Count <= 20).WithMessage("At most 20 headers.").When(e => e.Headers is not null);
-        RuleForEach(e => e.Headers).Must(h => HeaderRules.IsAllowed(h.Key, h.Value))
+        RuleFor(e => e.Headers!).Must(h => h.Count <= CustomHeaders.MaxCount).WithMessage($"At most {CustomHeaders.MaxCount} headers.").When(e => e.Headers is not null);
+        RuleForEach(e => e.Headers).Must(h => CustomHeaders.IsAllowed(h.Key, h.Value))
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
         RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
             .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
@@ -54,20 +55,6 @@ public static class UrlRules
         !string.IsNullOrEmpty(uri.Host) &&
         string.IsNullOrEmpty(uri.UserInfo) &&
         Text.IsPrintable(url);
-}
-
-public static class HeaderRules
-{
-    private static readonly string[] Reserved = ["host", "content-length", "content-type", "transfer-encoding", "connection", "traceparent", "tracestate", "user-agent"];
-
-    public static bool IsAllowed(string name, string value) =>
-        name.Length is > 0 and <= 256 &&
-        value.Length <= 4096 &&
-        name.All(c => c < 127 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c))) &&
-        !name.StartsWith("webhook-", StringComparison.OrdinalIgnoreCase) &&
-        !name.StartsWith("svix-", StringComparison.OrdinalIgnoreCase) &&
-        !Reserved.Contains(name, StringComparer.OrdinalIgnoreCase) &&
-        !value.Any(c => char.IsControl(c) && c != '\t');
 }
 
 public sealed class RotateSecretInValidator : AbstractValidator<RotateSecretIn>

@@ -27,7 +27,9 @@ public sealed record ClaimedDelivery(
     int[]? RetrySchedule,
     AttemptTrigger Trigger = AttemptTrigger.Scheduled,
     string? Auth = null,
-    bool Probe = false);
+    bool Probe = false,
+    string? Transformation = null,
+    string Format = ChatFormats.Standard);
 
 /// <summary>
 /// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
@@ -94,7 +96,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id,
+               e.transformation, e.format
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -295,7 +298,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
                 Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
                 Auth: reader.IsDBNull(18) ? null : reader.GetString(18),
-                Probe: reader.GetBoolean(19)));
+                Probe: reader.GetBoolean(19),
+                Transformation: reader.IsDBNull(20) ? null : reader.GetString(20),
+                Format: reader.GetString(21)));
         }
         return claimed;
     }
@@ -396,6 +401,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 results.Select(r => r.Decision.RetryIn is { } wait ? (object)wait.TotalSeconds : DBNull.Value).ToArray());
             update.Parameters.AddWithValue("status_code", NpgsqlDbType.Array | NpgsqlDbType.Integer,
                 results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
+            update.Parameters.AddWithValue("blocked", results.Select(r => r.Decision.TransformationBlocked).ToArray());
             batch.BatchCommands.Add(update);
 
             var attempts = results.Select(r => r.Attempt).ToArray();
