@@ -42,7 +42,30 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
             .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
         RuleFor(e => e.Auth!).SetValidator(new EndpointAuthInValidator(configuration, time)).When(e => e.Auth is not null);
+        RuleFor(e => e.Format).IsFormat();
+        RuleFor(e => e.Transformation).IsTransformation();
     }
+}
+
+/// <summary>The rules of an endpoint's <c>format</c> and <c>transformation</c>, shared by its settings and the preview.</summary>
+public static class TransformationRules
+{
+    /// <summary><c>standard</c>, <c>slack</c> or <c>discord</c> (or none).</summary>
+    public static IRuleBuilderOptions<T, string?> IsFormat<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(ChatFormats.IsKnown).WithMessage($"'format' must be one of: {string.Join(", ", ChatFormats.All)}.");
+
+    /// <summary>
+    /// A script that parses, runs its top level within the sandbox's limits and defines <c>handler</c>: else 422 naming
+    /// <c>transformation</c>, with the line and column of a syntax error. Empty means none.
+    /// </summary>
+    public static IRuleBuilderOptionsConditions<T, string?> IsTransformation<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Custom((script, context) =>
+        {
+            if (!string.IsNullOrWhiteSpace(script) && Transformation.Check(script) is { } error)
+            {
+                context.AddFailure(new FluentValidation.Results.ValidationFailure("transformation", error) { ErrorCode = Problems.UnprocessableCode });
+            }
+        });
 }
 
 public static class UrlRules

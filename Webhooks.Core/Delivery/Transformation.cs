@@ -106,6 +106,10 @@ public static class Transformation
     /// </summary>
     public static TransformationOutput Run(string script, TransformationInput input, int maxBodyBytes = WebhookEnvelope.DefaultMaxBytes)
     {
+        if (Encoding.UTF8.GetByteCount(script) > MaxScriptBytes)
+        {
+            throw new TransformationException($"The transformation is larger than {MaxScriptBytes / 1024} KiB.");
+        }
         try
         {
             var engine = NewEngine(input.Timestamp);
@@ -131,6 +135,22 @@ public static class Transformation
             // Anything else the engine may throw (an engine fault on hostile input) is still the script's failure.
             throw new TransformationException($"The transformation failed: {ex.GetType().Name}: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// The request a delivery makes: the body in <paramref name="format"/> (the envelope, or a Slack or Discord message),
+    /// POSTed to <paramref name="url"/> with the endpoint's custom <paramref name="headers"/>; then, given a
+    /// <paramref name="script"/>, what it makes of that. The worker sends this and the API previews it: one path.
+    /// Throws <see cref="TransformationException"/> when the script fails.
+    /// </summary>
+    public static TransformationOutput Shape(
+        string? format, string? script, string eventType, DateTimeOffset timestamp, string payload, string url, IReadOnlyDictionary<string, string> headers,
+        int maxBodyBytes = WebhookEnvelope.DefaultMaxBytes)
+    {
+        var body = ChatFormats.Render(format, eventType, timestamp, payload);
+        return script is null
+            ? new TransformationOutput(body, "POST", url, new Dictionary<string, string>(headers), Cancel: false)
+            : Run(script, new TransformationInput(eventType, body, url, "POST", headers, timestamp), maxBodyBytes);
     }
 
     private static Engine NewEngine(DateTimeOffset now) => new(options =>

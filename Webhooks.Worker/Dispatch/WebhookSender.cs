@@ -239,14 +239,8 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
     /// URL with its custom headers; then, if it has one, what its transformation makes of that. Throws
     /// <see cref="TransformationException"/> when the transformation fails.
     /// </summary>
-    public static TransformationOutput Shape(ClaimedDelivery delivery)
-    {
-        var body = ChatFormats.Render(delivery.Format, delivery.EventType, delivery.MessageCreatedAt, delivery.Payload);
-        return delivery.Transformation is null
-            ? new TransformationOutput(body, "POST", delivery.Url, delivery.Headers, Cancel: false)
-            : Transformation.Run(delivery.Transformation,
-                new TransformationInput(delivery.EventType, body, delivery.Url, "POST", delivery.Headers, delivery.MessageCreatedAt));
-    }
+    public static TransformationOutput Shape(ClaimedDelivery delivery) =>
+        Transformation.Shape(delivery.Format, delivery.Transformation, delivery.EventType, delivery.MessageCreatedAt, delivery.Payload, delivery.Url, delivery.Headers);
 
     private IEnumerable<WebhookSecret> SecretsOf(ClaimedDelivery delivery, DateTimeOffset now)
     {
