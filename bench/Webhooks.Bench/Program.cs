@@ -1,6 +1,7 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
-// publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending.
+// publish-to-receipt latency at a fixed offered load, worker memory, the claim cost at 10 k and 1 M pending, and the
+// in-process cost of shaping a request (chat adapters, transformations; TransformBench.cs).
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 1]
 using System.Diagnostics;
 using System.Globalization;
@@ -298,6 +299,9 @@ foreach (var worker in workers)
         Console.WriteLine($"claim with {size:N0} due: median {timings[timings.Count / 2]:0.00} ms, max {timings[^1]:0.00} ms");
     }
 }
+
+// 6. Shaping a request in process: envelope, chat adapters, transformations.
+results.AddRange(TransformBench.Run());
 
 Console.WriteLine();
 Console.WriteLine("| measure | figure |");

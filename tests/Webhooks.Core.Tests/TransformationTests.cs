@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
 
 namespace Webhooks.Core.Tests;
@@ -170,5 +171,26 @@ public class TransformationTests
 
         var plain = Transformation.Shape(null, null, "order.created", MessageTime, """{"n":1}""", Url, new Dictionary<string, string>());
         Assert.Equal(WebhookEnvelope.Build("order.created", MessageTime, """{"n":1}"""), plain.Body);
+    }
+
+    [Theory]
+    [InlineData(AttemptTrigger.Scheduled)]
+    [InlineData(AttemptTrigger.Manual)]
+    public void A_failed_transformation_blocks_without_retry_and_a_cancel_cancels(AttemptTrigger trigger)
+    {
+        var failed = DeliveryLifecycle.Decide(1, AttemptOutcome.TransformationFailed, null, RetrySchedule.Default, new Random(1), trigger);
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Failed, null, false, TransformationBlocked: true), failed);
+        var cancelled = DeliveryLifecycle.Decide(1, AttemptOutcome.Cancelled, null, RetrySchedule.Default, new Random(1), trigger);
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Cancelled, null, false), cancelled);
+        Assert.Equal(DeliveryStatus.Cancelled, DeliveryLifecycle.Decide(1, AttemptOutcome.Cancelled, null, RetrySchedule.Default, new Random(1), AttemptTrigger.Test).Status);
+    }
+
+    [Theory]
+    [InlineData(DeliveryLifecycle.TransformationErrorKind)]
+    [InlineData(DeliveryLifecycle.CancelledErrorKind)]
+    public void Transformation_outcomes_never_count_against_the_endpoint(string errorKind)
+    {
+        Assert.False(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Scheduled, errorKind));
+        Assert.True(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Scheduled, "http_status"));
     }
 }
