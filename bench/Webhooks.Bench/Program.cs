@@ -3,6 +3,7 @@
 // publish-to-receipt latency at a fixed offered load, worker memory, the claim cost at 10 k and 1 M pending, and the
 // in-process cost of shaping a request (chat adapters, transformations; TransformBench.cs).
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 1]
+// (--transform-only 1: only the in-process cost of chat adapters and transformations)
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
@@ -23,6 +24,18 @@ var pending = options.GetValueOrDefault("pending", 1_000_000);
 var workerCount = options.GetValueOrDefault("workers", 1);
 var offeredRate = options.GetValueOrDefault("rate", 200);
 var latencySeconds = options.GetValueOrDefault("seconds", 15);
+
+if (options.ContainsKey("transform-only"))
+{
+    // --transform-only 1: the in-process shaping figures alone (no Postgres, no services).
+    Console.WriteLine("| measure | figure |");
+    Console.WriteLine("| --- | --- |");
+    foreach (var (name, value) in TransformBench.Run().ToList())
+    {
+        Console.WriteLine($"| {name} | {value} |");
+    }
+    return 0;
+}
 
 var (root, configuration) = ServiceProject.BuildInfo(typeof(BenchReceiver).Assembly);
 Console.WriteLine($"Webhooks.Aspire benchmark ({configuration} build, {Environment.ProcessorCount} cores, {workerCount} worker(s))");
