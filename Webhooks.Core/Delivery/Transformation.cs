@@ -73,8 +73,11 @@ public static class Transformation
     // Reflect, and the shared-memory and realm machinery. None of them is needed to reshape a JSON body.
     private static readonly string[] RemovedGlobals = ["Proxy", "Reflect", "SharedArrayBuffer", "Atomics", "WeakRef", "FinalizationRegistry", "ShadowRealm"];
 
+    // Parsed scripts by their text, bounded by the text's total size (a parsed script is many times its text): the
+    // endpoints' scripts stay parsed, while a stream of distinct scripts (previews) cannot grow it without end.
     private static readonly ConcurrentDictionary<string, Prepared<Acornima.Ast.Script>> Cache = new(StringComparer.Ordinal);
-    private const int MaxCached = 1024;
+    private const long MaxCachedChars = 2 * 1024 * 1024;
+    private static long _cachedChars;
 
     /// <summary>A short stable fingerprint of a script, for logs and cache keys.</summary>
     public static string Hash(string script) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(script)))[..16];
@@ -209,9 +212,10 @@ public static class Transformation
         {
             throw Failed(ex);
         }
-        if (Cache.Count >= MaxCached)
+        if (Interlocked.Add(ref _cachedChars, script.Length) > MaxCachedChars)
         {
             Cache.Clear();
+            Interlocked.Exchange(ref _cachedChars, script.Length);
         }
         Cache[script] = prepared;
         return prepared;
