@@ -35,6 +35,10 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/secret/rotate")]
     Task<EndpointSecretOut> RotateEndpointSecretAsync(string appId, string endpointId, [Body] RotateSecretIn input, CancellationToken cancellationToken = default);
 
+    /// <summary>Runs a transformation and format against a message or a given event, sending nothing (422 with the script's error).</summary>
+    [Post("/api/v1/apps/{appId}/transformations/preview")]
+    Task<TransformationPreviewOut> PreviewTransformationAsync(string appId, [Body] TransformationPreviewIn input, CancellationToken cancellationToken = default);
+
     [Post("/api/v1/apps/{appId}/endpoints/{endpointId}/recover")]
     Task<RecoverOut> RecoverAsync(string appId, string endpointId, [Body] RecoverIn input, CancellationToken cancellationToken = default);
 

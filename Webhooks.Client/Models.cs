@@ -31,6 +31,21 @@ public interface IEndpointSettings
     JsonElement? Filter { get; }
     /// <summary>Requests a worker keeps in flight to the endpoint at most (1–1000); null: the worker's default (16).</summary>
     int? MaxInFlight { get; }
+    /// <summary>JavaScript defining <c>function handler(webhook)</c>, run before every attempt; null or empty: none.</summary>
+    string? Transformation { get; }
+    /// <summary><c>standard</c> (default), <c>slack</c> or <c>discord</c> (see <see cref="EndpointFormats"/>).</summary>
+    string? Format { get; }
+}
+
+/// <summary>The values of an endpoint's <c>format</c>: the body its deliveries carry.</summary>
+public static class EndpointFormats
+{
+    /// <summary>The Standard Webhooks envelope <c>{"type", "timestamp", "data"}</c>.</summary>
+    public const string Standard = "standard";
+    /// <summary>A Slack incoming webhook message: <c>{"text", "blocks"}</c>.</summary>
+    public const string Slack = "slack";
+    /// <summary>A Discord webhook message: <c>{"content", "embeds"}</c>.</summary>
+    public const string Discord = "discord";
 }
 
 /// <summary>
@@ -85,7 +100,9 @@ public sealed record EndpointIn(
     EndpointAuthIn? Auth = null,
     int? CircuitBreakerThreshold = null,
     JsonElement? Filter = null,
-    int? MaxInFlight = null) : IEndpointSettings;
+    int? MaxInFlight = null,
+    string? Transformation = null,
+    string? Format = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -101,7 +118,9 @@ public sealed record EndpointUpdateIn(
     EndpointAuthIn? Auth = null,
     int? CircuitBreakerThreshold = null,
     JsonElement? Filter = null,
-    int? MaxInFlight = null) : IEndpointSettings;
+    int? MaxInFlight = null,
+    string? Transformation = null,
+    string? Format = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
@@ -162,7 +181,29 @@ public sealed record EndpointOut(
     DateTimeOffset UpdatedAt,
     EndpointAuthOut? Auth = null,
     JsonElement? Filter = null,
-    int? MaxInFlight = null);
+    int? MaxInFlight = null,
+    string? Transformation = null,
+    string Format = EndpointFormats.Standard);
+
+/// <summary>
+/// Runs a transformation and format against a message (<see cref="MessageId"/>, of this application) or an event given
+/// here (<see cref="EventType"/> and <see cref="Payload"/>), without sending anything. <see cref="Url"/> and
+/// <see cref="Headers"/> are what the script sees as the request's (defaults: <c>https://example.com/webhook</c>, none).
+/// </summary>
+public sealed record TransformationPreviewIn(
+    string? Transformation = null,
+    string? Format = null,
+    string? MessageId = null,
+    string? EventType = null,
+    JsonElement? Payload = null,
+    string? Url = null,
+    IReadOnlyDictionary<string, string>? Headers = null);
+
+/// <summary>
+/// What would be sent: the body (as JSON, and as the exact text that is signed), method, URL and custom headers; or
+/// <see cref="Cancel"/> true when the transformation skips the delivery.
+/// </summary>
+public sealed record TransformationPreviewOut(JsonElement? Payload, string? Body, string Method, string Url, IReadOnlyDictionary<string, string> Headers, bool Cancel);
 
 /// <summary>The values of <see cref="EndpointOut.CircuitState"/>.</summary>
 public static class CircuitStates

@@ -18,6 +18,10 @@ public sealed class EndpointForm
     /// <summary>The payload filter's JSON; empty: none.</summary>
     public string? Filter { get; set; }
     public string? MaxInFlight { get; set; }
+    /// <summary><c>standard</c>, <c>slack</c> or <c>discord</c>.</summary>
+    public string? Format { get; set; }
+    /// <summary>The transformation script as typed; empty: none.</summary>
+    public string? Transformation { get; set; }
 
     // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
     // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
@@ -50,6 +54,8 @@ public sealed class EndpointForm
             CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
             Filter = e.Filter,
             MaxInFlight = e.MaxInFlight?.ToString(CultureInfo.InvariantCulture),
+            Format = e.Format,
+            Transformation = e.Transformation,
             AuthType = auth?.Type,
             AuthUsername = auth?.Username,
             AuthHeaderName = auth?.Name,
@@ -93,14 +99,14 @@ public sealed class EndpointForm
             return null;
         }
         return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
-            CircuitBreakerThreshold: threshold, Filter: filter, MaxInFlight: maxInFlight);
+            CircuitBreakerThreshold: threshold, Filter: filter, MaxInFlight: maxInFlight, Transformation: Empty(Transformation), Format: Blank(Format));
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter, i.MaxInFlight)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter, i.MaxInFlight, i.Transformation, i.Format)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

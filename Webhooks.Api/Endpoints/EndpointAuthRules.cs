@@ -5,6 +5,7 @@ using FluentValidation;
 using Webhooks.Api.Infrastructure;
 using Webhooks.Client;
 using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
 
 namespace Webhooks.Api.Endpoints;
 
@@ -31,10 +32,10 @@ public sealed class EndpointAuthInValidator : AbstractValidator<EndpointAuthIn>
             .When(a => a.Type == EndpointAuth.Basic);
         RuleFor(a => a.Password!).MaximumLength(1024).Must(Text.IsPrintable).When(a => a.Password is not null);
 
-        RuleFor(a => a.Name!).Cascade(CascadeMode.Stop).NotEmpty().Must(n => HeaderRules.IsAllowed(n, "") && !IsSignatureHeader(n))
+        RuleFor(a => a.Name!).Cascade(CascadeMode.Stop).NotEmpty().Must(n => CustomHeaders.IsAllowed(n, "") && !IsSignatureHeader(n))
             .WithMessage("'name' is required: a header name (a token) that is not reserved (webhook-*, content-*, host, …).")
             .When(a => a.Type == EndpointAuth.Header);
-        RuleFor(a => a.Value!).MaximumLength(MaxSecretLength).Must(v => HeaderRules.IsAllowed("x", v))
+        RuleFor(a => a.Value!).MaximumLength(MaxSecretLength).Must(v => CustomHeaders.IsAllowed("x", v))
             .WithMessage($"'value' must be up to {MaxSecretLength} characters, without control characters.").When(a => a.Value is not null);
 
         RuleFor(a => a.TokenUrl!).Cascade(CascadeMode.Stop).NotEmpty().MaximumLength(UrlRules.MaxUrlLength).Must(url => UrlRules.IsWebUrl(url, httpsOnly))

@@ -38,12 +38,14 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
         RuleFor(e => e.CircuitBreakerThreshold).InclusiveBetween(1, 1000).When(e => e.CircuitBreakerThreshold is not null);
         RuleFor(e => e.MaxInFlight).InclusiveBetween(1, 1000).When(e => e.MaxInFlight is not null);
-        RuleFor(e => e.Headers!).Must(h => h.Count <= 20).WithMessage("At most 20 headers.").When(e => e.Headers is not null);
-        RuleForEach(e => e.Headers).Must(h => HeaderRules.IsAllowed(h.Key, h.Value))
+        RuleFor(e => e.Headers!).Must(h => h.Count <= CustomHeaders.MaxCount).WithMessage($"At most {CustomHeaders.MaxCount} headers.").When(e => e.Headers is not null);
+        RuleForEach(e => e.Headers).Must(h => CustomHeaders.IsAllowed(h.Key, h.Value))
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
         RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
             .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
         RuleFor(e => e.Auth!).SetValidator(new EndpointAuthInValidator(configuration, time)).When(e => e.Auth is not null);
+        RuleFor(e => e.Format).IsFormat();
+        RuleFor(e => e.Transformation).IsTransformation();
         RuleFor(e => e.Filter).Custom((filter, context) =>
         {
             foreach (var error in FilterRules.Parse(filter).Errors)
@@ -71,6 +73,27 @@ public static class FilterRules
     }
 }
 
+/// <summary>The rules of an endpoint's <c>format</c> and <c>transformation</c>, shared by its settings and the preview.</summary>
+public static class TransformationRules
+{
+    /// <summary><c>standard</c>, <c>slack</c> or <c>discord</c> (or none).</summary>
+    public static IRuleBuilderOptions<T, string?> IsFormat<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(ChatFormats.IsKnown).WithMessage($"'format' must be one of: {string.Join(", ", ChatFormats.All)}.");
+
+    /// <summary>
+    /// A script that parses, runs its top level within the sandbox's limits and defines <c>handler</c>: else 422 naming
+    /// <c>transformation</c>, with the line and column of a syntax error. Empty means none.
+    /// </summary>
+    public static IRuleBuilderOptionsConditions<T, string?> IsTransformation<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Custom((script, context) =>
+        {
+            if (!string.IsNullOrWhiteSpace(script) && Transformation.Check(script) is { } error)
+            {
+                context.AddFailure(new FluentValidation.Results.ValidationFailure("transformation", error) { ErrorCode = Problems.UnprocessableCode });
+            }
+        });
+}
+
 public static class UrlRules
 {
     public const int MaxUrlLength = 2048;
@@ -81,20 +104,6 @@ public static class UrlRules
         !string.IsNullOrEmpty(uri.Host) &&
         string.IsNullOrEmpty(uri.UserInfo) &&
         Text.IsPrintable(url);
-}
-
-public static class HeaderRules
-{
-    private static readonly string[] Reserved = ["host", "content-length", "content-type", "transfer-encoding", "connection", "traceparent", "tracestate", "user-agent"];
-
-    public static bool IsAllowed(string name, string value) =>
-        name.Length is > 0 and <= 256 &&
-        value.Length <= 4096 &&
-        name.All(c => c < 127 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c))) &&
-        !name.StartsWith("webhook-", StringComparison.OrdinalIgnoreCase) &&
-        !name.StartsWith("svix-", StringComparison.OrdinalIgnoreCase) &&
-        !Reserved.Contains(name, StringComparer.OrdinalIgnoreCase) &&
-        !value.Any(c => char.IsControl(c) && c != '\t');
 }
 
 public sealed class RotateSecretInValidator : AbstractValidator<RotateSecretIn>

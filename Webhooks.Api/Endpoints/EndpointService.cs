@@ -28,6 +28,7 @@ public sealed class EndpointService(
         var now = time.GetUtcNow();
         var endpoint = new Endpoint(application.Id, input.Url, secrets.Protect(secret.ToString()), now);
         Configure(endpoint, input, now);
+        endpoint.SetTransformation(TransformationOf(input), input.Format, now);
         SetAuth(endpoint, auth.Auth, now);
         db.Endpoints.Add(endpoint);
         await db.SaveChangesAsync(ct);
@@ -44,10 +45,19 @@ public sealed class EndpointService(
         }
         var now = time.GetUtcNow();
         Configure(endpoint, input, now);
+        var transformationChanged = endpoint.SetTransformation(TransformationOf(input), input.Format, now);
         SetAuth(endpoint, auth.Auth, now);
-        await db.SaveChangesAsync(ct);
+        // A new script or format may send what the old one failed on: those deliveries go again, in this transaction.
+        await db.SaveSettingsAsync(endpoint, transformationChanged, ct);
+        if (transformationChanged)
+        {
+            await signal.NotifyAsync();
+        }
         return null;
     }
+
+    /// <summary>The transformation as stored: an empty one is none.</summary>
+    private static string? TransformationOf(IEndpointSettings input) => string.IsNullOrWhiteSpace(input.Transformation) ? null : input.Transformation;
 
     /// <summary>The endpoint's stored credentials, decrypted (for deciding what an update keeps; never returned).</summary>
     public EndpointAuth? AuthOf(Endpoint endpoint) => endpoint.Auth is null ? null : EndpointAuth.FromJson(secrets.Unprotect(endpoint.Auth));

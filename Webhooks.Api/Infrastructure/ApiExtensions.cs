@@ -10,6 +10,7 @@ using Webhooks.Api.Endpoints;
 using Webhooks.Api.EventTypes;
 using Webhooks.Api.Messages;
 using Webhooks.Api.PortalLinks;
+using Webhooks.Api.Transformations;
 using Webhooks.Core.Delivery;
 
 namespace Webhooks.Api.Infrastructure;
@@ -40,6 +41,7 @@ public static class ApiExtensions
         services.AddOptions<PublishOptions>().BindConfiguration("Webhooks").ValidateOnStart();
         services.AddScoped<MessagePublisher>();
         services.AddScoped<EndpointService>();
+        services.AddScoped<TransformationPreview>();
         services.AddScoped<ApplicationService>();
         // The same key the worker reads: the API reserves the uid of the application the worker sends operational events to.
         services.AddOptions<OperationalApplicationOptions>().BindConfiguration(OperationalApplicationOptions.SectionName)
@@ -124,6 +126,7 @@ public static class ApiExtensions
         api.MapApplicationRoutes(tenant);
         tenant.MapEventTypeRoutes();
         tenant.MapEndpointRoutes();
+        tenant.MapTransformationRoutes();
         tenant.MapMessageRoutes();
         tenant.MapPortalLinkRoutes();
         api.MapApiKeyRoutes();

@@ -32,6 +32,19 @@ public static class EndpointLifecycle
         }, ct);
 
     /// <summary>
+    /// Saves an endpoint's changed settings. When its transformation or format changed, the deliveries the old one
+    /// blocked (<see cref="DeliveryLifecycle.Unblock"/>) are due again, in the same transaction.
+    /// </summary>
+    public static Task SaveSettingsAsync(this WebhooksDbContext db, Endpoint endpoint, bool transformationChanged, CancellationToken ct) =>
+        transformationChanged
+            ? db.InTransactionAsync(async () =>
+            {
+                await db.SaveInUnitAsync(ct);
+                await db.ApplyAsync(DeliveryLifecycle.Unblock, endpoint.Id, ct);
+            }, ct)
+            : db.SaveChangesAsync(ct);
+
+    /// <summary>
     /// Deletes an endpoint: hidden and no longer delivered to at once (its waiting deliveries are cancelled); the row and
     /// its deliveries go now if nothing is in flight to it, else when the worker's sweep finds it idle.
     /// </summary>

@@ -185,6 +185,10 @@ public sealed class Endpoint
     public string? FilterPath { get; private set; }
     /// <summary>Requests a worker keeps in flight to this endpoint at most; null: the worker's <c>MaxInFlightPerEndpoint</c>.</summary>
     public int? MaxInFlight { get; private set; }
+    /// <summary>JavaScript defining <c>handler(webhook)</c>, run on every attempt to reshape the request; null: none.</summary>
+    public string? Transformation { get; private set; }
+    /// <summary>The body's format: <c>standard</c>, <c>slack</c> or <c>discord</c> (see <c>ChatFormats</c>).</summary>
+    public string Format { get; private set; } = "standard";
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -251,6 +255,20 @@ public sealed class Endpoint
         Filter = filter?.Json;
         FilterPath = filter?.Path;
         UpdatedAt = now.AtStoragePrecision();
+    }
+
+    /// <summary>Sets how the body is made; returns whether that changed (the deliveries its old script blocked may go again).</summary>
+    public bool SetTransformation(string? transformation, string? format, DateTimeOffset now)
+    {
+        format ??= "standard";
+        if (transformation == Transformation && format == Format)
+        {
+            return false;
+        }
+        Transformation = transformation;
+        Format = format;
+        UpdatedAt = now.AtStoragePrecision();
+        return true;
     }
 
     /// <param name="auth">The protected JSON of the endpoint's authentication, or null to remove it.</param>
@@ -427,6 +445,11 @@ public sealed class Delivery
     public string? LeaseOwner { get; private set; }
     public DateTimeOffset? LeaseExpiresAt { get; private set; }
     public int? LastStatusCode { get; private set; }
+    /// <summary>
+    /// The endpoint's transformation failed on this delivery: not due (<see cref="NextAttemptAt"/> null) until the
+    /// transformation or format changes, or it is resent.
+    /// </summary>
+    public bool TransformationBlocked { get; private set; }
     /// <summary>Why the next attempt is made: <c>manual</c> after a resend or recover, <c>test</c> for a test event; back to scheduled after it.</summary>
     public AttemptTrigger Trigger { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }

@@ -63,6 +63,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             // The worker's probe promotion: circuits whose cool-down has passed (only open circuits are in it).
             e.HasIndex(p => p.CircuitRetryAt).HasDatabaseName("ix_endpoints_circuit_retry_at").HasFilter("circuit_retry_at IS NOT NULL");
             e.Ignore(p => p.CircuitState);
+            e.Property(p => p.Format).HasMaxLength(16).HasDefaultValue("standard");
             e.HasQueryFilter(p => p.DeletedAt == null);
             e.Property(p => p.Headers).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);
             e.Property(p => p.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer);

@@ -13,13 +13,18 @@ public enum AttemptOutcome
     Rejected,
     /// <summary>410 Gone: the receiver asks never to be called again; the endpoint is disabled.</summary>
     Gone,
+    /// <summary>The endpoint's transformation threw, ran over its limits or returned what cannot be sent: nothing was sent.</summary>
+    TransformationFailed,
+    /// <summary>The endpoint's transformation set <c>cancel</c>: nothing was sent, and nothing will be.</summary>
+    Cancelled,
 }
 
 /// <summary>
 /// What happens to a delivery after an attempt: its next status, how long until the next attempt (measured on the
-/// database's clock when recorded), and whether the endpoint is to be disabled.
+/// database's clock when recorded), and whether the endpoint is to be disabled. <paramref name="TransformationBlocked"/>:
+/// parked until the endpoint's transformation (or format) changes.
 /// </summary>
-public readonly record struct DeliveryDecision(DeliveryStatus Status, TimeSpan? RetryIn, bool DisableEndpoint);
+public readonly record struct DeliveryDecision(DeliveryStatus Status, TimeSpan? RetryIn, bool DisableEndpoint, bool TransformationBlocked = false);
 
 /// <summary>
 /// The delivery state machine, written once and used by the API and the worker alike.
@@ -29,7 +34,13 @@ public readonly record struct DeliveryDecision(DeliveryStatus Status, TimeSpan? 
 ///                    │  └──release───────┘  │  └──record / lease expired──▶ failed ──(due again)──▶ claim
 ///                    │                      └──record / lease expired (schedule spent, rejected, test)──▶ exhausted
 ///   resend / recover ┘ (any state but in_flight)        pending | failed ──endpoint or application deleted──▶ cancelled
+///                                          in_flight ──record (transformation set cancel)──▶ cancelled
+///                                          in_flight ──record (transformation failed)──▶ failed, blocked ──transformation changed──▶ due
 /// </code>
+/// A delivery whose transformation failed is <em>blocked</em> (<c>transformation_blocked</c>, <c>next_attempt_at</c> NULL):
+/// the same script would fail the same way, so it waits for the endpoint's transformation or format to change
+/// (<see cref="Unblock"/>, in the update's transaction), or for a resend or recover, the manual override. Enabling the
+/// endpoint or closing its circuit does not release it.
 /// A waiting delivery (pending or failed) is <em>due</em> when its <c>next_attempt_at</c> has passed on the database's
 /// clock; a disabled endpoint's waiting deliveries are <em>parked</em> (<c>next_attempt_at</c> NULL) and become due
 /// again when it is enabled. Every claim ends in exactly one of: an attempt recorded by its worker, an attempt recorded
@@ -63,6 +74,10 @@ public static class DeliveryLifecycle
     public static DeliveryDecision Decide(
         int attemptsMade, AttemptOutcome outcome, TimeSpan? retryAfter, RetrySchedule schedule, Random random, AttemptTrigger trigger = AttemptTrigger.Scheduled)
     {
+        if (outcome == AttemptOutcome.Cancelled)
+        {
+            return new DeliveryDecision(DeliveryStatus.Cancelled, null, false);
+        }
         if (trigger == AttemptTrigger.Test)
         {
             return new DeliveryDecision(outcome == AttemptOutcome.Succeeded ? DeliveryStatus.Succeeded : DeliveryStatus.Exhausted, null, false);
@@ -75,6 +90,8 @@ public static class DeliveryLifecycle
                 return new DeliveryDecision(DeliveryStatus.Exhausted, null, true);
             case AttemptOutcome.Rejected:
                 return new DeliveryDecision(DeliveryStatus.Exhausted, null, false);
+            case AttemptOutcome.TransformationFailed:
+                return new DeliveryDecision(DeliveryStatus.Failed, null, false, TransformationBlocked: true);
         }
         if (schedule.DelayBefore(attemptsMade + 1, random) is not { } delay)
         {
@@ -89,7 +106,13 @@ public static class DeliveryLifecycle
 
     /// <summary>Whether an attempt counts towards its endpoint's health (failure streak, auto-disable, 410).</summary>
     public static bool AffectsEndpointHealth(AttemptTrigger trigger, string? errorKind) =>
-        trigger != AttemptTrigger.Test && errorKind is not (LeaseExpiredErrorKind or InternalErrorKind);
+        trigger != AttemptTrigger.Test && errorKind is not (LeaseExpiredErrorKind or InternalErrorKind or TransformationErrorKind or CancelledErrorKind);
+
+    /// <summary>The error kind of an attempt whose transformation failed (nothing was sent; the endpoint is not to blame).</summary>
+    public const string TransformationErrorKind = "transformation";
+
+    /// <summary>The error kind of an attempt the transformation cancelled (nothing was sent, by choice).</summary>
+    public const string CancelledErrorKind = "cancelled";
 
     /// <summary>The error kind of an attempt that failed inside the worker (a bug of ours), not at the endpoint.</summary>
     public const string InternalErrorKind = "internal";
@@ -201,11 +224,12 @@ public static class DeliveryLifecycle
             attempt_count = d.attempt_count + 1,
             {DueAt("e", "d", "now() + make_interval(secs => u.retry_in)")},
             last_status_code = u.status_code,
+            transformation_blocked = u.blocked,
             trigger = 'scheduled',
             lease_owner = NULL,
             lease_expires_at = NULL,
             updated_at = now()
-        FROM unnest(@id, @owner, @claimed_count, @status, @retry_in, @status_code) AS u(id, owner, claimed_count, status, retry_in, status_code), endpoints e
+        FROM unnest(@id, @owner, @claimed_count, @status, @retry_in, @status_code, @blocked) AS u(id, owner, claimed_count, status, retry_in, status_code, blocked), endpoints e
         WHERE d.id = u.id AND e.id = d.endpoint_id AND d.status = 'in_flight' AND d.lease_owner = u.owner AND d.attempt_count = u.claimed_count
         """;
 
@@ -267,14 +291,25 @@ public static class DeliveryLifecycle
 
     /// <summary>
     /// Unpark: the parked (or held) deliveries of the enabled endpoints among <c>@endpoint_ids</c> are due now. Enabling
-    /// closes the circuit first, so nothing stays held.
+    /// closes the circuit first, so nothing stays held. Deliveries blocked by a failed transformation stay blocked.
     /// </summary>
     public const string Unpark = """
         UPDATE deliveries d
         SET next_attempt_at = now(), held_due_at = NULL, updated_at = now()
         FROM endpoints e
         WHERE e.id = ANY(@endpoint_ids) AND NOT e.disabled AND d.endpoint_id = e.id
-          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NULL
+          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NULL AND NOT d.transformation_blocked
+        """;
+
+    /// <summary>
+    /// Unblock: the endpoints among <c>@endpoint_ids</c> have a new transformation or format, so their deliveries blocked by
+    /// the old one's failure are due now (parked while disabled, held while the circuit is open).
+    /// </summary>
+    public static readonly string Unblock = $"""
+        UPDATE deliveries d
+        SET transformation_blocked = false, {DueAt("e", "d", "now()")}, updated_at = now()
+        FROM endpoints e
+        WHERE e.id = ANY(@endpoint_ids) AND d.endpoint_id = e.id AND d.transformation_blocked AND d.status IN ('pending', 'failed')
         """;
 
     // ---- The circuit breaker's transitions. The worker's record transaction decides open, re-open and close
@@ -363,13 +398,16 @@ public static class DeliveryLifecycle
 
     private static readonly string RequeueSet = $"""
         UPDATE deliveries d
-        SET status = 'pending', trigger = 'manual', {DueAt("e", "d", "now()")},
+        SET status = 'pending', trigger = 'manual', transformation_blocked = false, {DueAt("e", "d", "now()")},
             lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
         FROM endpoints e
         WHERE e.id = d.endpoint_id AND e.id = @endpoint_id AND e.deleted_at IS NULL
         """;
 
-    /// <summary>Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is due now (parked while disabled, held while the circuit is open).</summary>
+    /// <summary>
+    /// Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is due now (parked while
+    /// disabled, held while the circuit is open). Resend and recover are the manual override of a transformation block.
+    /// </summary>
     public static readonly string Resend = RequeueSet + " AND d.message_id = @message_id AND d.status <> 'in_flight'";
 
     /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is due now (parked while disabled, held while the circuit is open).</summary>

@@ -28,7 +28,9 @@ public sealed record ClaimedDelivery(
     AttemptTrigger Trigger = AttemptTrigger.Scheduled,
     string? Auth = null,
     bool Probe = false,
-    int? MaxInFlight = null);
+    int? MaxInFlight = null,
+    string? Transformation = null,
+    string Format = ChatFormats.Standard);
 
 /// <summary>
 /// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
@@ -97,7 +99,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
                e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id,
-               e.max_in_flight
+               e.max_in_flight, e.transformation, e.format
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -310,7 +312,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
                 Auth: reader.IsDBNull(18) ? null : reader.GetString(18),
                 Probe: reader.GetBoolean(19),
-                MaxInFlight: reader.IsDBNull(20) ? null : reader.GetInt32(20)));
+                MaxInFlight: reader.IsDBNull(20) ? null : reader.GetInt32(20),
+                Transformation: reader.IsDBNull(21) ? null : reader.GetString(21),
+                Format: reader.GetString(22)));
         }
         return claimed;
     }
@@ -424,6 +428,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 results.Select(r => r.Decision.RetryIn is { } wait ? (object)wait.TotalSeconds : DBNull.Value).ToArray());
             update.Parameters.AddWithValue("status_code", NpgsqlDbType.Array | NpgsqlDbType.Integer,
                 results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
+            update.Parameters.AddWithValue("blocked", results.Select(r => r.Decision.TransformationBlocked).ToArray());
             batch.BatchCommands.Add(update);
 
             var attempts = results.Select(r => r.Attempt).ToArray();

@@ -46,13 +46,33 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
 
         var now = time.GetUtcNow();
         var traceId = activity?.TraceId.ToHexString();
-        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, delivery.Url, delivery.Trigger, now) { TraceId = traceId };
+        TransformationOutput shaped;
+        try
+        {
+            shaped = Shape(delivery);
+        }
+        catch (TransformationException ex)
+        {
+            // The script failed: nothing was sent. An attempt on record, blocked until the script changes.
+            var failure = Failure(delivery, now, AttemptOutcome.TransformationFailed, DeliveryLifecycle.TransformationErrorKind, ex.Message);
+            failure.Attempt.TraceId = traceId;
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            return failure;
+        }
+        if (shaped.Cancel)
+        {
+            var cancelled = Failure(delivery, now, AttemptOutcome.Cancelled, DeliveryLifecycle.CancelledErrorKind,
+                "The endpoint's transformation cancelled this delivery; nothing was sent.");
+            cancelled.Attempt.TraceId = traceId;
+            return cancelled;
+        }
+        var attempt = new DeliveryAttempt(delivery.Id, delivery.MessageId, delivery.EndpointId, shaped.Url, delivery.Trigger, now) { TraceId = traceId };
         HttpRequestMessage built;
         EndpointAuth? auth;
         try
         {
             auth = delivery.Auth is null ? null : EndpointAuth.FromJson(secrets.Unprotect(delivery.Auth));
-            built = BuildRequest(delivery, now, auth);
+            built = BuildRequest(delivery, shaped, now, auth);
         }
         catch (Exception ex)
         {
@@ -79,7 +99,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
                 token = (await TokenAsync(delivery, auth, rejected: null, timeout.Token, ct)).AccessToken;
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             }
-            attempt.RequestHeaders = RequestHeadersOf(request, delivery.Headers, auth);
+            attempt.RequestHeaders = RequestHeadersOf(request, shaped.Headers, auth);
             var first = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             if (first.StatusCode == HttpStatusCode.Unauthorized && token is not null)
             {
@@ -88,7 +108,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
                 attempt.TokenRefreshed = true;
                 var fresh = await TokenAsync(delivery, auth!, rejected: token, timeout.Token, ct);
                 request.Dispose();
-                request = BuildRequest(delivery, now, auth);
+                request = BuildRequest(delivery, shaped, now, auth);
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", fresh.AccessToken);
                 first = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             }
@@ -164,13 +184,14 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         return new SendResult(attempt, outcome, retryAfter);
     }
 
-    private HttpRequestMessage BuildRequest(ClaimedDelivery delivery, DateTimeOffset now, EndpointAuth? auth)
+    private HttpRequestMessage BuildRequest(ClaimedDelivery delivery, TransformationOutput shaped, DateTimeOffset now, EndpointAuth? auth)
     {
-        var body = BuildBody(delivery);
+        // Signed over the body as sent: the transformed one, when there is a transformation.
+        var body = shaped.Body;
         var timestamp = now.ToUnixTimeSeconds();
-        var request = new HttpRequestMessage(HttpMethod.Post, delivery.Url) { Content = new ByteArrayContent(body) };
+        var request = new HttpRequestMessage(new HttpMethod(shaped.Method), shaped.Url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
-        foreach (var (name, value) in delivery.Headers)
+        foreach (var (name, value) in shaped.Headers)
         {
             request.Headers.TryAddWithoutValidation(name, value);
         }
@@ -212,6 +233,14 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
 
     /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>
     public static byte[] BuildBody(ClaimedDelivery delivery) => WebhookEnvelope.Build(delivery.EventType, delivery.MessageCreatedAt, delivery.Payload);
+
+    /// <summary>
+    /// The request to send: the body in the endpoint's format (the envelope, or a Slack or Discord message), POSTed to its
+    /// URL with its custom headers; then, if it has one, what its transformation makes of that. Throws
+    /// <see cref="TransformationException"/> when the transformation fails.
+    /// </summary>
+    public static TransformationOutput Shape(ClaimedDelivery delivery) =>
+        Transformation.Shape(delivery.Format, delivery.Transformation, delivery.EventType, delivery.MessageCreatedAt, delivery.Payload, delivery.Url, delivery.Headers);
 
     private IEnumerable<WebhookSecret> SecretsOf(ClaimedDelivery delivery, DateTimeOffset now)
     {

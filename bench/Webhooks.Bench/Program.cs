@@ -1,10 +1,12 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
-// the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending.
+// the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending,
+// and the in-process cost of shaping a request (chat adapters, transformations; TransformBench.cs).
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 2
 //        --rates 200,1000 --seconds 15 --soak 300 --soak-rate 300 --workers-curve 4]
 // --soak N: also a paced run of N seconds (reported in 15-s windows); --workers-curve 4: end to end on 50 endpoints with
 // 1, 2 and 4 worker processes.
+// (--transform-only 1: only the in-process cost of chat adapters and transformations)
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
@@ -31,6 +33,18 @@ var workersCurve = options.GetValueOrDefault("workers-curve", 0);
 var compareFlush = options.GetValueOrDefault("compare-flush", 0);
 // --only-latency 1: only the paced runs (and the soak), e.g. with BENCH_PG_SLOW_MS to catch what stalls them.
 var onlyLatency = options.GetValueOrDefault("only-latency", 0) == 1;
+
+if (options.Values.ContainsKey("transform-only"))
+{
+    // --transform-only 1: the in-process shaping figures alone (no Postgres, no services).
+    Console.WriteLine("| measure | figure |");
+    Console.WriteLine("| --- | --- |");
+    foreach (var (name, value) in TransformBench.Run().ToList())
+    {
+        Console.WriteLine($"| {name} | {value} |");
+    }
+    return 0;
+}
 
 var (root, configuration) = ServiceProject.BuildInfo(typeof(BenchReceiver).Assembly);
 Console.WriteLine($"Webhooks.Aspire benchmark ({configuration} build, {Environment.ProcessorCount} cores, {workerCount} worker(s))");
@@ -298,6 +312,9 @@ foreach (var worker in workers)
         Console.WriteLine($"claim with {size:N0} due: median {timings[timings.Count / 2]:0.00} ms, max {timings[^1]:0.00} ms");
     }
 }
+
+// 6. Shaping a request in process: envelope, chat adapters, transformations.
+results.AddRange(TransformBench.Run());
 
 Console.WriteLine();
 Console.WriteLine("| measure | figure |");

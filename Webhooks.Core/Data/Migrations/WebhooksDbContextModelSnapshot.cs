@@ -190,6 +190,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("status");
 
+                    b.Property<bool>("TransformationBlocked")
+                        .HasColumnType("boolean")
+                        .HasColumnName("transformation_blocked");
+
                     b.Property<string>("Trigger")
                         .IsRequired()
                         .HasColumnType("text")
@@ -408,6 +412,14 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("first_failure_at");
 
+                    b.Property<string>("Format")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("standard")
+                        .HasColumnName("format");
+
                     b.Property<string>("Headers")
                         .IsRequired()
                         .HasColumnType("jsonb")
@@ -450,6 +462,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.Property<int>("TimeoutSeconds")
                         .HasColumnType("integer")
                         .HasColumnName("timeout_seconds");
+
+                    b.Property<string>("Transformation")
+                        .HasColumnType("text")
+                        .HasColumnName("transformation");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Webhooks.Api.Dashboard;
 using Webhooks.Api.Endpoints;
 using Webhooks.Api.Messages;
+using Webhooks.Api.Transformations;
 using Webhooks.Client;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;
@@ -24,6 +25,9 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
     public EndpointForm Form { get; private set; } = new();
     public string? RotatedSecret { get; private set; }
     public EndpointTestOut? TestResult { get; private set; }
+    public TransformationPreviewOut? Preview { get; private set; }
+    public string? PreviewError { get; private set; }
+    public string? PreviewMessageId { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(string appId, string endpointId) =>
         await LoadAsync(appId, endpointId) ? await ShowAsync() : Missing($"Endpoint '{endpointId}'");
@@ -54,6 +58,40 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             return page;
         }
         return Done("Settings saved.");
+    }
+
+    /// <summary>
+    /// Runs the form's (unsaved) format and transformation against one of the application's messages, as the worker would,
+    /// and shows what would be sent; the settings stay as typed, nothing is saved or sent.
+    /// </summary>
+    public async Task<IActionResult> OnPostPreviewAsync(string appId, string endpointId, EndpointForm form, string? previewMessageId,
+        [FromServices] TransformationPreview preview)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        PreviewMessageId = previewMessageId?.Trim();
+        var input = new TransformationPreviewIn(form.Transformation, string.IsNullOrWhiteSpace(form.Format) ? null : form.Format.Trim(),
+            PreviewMessageId ?? "", Url: Endpoint!.Url, Headers: Endpoint.Headers);
+        var message = await Db.Messages.AsNoTracking()
+            .Where(m => m.Id == input.MessageId && m.ApplicationId == Application!.Id).Select(m => m.EventType).FirstOrDefaultAsync(HttpContext.RequestAborted);
+        if (message is null || Portal?.MaySee(message) == false)
+        {
+            PreviewError = $"Message '{input.MessageId}' does not exist.";
+        }
+        else if (!Core.Delivery.ChatFormats.IsKnown(input.Format))
+        {
+            PreviewError = $"'format' must be one of: {string.Join(", ", Core.Delivery.ChatFormats.All)}.";
+        }
+        else
+        {
+            var (result, notFound, error) = await preview.RunAsync(Application!.Id, input, HttpContext.RequestAborted);
+            (Preview, PreviewError) = (result, notFound is null ? error : $"{notFound} does not exist.");
+        }
+        var page = await ShowAsync();
+        Form = form;
+        return page;
     }
 
     public async Task<IActionResult> OnPostDisableAsync(string appId, string endpointId)

@@ -1,0 +1,196 @@
+using System.Text;
+using System.Text.Json;
+using Webhooks.Core.Data;
+using Webhooks.Core.Delivery;
+
+namespace Webhooks.Core.Tests;
+
+/// <summary>The transformation sandbox: what a script sees, what it may return, and the limits no script gets past.</summary>
+public class TransformationTests
+{
+    private static readonly DateTimeOffset MessageTime = new(2024, 5, 6, 7, 8, 9, TimeSpan.Zero);
+    private const string Url = "https://hooks.example.com/in/abc?x=1";
+
+    private static TransformationOutput Run(string script, string payload = """{"id":1,"name":"Ada"}""", IReadOnlyDictionary<string, string>? headers = null) =>
+        Transformation.Run(script, new TransformationInput("order.created", Encoding.UTF8.GetBytes(payload), Url, "POST",
+            headers ?? new Dictionary<string, string> { ["X-Tenant"] = "t1" }, MessageTime));
+
+    private static string Fails(string script, string payload = """{"id":1}""") =>
+        Assert.Throws<TransformationException>(() => Run(script, payload)).Message;
+
+    [Fact]
+    public void The_script_sees_the_event_and_request_and_its_result_is_sent()
+    {
+        var output = Run("""
+            function handler(webhook) {
+              webhook.payload = { event: webhook.eventType, who: webhook.payload.name, url: webhook.url, method: webhook.method,
+                                  tenant: webhook.headers['X-Tenant'], cancel: webhook.cancel };
+              webhook.headers['X-Extra'] = 'yes';
+              webhook.method = 'put';
+              webhook.url = webhook.url.replace('/in/abc', '/in/def');
+              return webhook;
+            }
+            """);
+        using var body = JsonDocument.Parse(output.Body);
+        Assert.Equal("""{"event":"order.created","who":"Ada","url":"https://hooks.example.com/in/abc?x=1","method":"POST","tenant":"t1","cancel":false}""",
+            Encoding.UTF8.GetString(output.Body));
+        Assert.Equal(("PUT", "https://hooks.example.com/in/def?x=1", false), (output.Method, output.Url, output.Cancel));
+        Assert.Equal("yes", output.Headers["X-Extra"]);
+        Assert.Equal("t1", output.Headers["X-Tenant"]);
+    }
+
+    [Fact]
+    public void The_only_clock_is_the_message_timestamp()
+    {
+        var output = Run("function handler(w) { w.payload = [Date.now(), new Date().toISOString()]; return w; }");
+        Assert.Equal($"[{MessageTime.ToUnixTimeMilliseconds()},\"2024-05-06T07:08:09.000Z\"]", Encoding.UTF8.GetString(output.Body));
+    }
+
+    [Fact]
+    public void Cancel_true_sends_nothing()
+    {
+        Assert.True(Run("function handler(w) { w.cancel = w.payload.id === 1; return w; }").Cancel);
+        Assert.False(Run("function handler(w) { w.cancel = w.payload.id === 2; return w; }").Cancel);
+    }
+
+    [Fact]
+    public void A_string_payload_is_sent_as_a_json_string_and_numbers_as_json()
+    {
+        Assert.Equal("\"hi\"", Encoding.UTF8.GetString(Run("function handler(w) { w.payload = 'hi'; return w; }").Body));
+        Assert.Equal("""{"a":1.5,"b":null,"c":[true]}""",
+            Encoding.UTF8.GetString(Run("function handler(w) { w.payload = {a: 1.5, b: NaN, c: [true], d: undefined, f: function(){}}; return w; }").Body));
+    }
+
+    [Theory]
+    [InlineData("function handler(w) {\n  return w.\n}", "line 3")]
+    [InlineData("function handler(w) { while (true) {} }", "statements")]
+    [InlineData("function handler(w) { var i = 0; while (true) { i++; } }", "statements")]
+    [InlineData("function handler(w) { function f(n) { return f(n + 1); } return f(0); }", "recursed")]
+    [InlineData("function handler(w) { w.payload = 'x'.repeat(1e9); return w; }", "Invalid string length")]
+    [InlineData("function handler(w) { var s = 'x'; for (var i = 0; i < 40; i++) s = s + s; return w; }", "memory")]
+    [InlineData("function handler(w) { var a = []; for (;;) a.push('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' + a.length); }", "The script")]
+    [InlineData("function handler(w) { w.payload = new Array(1e9).fill(1); return w; }", "memory")]
+    [InlineData("function handler(w) { throw new Error('nope'); }", "nope")]
+    [InlineData("function handler(w) { return 42; }", "must return the webhook")]
+    [InlineData("function handler(w) { return [w]; }", "must return the webhook")]
+    [InlineData("function handler(w) { return {}; }", "no 'payload'")]
+    [InlineData("function handler(w) { var o = {}; o.self = o; w.payload = o; return w; }", "circular")]
+    [InlineData("function handler(w) { w.payload = {}; Object.defineProperty(w.payload, 'x', { enumerable: true, get: function () { while (true) {} } }); return w; }", "getter")]
+    [InlineData("function handler(w) { w.payload = Symbol('s'); return w; }", "JSON cannot represent")]
+    [InlineData("function handler(w) { w.payload = 10n; return w; }", "JSON cannot represent")]
+    [InlineData("function handler(w) { require('fs'); return w; }", "require is not defined")]
+    [InlineData("function handler(w) { fetch('http://169.254.169.254/'); return w; }", "fetch is not defined")]
+    [InlineData("function handler(w) { importScripts('x'); return w; }", "importScripts is not defined")]
+    [InlineData("function handler(w) { System.IO.File.ReadAllText('/etc/passwd'); return w; }", "System is not defined")]
+    [InlineData("function handler(w) { importNamespace('System'); return w; }", "importNamespace is not defined")]
+    [InlineData("function handler(w) { setTimeout(function () {}, 1); return w; }", "setTimeout is not defined")]
+    [InlineData("function handler(w) { return eval('w'); }", "String compilation")]
+    [InlineData("function handler(w) { return new Function('return 1')(); }", "String compilation")]
+    [InlineData("function handler(w) { new Proxy({}, {}); return w; }", "Proxy is not defined")]
+    [InlineData("function handler(w) { undeclared = 1; return w; }", "undeclared is not defined")]
+    [InlineData("function handler(w) { /(a+)+$/.test('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'); return w; }", "regular expression")]
+    [InlineData("var x = 1;", "must define 'function handler(webhook)'")]
+    [InlineData("while (true) {}", "statements")]
+    public void Hostile_or_broken_scripts_fail_with_a_transformation_error(string script, string expected) =>
+        Assert.Contains(expected, Fails(script), StringComparison.OrdinalIgnoreCase);
+
+    [Fact]
+    public void A_payload_sharing_one_big_string_cannot_grow_past_the_body_limit()
+    {
+        var message = Fails("""
+            function handler(w) { var s = 'x'.repeat(100000); var a = []; for (var i = 0; i < 50000; i++) a.push(s); w.payload = a; return w; }
+            """);
+        Assert.Contains("larger than", message);
+    }
+
+    [Theory]
+    [InlineData("webhook-signature")]
+    [InlineData("Webhook-Id")]
+    [InlineData("webhook-timestamp")]
+    [InlineData("Host")]
+    [InlineData("Content-Length")]
+    [InlineData("content-type")]
+    [InlineData("Transfer-Encoding")]
+    [InlineData("Connection")]
+    [InlineData("traceparent")]
+    [InlineData("bad name")]
+    public void Reserved_headers_cannot_be_set(string name) =>
+        Assert.Contains("may not be set", Fails($"function handler(w) {{ w.headers['{name}'] = 'x'; return w; }}"));
+
+    [Fact]
+    public void Header_values_must_be_printable_strings()
+    {
+        Assert.Contains("may not be set", Fails("function handler(w) { w.headers['X-A'] = 'a\\r\\nInjected: 1'; return w; }"));
+        Assert.Contains("must be a string", Fails("function handler(w) { w.headers['X-A'] = 1; return w; }"));
+    }
+
+    [Theory]
+    [InlineData("http://hooks.example.com/in/abc")]
+    [InlineData("https://evil.example.com/in/abc")]
+    [InlineData("https://hooks.example.com:8443/in/abc")]
+    [InlineData("https://user:pw@hooks.example.com/in/abc")]
+    [InlineData("http://169.254.169.254/latest/meta-data")]
+    [InlineData("http://127.0.0.1/")]
+    [InlineData("file:///etc/passwd")]
+    [InlineData("not a url")]
+    public void The_url_keeps_the_endpoint_origin(string url) =>
+        Assert.Contains("'url' may change only the path", Fails($"function handler(w) {{ w.url = '{url}'; return w; }}"));
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    [InlineData("CONNECT")]
+    public void Only_post_put_and_patch(string method) =>
+        Assert.Contains("'method'", Fails($"function handler(w) {{ w.method = '{method}'; return w; }}"));
+
+    [Fact]
+    public void Check_reports_syntax_errors_with_line_and_column_and_accepts_a_good_script()
+    {
+        Assert.Null(Transformation.Check("function handler(webhook) { return webhook; }"));
+        Assert.Matches(@"line 2, column \d+", Transformation.Check("function handler(webhook) {\n  return webhook +;\n}"));
+        Assert.Contains("handler", Transformation.Check("function other(webhook) { return webhook; }"));
+        Assert.Contains("KiB", Transformation.Check("function handler(w) { return w; } //" + new string('x', Transformation.MaxScriptBytes)));
+    }
+
+    [Fact]
+    public void Runs_share_nothing()
+    {
+        const string script = "var count = 0; function handler(w) { count++; globalThis.leak = (globalThis.leak || 0) + 1; w.payload = [count, globalThis.leak]; return w; }";
+        Assert.Equal("[1,1]", Encoding.UTF8.GetString(Run(script).Body));
+        Assert.Equal("[1,1]", Encoding.UTF8.GetString(Run(script).Body));
+    }
+
+    [Fact]
+    public void Shape_hands_the_script_the_adapter_output_for_chat_formats()
+    {
+        var output = Transformation.Shape(ChatFormats.Slack, "function handler(w) { w.payload.text = 'changed: ' + w.payload.text; return w; }",
+            "order.created", MessageTime, """{"summary":"Order 42"}""", Url, new Dictionary<string, string>());
+        using var body = JsonDocument.Parse(output.Body);
+        Assert.Equal("changed: order.created: Order 42", body.RootElement.GetProperty("text").GetString());
+        Assert.True(body.RootElement.TryGetProperty("blocks", out _));
+
+        var plain = Transformation.Shape(null, null, "order.created", MessageTime, """{"n":1}""", Url, new Dictionary<string, string>());
+        Assert.Equal(WebhookEnvelope.Build("order.created", MessageTime, """{"n":1}"""), plain.Body);
+    }
+
+    [Theory]
+    [InlineData(AttemptTrigger.Scheduled)]
+    [InlineData(AttemptTrigger.Manual)]
+    public void A_failed_transformation_blocks_without_retry_and_a_cancel_cancels(AttemptTrigger trigger)
+    {
+        var failed = DeliveryLifecycle.Decide(1, AttemptOutcome.TransformationFailed, null, RetrySchedule.Default, new Random(1), trigger);
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Failed, null, false, TransformationBlocked: true), failed);
+        var cancelled = DeliveryLifecycle.Decide(1, AttemptOutcome.Cancelled, null, RetrySchedule.Default, new Random(1), trigger);
+        Assert.Equal(new DeliveryDecision(DeliveryStatus.Cancelled, null, false), cancelled);
+        Assert.Equal(DeliveryStatus.Cancelled, DeliveryLifecycle.Decide(1, AttemptOutcome.Cancelled, null, RetrySchedule.Default, new Random(1), AttemptTrigger.Test).Status);
+    }
+
+    [Theory]
+    [InlineData(DeliveryLifecycle.TransformationErrorKind)]
+    [InlineData(DeliveryLifecycle.CancelledErrorKind)]
+    public void Transformation_outcomes_never_count_against_the_endpoint(string errorKind)
+    {
+        Assert.False(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Scheduled, errorKind));
+        Assert.True(DeliveryLifecycle.AffectsEndpointHealth(AttemptTrigger.Scheduled, "http_status"));
+    }
+}
