@@ -49,6 +49,7 @@ public static class ApiExtensions
         services.AddScoped<EventTypeService>();
         services.AddSingleton<PayloadSchemas>();
         services.AddSingleton<LookupCache>();
+        services.AddHostedService<LookupCacheSubscription>();
         // Tenants write the regular expressions of their schemas' 'pattern's: none may run away with a core.
         AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(200));
         services.AddSingleton<DispatchSignal>();

@@ -1,17 +1,24 @@
 using System.Collections.Concurrent;
+using StackExchange.Redis;
 
 namespace Webhooks.Api.Infrastructure;
 
 /// <summary>
 /// What every publish looks up (the API key's scope, the application's constrained event types), kept for
-/// <c>Webhooks:Api:LookupCacheSeconds</c> (5; 0: off) in this process. A change made through this process (a key revoked,
-/// an application deleted, an event type created, changed or archived) empties it at once; another API replica sees the
-/// change when its entries expire, so a revoked key or a new schema takes up to that long to apply there.
+/// <c>Webhooks:Api:LookupCacheSeconds</c> (5; 0: off) in this process. A change made through any API process (a key
+/// revoked, an application deleted, an event type created, changed or archived) empties it at once here and, through
+/// Redis pub/sub (<see cref="Channel"/>), in every other API replica as soon as the message arrives. With Redis down the
+/// message is lost and the other replicas see the change when their entries expire: the TTL is the bound, the broadcast
+/// the usual case.
 /// </summary>
-public sealed class LookupCache(IConfiguration configuration, TimeProvider time)
+public sealed partial class LookupCache(IConfiguration configuration, TimeProvider time, IConnectionMultiplexer redis, ILogger<LookupCache> logger)
 {
+    /// <summary>The channel on which API processes tell each other that a cached lookup changed.</summary>
+    public static readonly RedisChannel Channel = RedisChannel.Literal("webhooks:lookups");
+
     private readonly TimeSpan _ttl = TimeSpan.FromSeconds(configuration.GetValue("Webhooks:Api:LookupCacheSeconds", 5.0));
     private readonly ConcurrentDictionary<(string Kind, string Key), Entry> _entries = new();
+    private readonly string _process = Guid.NewGuid().ToString("N");
     private long _generation;
 
     private sealed record Entry(object? Value, DateTimeOffset ExpiresAt, long Generation);
@@ -45,10 +52,60 @@ public sealed class LookupCache(IConfiguration configuration, TimeProvider time)
         return value;
     }
 
-    /// <summary>Forgets everything: called on every change to what is cached (rare next to publishes).</summary>
+    /// <summary>
+    /// Forgets everything, here and (best effort) in the other API processes: called after every committed change to
+    /// what is cached (rare next to publishes).
+    /// </summary>
     public void Invalidate()
+    {
+        Forget();
+        try
+        {
+            redis.GetSubscriber().Publish(Channel, _process, CommandFlags.FireAndForget);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogBroadcastLost(ex.Message);
+        }
+    }
+
+    /// <summary>Listens for the other processes' changes (started with the API).</summary>
+    public Task SubscribeAsync() =>
+        redis.GetSubscriber().SubscribeAsync(Channel, (_, sender) =>
+        {
+            if (sender != _process)
+            {
+                Forget();
+            }
+        });
+
+    private void Forget()
     {
         Interlocked.Increment(ref _generation);
         _entries.Clear();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cached lookups changed but other API processes were not told ({Reason}); they see it within the cache's lifetime")]
+    private partial void LogBroadcastLost(string reason);
+}
+
+/// <summary>Subscribes the <see cref="LookupCache"/> to the other API processes' changes; one refused at start is logged, and the entries then only expire.</summary>
+internal sealed partial class LookupCacheSubscription(LookupCache cache, ILogger<LookupCacheSubscription> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await cache.SubscribeAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogNotSubscribed(ex.Message);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Not subscribed to other API processes' changes ({Reason}); cached lookups expire on their own")]
+    private partial void LogNotSubscribed(string reason);
 }

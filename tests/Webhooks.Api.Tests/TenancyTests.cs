@@ -89,6 +89,41 @@ public sealed class TenancyTests(StackFixture fixture)
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusOf(() => client.GetApplicationAsync(app.Id)));
     }
 
+    [Fact]
+    public async Task A_key_revoked_through_one_api_replica_is_refused_by_another_that_had_it_cached()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var admin = service.Client();
+        // A replica that would keep what it looked up for an hour: only the broadcast over Redis can make it forget.
+        await using var replica = await fixture.Stack.StartApiAsync(new Dictionary<string, string?> { ["Webhooks__Api__LookupCacheSeconds"] = "3600" });
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("replicas"));
+        var key = await admin.CreateApiKeyAsync(new ApiKeyIn("cached", app.Id));
+        var client = replica.Client(key.Key);
+        Assert.Equal(app.Id, (await client.GetApplicationAsync(app.Id)).Id);
+
+        await admin.RevokeApiKeyAsync(key.Id);
+        // Pub/sub arrives a moment later: a minute bounds "a moment" on a loaded machine; the cached entry would live an hour.
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(1);
+        while (!await RefusedAsync(() => client.GetApplicationAsync(app.Id)))
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "The replica still accepts a key revoked through another API process.");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<bool> RefusedAsync(Func<Task> call)
+    {
+        try
+        {
+            await call();
+            return false;
+        }
+        catch (ApiException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The 403 problem a refused change answers, and its detail.</summary>
     private static async Task<string> ForbiddenDetailOf(Func<Task> call)
     {
