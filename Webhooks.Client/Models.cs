@@ -169,7 +169,12 @@ public sealed record DisableEndpointIn(string? Reason = null);
 /// <summary>An endpoint as created: the only response besides <c>GET …/secret</c> that carries the secret.</summary>
 public sealed record EndpointCreated(string Id, string Url, string Secret, EndpointOut Endpoint);
 
-public sealed record MessageIn(string EventType, JsonElement Payload, IReadOnlyList<string>? Channels = null, string? IdempotencyKey = null);
+/// <summary>
+/// A message to publish. <see cref="Priority"/> (0–9, default 5, higher first): among due deliveries, higher priorities are
+/// sent first, by up to 10 s of waiting per level, so older lower-priority deliveries still go in the end.
+/// </summary>
+public sealed record MessageIn(string EventType, JsonElement Payload, IReadOnlyList<string>? Channels = null, string? IdempotencyKey = null,
+    int? Priority = null);
 
 /// <summary>Up to 500 messages, published in one transaction: all are stored or none.</summary>
 public sealed record MessageBatchIn(IReadOnlyList<MessageIn> Messages);
@@ -183,7 +188,8 @@ public sealed record MessageOut(
     IReadOnlyList<string> Channels,
     string? IdempotencyKey,
     DateTimeOffset CreatedAt,
-    IReadOnlyList<DeliveryOut>? Deliveries = null);
+    IReadOnlyList<DeliveryOut>? Deliveries = null,
+    int Priority = 5);
 
 public sealed record DeliveryOut(
     string Id,

@@ -44,7 +44,8 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
             }
             var input = inputs[i];
             var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
-            var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now);
+            var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now,
+                (short)(input.Priority ?? Message.DefaultPriority));
             results[i] = new Published(message, true);
             created.Add(message);
         }
@@ -71,13 +72,13 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
     // The payload is stored as the text that was published, so it is delivered byte for byte.
     private static readonly string InsertSql = $"""
         WITH input AS (
-            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys) WITH ORDINALITY
-                AS u(id, event_type, payload, channels, idempotency_key, ord)
+            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys, @priorities) WITH ORDINALITY
+                AS u(id, event_type, payload, channels, idempotency_key, priority, ord)
         ), inserted AS (
-            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, created_at)
-            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, @now
+            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, created_at)
+            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, priority, @now
             FROM input
-            RETURNING id, application_id, event_type, channels
+            RETURNING id, application_id, event_type, channels, priority
         )
         {DeliveryLifecycle.FanOut("(SELECT ins.*, i.ord FROM inserted ins JOIN input i ON i.id = ins.id)", "ORDER BY m.ord, e.id")}
         """;
@@ -91,6 +92,7 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         command.Parameters.AddWithValue("channels", messages.Select(m => JsonSerializer.Serialize(m.Channels)).ToArray());
         command.Parameters.AddWithValue("keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
             messages.Select(m => (object?)m.IdempotencyKey ?? DBNull.Value).ToArray());
+        command.Parameters.AddWithValue("priorities", messages.Select(m => m.Priority).ToArray());
         command.Parameters.AddWithValue("app", applicationId);
         command.Parameters.Add(new NpgsqlParameter("trace", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)traceParent ?? DBNull.Value });
         // The same microsecond-precision instant the returned messages carry.

@@ -27,6 +27,7 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
         RuleFor(m => m.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(m => m.Channels is not null);
         RuleForEach(m => m.Channels).IsChannel();
         RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Text.IsPrintable).When(m => m.IdempotencyKey is not null);
+        RuleFor(m => m.Priority).InclusiveBetween(0, 9).WithMessage("'priority' must be 0 to 9.");
     }
 }
 

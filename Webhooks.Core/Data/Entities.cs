@@ -353,8 +353,13 @@ public sealed class Message
     {
     }
 
-    public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now)
+    /// <summary>The priority of a message published without one.</summary>
+    public const short DefaultPriority = 5;
+
+    public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now,
+        short priority = DefaultPriority)
     {
+        Priority = priority;
         Id = Ids.New(Ids.Message);
         ApplicationId = applicationId;
         EventType = eventType;
@@ -374,6 +379,8 @@ public sealed class Message
     public string? IdempotencyKey { get; private set; }
     /// <summary>The W3C traceparent of the publish request, so each attempt's span joins its trace.</summary>
     public string? TraceParent { get; private set; }
+    /// <summary>0 to 9, higher first: among due deliveries the worker claims higher priorities first (see <c>DeliveryLifecycle.ClaimOrder</c>).</summary>
+    public short Priority { get; private set; } = DefaultPriority;
     public DateTimeOffset CreatedAt { get; private set; }
 }
 
@@ -414,6 +421,8 @@ public sealed class Delivery
     public int? LastStatusCode { get; private set; }
     /// <summary>Why the next attempt is made: <c>manual</c> after a resend or recover, <c>test</c> for a test event; back to scheduled after it.</summary>
     public AttemptTrigger Trigger { get; private set; }
+    /// <summary>The message's priority, copied so the claim reads no other table.</summary>
+    public short Priority { get; private set; } = Message.DefaultPriority;
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
 

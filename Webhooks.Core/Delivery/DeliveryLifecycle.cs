@@ -105,8 +105,28 @@ public static class DeliveryLifecycle
     /// <summary>A delivery held by a live lease, on the database's clock: its worker may still be sending it.</summary>
     public static string UnderLiveLease(string d) => $"{d}.status = 'in_flight' AND {d}.lease_expires_at > now()";
 
-    /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
-    public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
+    /// <summary>
+    /// How much earlier each priority level makes a delivery look due to the claim: a priority-9 delivery goes before a
+    /// priority-1 one that became due up to 8 × 10 s = 80 s before it, and after one that has waited longer, so age
+    /// always wins in the end and no priority starves.
+    /// </summary>
+    public static readonly TimeSpan PriorityStep = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The order the claim takes due deliveries in (<paramref name="d"/> is the deliveries alias): when each became due,
+    /// brought forward <see cref="PriorityStep"/> per priority level. An immutable expression (UTC timestamp minus an
+    /// interval of seconds), so the partial expression index <c>ix_deliveries_due</c> serves it; its migration spells
+    /// the same expression.
+    /// </summary>
+    public static string ClaimOrder(string d) =>
+        $"(({d}.next_attempt_at AT TIME ZONE 'UTC') - {d}.priority * interval '{PriorityStep.TotalSeconds:0} seconds')";
+
+    /// <summary>
+    /// A waiting delivery whose time has come, on the database's clock. The bound on <see cref="ClaimOrder"/> follows from
+    /// the first (priorities are not negative) and lets the partial index <c>ix_deliveries_due</c> read only the due rows
+    /// (and those due within the next 90 s).
+    /// </summary>
+    public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now() AND {ClaimOrder(d)} <= (now() AT TIME ZONE 'UTC')";
 
     /// <summary>
     /// Endpoint <paramref name="e"/>'s open circuit holds back delivery <paramref name="d"/> (all but its probe; a new row,
@@ -141,12 +161,12 @@ public static class DeliveryLifecycle
 
     /// <summary>
     /// Inserts one delivery per (message, subscribed endpoint) from a query aliased <c>m</c> with columns
-    /// <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c>: the publish statement and the
+    /// <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c>, <c>priority</c>: the publish statement and the
     /// operational events both fan out this way. <paramref name="order"/> orders the insert (deterministic locks).
     /// </summary>
     public static string FanOut(string messages, string order = "") => $"""
-        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, created_at, updated_at)
-        SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, {HeldNowIfOpen("e")}, 'scheduled', now(), now()
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, priority, created_at, updated_at)
+        SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, {HeldNowIfOpen("e")}, 'scheduled', m.priority, now(), now()
         FROM {messages} m
         JOIN endpoints e ON e.application_id = m.application_id AND {Subscribes("e", "m.event_type", "m.channels")}
         {order}

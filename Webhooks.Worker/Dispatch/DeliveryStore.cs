@@ -45,7 +45,7 @@ public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, i
 /// </summary>
 public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 {
-    // Candidates in due order (the partial index), leaving out the endpoints and applications this worker has at their
+    // Candidates in claim order (due time brought forward by priority, the partial expression index), leaving out the endpoints and applications this worker has at their
     // cap; then at most @per_endpoint per endpoint and the application's fair share per application, minus what this
     // worker already has in flight there. The fair share is this worker's slots divided among the applications that
     // have work due or in flight, and never more than @app_cap, so one tenant's hanging endpoints cannot take every
@@ -56,24 +56,24 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     // start from endpoints and re-run the ranking for every due row of a busy endpoint, 0.2–0.5 s per claim.
     private static readonly string ClaimSql = $"""
         WITH candidates AS (
-            SELECT d.id, d.endpoint_id, d.application_id, d.next_attempt_at
+            SELECT d.id, d.endpoint_id, d.application_id, {DeliveryLifecycle.ClaimOrder("d")} AS claim_order
             FROM deliveries d
             WHERE {DeliveryLifecycle.Due("d")} AND d.endpoint_id <> ALL(@full_ids) AND d.application_id <> ALL(@full_apps)
-            ORDER BY d.next_attempt_at
+            ORDER BY {DeliveryLifecycle.ClaimOrder("d")}
             LIMIT @scan
         ), share AS (
             SELECT least(@app_cap, ceil(@max_concurrency::numeric / greatest(1, count(*))))::int AS cap
             FROM (SELECT application_id FROM candidates UNION SELECT unnest(@app_flight_ids)) apps
         ), ranked AS (
-            SELECT c.id, c.application_id, c.next_attempt_at,
-                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rank,
+            SELECT c.id, c.application_id, c.claim_order,
+                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.claim_order, c.id) AS rank,
                    @per_endpoint - coalesce(b.in_flight, 0) AS room
             FROM candidates c
             LEFT JOIN unnest(@flight_ids, @flight_counts) AS b(endpoint_id, in_flight) ON b.endpoint_id = c.endpoint_id
         ), app_ranked AS (
             -- Ranked per application among what its endpoints have room for, so the share is not spent on rows left out.
-            SELECT r.id, r.next_attempt_at,
-                   row_number() OVER (PARTITION BY r.application_id ORDER BY r.next_attempt_at, r.id) AS app_rank,
+            SELECT r.id, r.claim_order,
+                   row_number() OVER (PARTITION BY r.application_id ORDER BY r.claim_order, r.id) AS app_rank,
                    share.cap - coalesce(ab.in_flight, 0) AS app_room
             FROM ranked r
             CROSS JOIN share
@@ -85,7 +85,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             JOIN app_ranked r ON r.id = d.id AND r.app_rank <= r.app_room
             JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
             WHERE {DeliveryLifecycle.Due("d")}
-            ORDER BY r.app_rank, r.next_attempt_at, r.id
+            ORDER BY r.app_rank, r.claim_order, r.id
             LIMIT @limit
             FOR UPDATE OF d SKIP LOCKED
         ), claimed AS (
@@ -208,7 +208,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT (@message_ids)[n], op_app, event_type, payload::text, ARRAY[]::text[], now() FROM numbered
-            RETURNING id, application_id, event_type, channels
+            RETURNING id, application_id, event_type, channels, priority
         )
         {DeliveryLifecycle.FanOut("inserted")}
         """;

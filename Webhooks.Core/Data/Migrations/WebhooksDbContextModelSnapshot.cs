@@ -185,6 +185,12 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("next_attempt_at");
 
+                    b.Property<short>("Priority")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("smallint")
+                        .HasDefaultValue((short)5)
+                        .HasColumnName("priority");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("text")
@@ -208,10 +214,6 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("LeaseExpiresAt")
                         .HasDatabaseName("ix_deliveries_leased")
                         .HasFilter("status = 'in_flight'");
-
-                    b.HasIndex("NextAttemptAt")
-                        .HasDatabaseName("ix_deliveries_due")
-                        .HasFilter("status IN ('pending', 'failed')");
 
                     b.HasIndex("EndpointId", "HeldDueAt")
                         .HasDatabaseName("ix_deliveries_held")
@@ -585,6 +587,12 @@ namespace Webhooks.Core.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("payload");
+
+                    b.Property<short>("Priority")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("smallint")
+                        .HasDefaultValue((short)5)
+                        .HasColumnName("priority");
 
                     b.Property<string>("TraceParent")
                         .HasColumnType("text")
