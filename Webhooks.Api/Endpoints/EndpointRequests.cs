@@ -35,6 +35,8 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.TimeoutSeconds).InclusiveBetween(1, 60).When(e => e.TimeoutSeconds is not null);
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
         RuleFor(e => e.CircuitBreakerThreshold).InclusiveBetween(1, 1000).When(e => e.CircuitBreakerThreshold is not null);
+        RuleFor(e => e.Ordering).Must(o => o is null or OrderingModes.None or OrderingModes.Fifo)
+            .WithMessage($"'ordering' must be '{OrderingModes.None}' or '{OrderingModes.Fifo}'.");
         RuleFor(e => e.Headers!).Must(h => h.Count <= 20).WithMessage("At most 20 headers.").When(e => e.Headers is not null);
         RuleForEach(e => e.Headers).Must(h => HeaderRules.IsAllowed(h.Key, h.Value))
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");

@@ -43,9 +43,14 @@ public sealed class EndpointService(
             return auth.Errors;
         }
         var now = time.GetUtcNow();
+        var ordering = endpoint.Ordering;
         Configure(endpoint, input, now);
         SetAuth(endpoint, auth.Auth, now);
-        await db.SaveChangesAsync(ct);
+        await db.SaveSettingsAsync(endpoint, ordering, ct);
+        if (ordering != endpoint.Ordering)
+        {
+            await signal.NotifyAsync();
+        }
         return null;
     }
 
@@ -64,7 +69,8 @@ public sealed class EndpointService(
 
     private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now) =>
         endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
-            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now);
+            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now,
+            input.Ordering == OrderingModes.Fifo ? DeliveryOrdering.Fifo : DeliveryOrdering.None);
 
     /// <summary>Disables the endpoint (its waiting deliveries parked); an endpoint already disabled keeps its reason.</summary>
     public async Task DisableAsync(Endpoint endpoint, string reason, CancellationToken ct)
@@ -100,8 +106,7 @@ public sealed class EndpointService(
     /// <summary>Re-queues every failed or exhausted delivery created since <paramref name="since"/> (parked while disabled).</summary>
     public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct)
     {
-        var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Recover,
-            [new Npgsql.NpgsqlParameter("endpoint_id", endpoint.Id), new Npgsql.NpgsqlParameter("since", since.ToUniversalTime())], ct);
+        var requeued = await db.RequeueAsync(DeliveryLifecycle.Recover, endpoint.Id, [new Npgsql.NpgsqlParameter("since", since.ToUniversalTime())], ct);
         await signal.NotifyAsync();
         return requeued;
     }

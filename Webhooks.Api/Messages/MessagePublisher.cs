@@ -45,7 +45,7 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
             var input = inputs[i];
             var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
             var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now,
-                (short)(input.Priority ?? Message.DefaultPriority));
+                (short)(input.Priority ?? Message.DefaultPriority), input.OrderingKey);
             results[i] = new Published(message, true);
             created.Add(message);
         }
@@ -72,15 +72,15 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
     // The payload is stored as the text that was published, so it is delivered byte for byte.
     private static readonly string InsertSql = $"""
         WITH input AS (
-            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys, @priorities) WITH ORDINALITY
-                AS u(id, event_type, payload, channels, idempotency_key, priority, ord)
+            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys, @priorities, @ordering_keys) WITH ORDINALITY
+                AS u(id, event_type, payload, channels, idempotency_key, priority, ordering_key, ord)
         ), inserted AS (
-            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, created_at)
-            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, priority, @now
+            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at)
+            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, priority, ordering_key, @now
             FROM input
-            RETURNING id, application_id, event_type, channels, priority
-        )
-        {DeliveryLifecycle.FanOut("(SELECT ins.*, i.ord FROM inserted ins JOIN input i ON i.id = ins.id)", "ORDER BY m.ord, e.id")}
+            RETURNING id, application_id, event_type, channels, priority, ordering_key
+        ),
+        {DeliveryLifecycle.FanOut("(SELECT ins.*, i.ord FROM inserted ins JOIN input i ON i.id = ins.id)")}
         """;
 
     private async Task InsertAsync(string applicationId, List<Message> messages, string? traceParent, DateTimeOffset now, CancellationToken ct)
@@ -93,6 +93,8 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         command.Parameters.AddWithValue("keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
             messages.Select(m => (object?)m.IdempotencyKey ?? DBNull.Value).ToArray());
         command.Parameters.AddWithValue("priorities", messages.Select(m => m.Priority).ToArray());
+        command.Parameters.AddWithValue("ordering_keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
+            messages.Select(m => (object?)m.OrderingKey ?? DBNull.Value).ToArray());
         command.Parameters.AddWithValue("app", applicationId);
         command.Parameters.Add(new NpgsqlParameter("trace", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)traceParent ?? DBNull.Value });
         // The same microsecond-precision instant the returned messages carry.
@@ -110,8 +112,7 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         {
             return (ResendOutcome.NotFound, null);
         }
-        var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Resend,
-            [new NpgsqlParameter("endpoint_id", endpointId), new NpgsqlParameter("message_id", messageId)], ct);
+        var requeued = await db.RequeueAsync(DeliveryLifecycle.Resend, endpointId, [new NpgsqlParameter("message_id", messageId)], ct);
         var delivery = await db.Deliveries.AsNoTracking().FirstAsync(d => d.MessageId == messageId && d.EndpointId == endpointId, ct);
         if (requeued == 0)
         {

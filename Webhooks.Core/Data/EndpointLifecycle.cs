@@ -32,6 +32,41 @@ public static class EndpointLifecycle
         }, ct);
 
     /// <summary>
+    /// Saves the endpoint's new settings. An endpoint that stops being <c>fifo</c> lets its queued deliveries go at once,
+    /// unordered (<see cref="DeliveryLifecycle.Unorder"/>), in the same transaction. One that becomes <c>fifo</c> orders
+    /// the messages published from then on; deliveries already waiting stay unordered.
+    /// </summary>
+    public static async Task SaveSettingsAsync(this WebhooksDbContext db, Endpoint endpoint, DeliveryOrdering before, CancellationToken ct)
+    {
+        if (before != DeliveryOrdering.Fifo || endpoint.Ordering == DeliveryOrdering.Fifo)
+        {
+            await db.SaveChangesAsync(ct);
+            return;
+        }
+        await db.InTransactionAsync(async () =>
+        {
+            await db.SaveInUnitAsync(ct);
+            await db.ApplyAsync(DeliveryLifecycle.Unorder, endpoint.Id, ct);
+        }, ct);
+    }
+
+    /// <summary>
+    /// Resend or recover (<paramref name="requeue"/>, <see cref="DeliveryLifecycle.Resend"/> or
+    /// <see cref="DeliveryLifecycle.Recover"/>) for endpoint <paramref name="endpointId"/>, under its row lock (a fifo key's
+    /// queue then changes under one lock order, the recorder's). Returns how many deliveries were requeued.
+    /// </summary>
+    public static async Task<int> RequeueAsync(this WebhooksDbContext db, string requeue, string endpointId, NpgsqlParameter[] parameters, CancellationToken ct)
+    {
+        var requeued = 0;
+        await db.InTransactionAsync(async () =>
+        {
+            await db.ApplyAsync(DeliveryLifecycle.LockEndpoints, endpointId, ct);
+            requeued = await db.Database.ExecuteSqlRawAsync(requeue, [new NpgsqlParameter("endpoint_id", endpointId), .. parameters], ct);
+        }, ct);
+        return requeued;
+    }
+
+    /// <summary>
     /// Deletes an endpoint: hidden and no longer delivered to at once (its waiting deliveries are cancelled); the row and
     /// its deliveries go now if nothing is in flight to it, else when the worker's sweep finds it idle.
     /// </summary>

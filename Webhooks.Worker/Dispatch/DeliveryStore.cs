@@ -27,13 +27,15 @@ public sealed record ClaimedDelivery(
     int[]? RetrySchedule,
     AttemptTrigger Trigger = AttemptTrigger.Scheduled,
     string? Auth = null,
-    bool Probe = false);
+    bool Probe = false,
+    bool Ordered = false);
 
 /// <summary>
 /// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
-/// was its endpoint's circuit probe when claimed.
+/// was its endpoint's circuit probe when claimed; <paramref name="Ordered"/>: it has a place in a fifo key's sequence.
 /// </summary>
-public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false)
+public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false,
+    bool Ordered = false)
 {
     public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
 }
@@ -90,11 +92,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             FOR UPDATE OF d SKIP LOCKED
         ), claimed AS (
             {DeliveryLifecycle.Claim("chosen")}
-            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.application_id, d.trigger
+            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.application_id, d.trigger, d.ordering_seq IS NOT NULL AS ordered
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
-               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id
+               e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id,
+               c.ordered
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -208,9 +211,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT (@message_ids)[n], op_app, event_type, payload::text, ARRAY[]::text[], now() FROM numbered
-            RETURNING id, application_id, event_type, channels, priority
-        )
-        {DeliveryLifecycle.FanOut("inserted")}
+            RETURNING id, application_id, event_type, channels, priority, ordering_key
+        ),
+        {DeliveryLifecycle.FanOut("(SELECT i.*, row_number() OVER (ORDER BY i.id) AS ord FROM inserted i)")}
         """;
 
     /// <summary>What a claim may take: how many, how many per endpoint and per application, and what this worker already holds.</summary>
@@ -295,7 +298,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 RetrySchedule: reader.IsDBNull(16) ? null : reader.GetFieldValue<int[]>(16),
                 Trigger: SnakeCase.Parse<AttemptTrigger>(reader.GetString(17)),
                 Auth: reader.IsDBNull(18) ? null : reader.GetString(18),
-                Probe: reader.GetBoolean(19)));
+                Probe: reader.GetBoolean(19),
+                Ordered: reader.GetBoolean(20)));
         }
         return claimed;
     }
@@ -397,6 +401,19 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             update.Parameters.AddWithValue("status_code", NpgsqlDbType.Array | NpgsqlDbType.Integer,
                 results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
             batch.BatchCommands.Add(update);
+
+            // A fifo key's head that finished lets the next delivery of its key go (the lock first, in its own statement).
+            var finishedOrdered = results.Where(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted)
+                .Select(r => r.Attempt.DeliveryId).ToArray();
+            if (finishedOrdered.Length > 0)
+            {
+                foreach (var transition in new[] { DeliveryLifecycle.LockOrderingHeads, DeliveryLifecycle.PromoteNext })
+                {
+                    var command = new NpgsqlBatchCommand(transition);
+                    command.Parameters.AddWithValue("id", finishedOrdered);
+                    batch.BatchCommands.Add(command);
+                }
+            }
 
             var attempts = results.Select(r => r.Attempt).ToArray();
             var insert = new NpgsqlBatchCommand(InsertAttemptsSql);
@@ -521,7 +538,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 var custom = reader.IsDBNull(7) ? null : reader.GetFieldValue<int[]>(7);
                 var schedule = RetrySchedule.Of(custom, defaultSchedule);
                 var decision = DeliveryLifecycle.Decide(reader.GetInt32(1) + 1, AttemptOutcome.Retryable, null, schedule, Random.Shared, trigger);
-                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision, Probe: reader.GetBoolean(8)));
+                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision, Probe: reader.GetBoolean(8), Ordered: reader.GetBoolean(9)));
             }
         }
         if (results.Count > 0)

@@ -185,11 +185,23 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("next_attempt_at");
 
+                    b.Property<string>("OrderingKey")
+                        .HasColumnType("text")
+                        .HasColumnName("ordering_key");
+
+                    b.Property<long?>("OrderingSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ordering_seq");
+
                     b.Property<short>("Priority")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("smallint")
                         .HasDefaultValue((short)5)
                         .HasColumnName("priority");
+
+                    b.Property<bool>("Queued")
+                        .HasColumnType("boolean")
+                        .HasColumnName("queued");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -225,6 +237,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("MessageId", "EndpointId")
                         .IsUnique()
                         .HasDatabaseName("ix_deliveries_message_id_endpoint_id");
+
+                    b.HasIndex("EndpointId", "OrderingKey", "OrderingSeq")
+                        .HasDatabaseName("ix_deliveries_ordering")
+                        .HasFilter("ordering_seq IS NOT NULL AND status IN ('pending', 'in_flight', 'failed')");
 
                     b.ToTable("deliveries", (string)null);
                 });
@@ -416,6 +432,11 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("metadata");
 
+                    b.Property<string>("Ordering")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("ordering");
+
                     b.Property<string>("PreviousSecret")
                         .HasColumnType("text")
                         .HasColumnName("previous_secret");
@@ -583,6 +604,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("idempotency_key");
 
+                    b.Property<string>("OrderingKey")
+                        .HasColumnType("text")
+                        .HasColumnName("ordering_key");
+
                     b.Property<string>("Payload")
                         .IsRequired()
                         .HasColumnType("text")
@@ -616,6 +641,30 @@ namespace Webhooks.Core.Data.Migrations
                         .HasDatabaseName("ix_messages_application_id_event_type_id");
 
                     b.ToTable("messages", (string)null);
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.OrderingHead", b =>
+                {
+                    b.Property<string>("EndpointId")
+                        .HasColumnType("text")
+                        .HasColumnName("endpoint_id");
+
+                    b.Property<string>("OrderingKey")
+                        .HasColumnType("text")
+                        .HasColumnName("ordering_key");
+
+                    b.Property<long?>("ActiveSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("active_seq");
+
+                    b.Property<long>("NextSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("next_seq");
+
+                    b.HasKey("EndpointId", "OrderingKey")
+                        .HasName("pk_ordering_heads");
+
+                    b.ToTable("ordering_heads", (string)null);
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.PortalLink", b =>
@@ -745,6 +794,16 @@ namespace Webhooks.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_messages_applications_application_id");
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.OrderingHead", b =>
+                {
+                    b.HasOne("Webhooks.Core.Data.Endpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_ordering_heads_endpoints_endpoint_id");
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.PortalLink", b =>
