@@ -14,6 +14,8 @@ public sealed class EndpointForm
     public string? RateLimitPerSecond { get; set; }
     public string? TimeoutSeconds { get; set; }
     public string? CircuitBreakerThreshold { get; set; }
+    /// <summary><c>none</c> or <c>fifo</c>.</summary>
+    public string? Ordering { get; set; }
 
     // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
     // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
@@ -44,6 +46,7 @@ public sealed class EndpointForm
             RateLimitPerSecond = e.RateLimitPerSecond?.ToString(CultureInfo.InvariantCulture),
             TimeoutSeconds = e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
             CircuitBreakerThreshold = e.CircuitBreakerThreshold?.ToString(CultureInfo.InvariantCulture),
+            Ordering = e.Ordering == Core.Data.DeliveryOrdering.Fifo ? OrderingModes.Fifo : OrderingModes.None,
             AuthType = auth?.Type,
             AuthUsername = auth?.Username,
             AuthHeaderName = auth?.Name,
@@ -85,14 +88,14 @@ public sealed class EndpointForm
             return null;
         }
         return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
-            CircuitBreakerThreshold: threshold);
+            CircuitBreakerThreshold: threshold, Ordering: Blank(Ordering));
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Ordering)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

@@ -1,6 +1,7 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
-// publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending.
+// ordered (fifo, 100 keys) against unordered delivery, publish-to-receipt latency at a fixed offered load, worker memory,
+// and the claim cost at 10 k and 1 M pending (mixed priorities).
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 1]
 using System.Diagnostics;
 using System.Globalization;
@@ -187,6 +188,7 @@ var results = new List<(string Name, string Value)>();
             $"all received at {received.TotalSeconds:0.00} s, all recorded at {recorded.TotalSeconds:0.00} s = {e2e:N0}/s " +
             $"(ratio to raw {e2e / rate:0.00}); worker peak RSS {memory.PeakMiB:N0} MiB");
     }
+    results.AddRange(await OrderingBench.RunAsync(client, http, receiver, secret, database, deliveries, rate));
 }
 
 // 4. Latency at a fixed offered load: single publishes, paced.
@@ -258,8 +260,9 @@ foreach (var worker in workers)
         await using (var command = dataSource.CreateCommand("""
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT 'msg_bench_' || g, @app, 'bench', '{"n":1}', '{}', now() FROM generate_series(@from, @to) g;
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, created_at, updated_at)
-            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), now(), now() FROM generate_series(@from, @to) g;
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, priority, created_at, updated_at)
+            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), floor(random() * 10)::smallint, now(), now()
+            FROM generate_series(@from, @to) g;
             """))
         {
             command.CommandTimeout = 600;
