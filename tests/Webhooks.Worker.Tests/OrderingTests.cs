@@ -151,6 +151,64 @@ public sealed class OrderingTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task Concurrent_batches_spanning_the_same_keys_in_opposite_orders_all_commit_and_keep_each_batchs_order()
+    {
+        var (s, log) = await FifoAsync();
+        await using var _ = s;
+        string[] keys = ["k1", "k2", "k3", "k4"];
+        // Each publisher's batches list the keys in its own order: the head rows are still locked in one order.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async p =>
+        {
+            var order = p % 2 == 0 ? keys : keys.Reverse().ToArray();
+            for (var b = 0; b < 10; b++)
+            {
+                await s.Api.PublishBatchAsync(s.App.Id, new MessageBatchIn([.. order.Select(key => Message(p * 1000 + b, key))]));
+            }
+        }));
+        await s.WaitForHandledAsync(160, TimeSpan.FromSeconds(120));
+        foreach (var key in keys)
+        {
+            var arrived = log.Of(key);
+            Assert.Equal(40, arrived.Count);
+            for (var p = 0; p < 4; p++)
+            {
+                var mine = arrived.Where(n => n / 1000 == p).ToList();
+                Assert.Equal(Enumerable.Range(p * 1000, 10), mine);
+            }
+        }
+        Assert.Equal(1, log.MaxInFlightPerKey);
+    }
+
+    [Fact]
+    public async Task An_open_circuit_and_its_probe_keep_the_order()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Delivery__CircuitBreakerThreshold"] = "2",
+            ["Webhooks__Delivery__CircuitBreakerCooldownSeconds"] = "1",
+            ["Webhooks__Delivery__CircuitBreakerMaxCooldownSeconds"] = "1",
+        });
+        var api = isolated.Client();
+        var log = new KeyLog();
+        var down = true;
+        await using var s = await Scenario.CreateAsync(api, e => e with { Ordering = OrderingModes.Fifo, RetrySchedule = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1] },
+            log.Respond((_, _) => Volatile.Read(ref down) ? 503 : null));
+        for (var n = 1; n <= 20; n++)
+        {
+            await api.PublishAsync(s.App.Id, Message(n, n % 2 == 0 ? "even" : "odd"));
+        }
+        await Eventually.HoldsAsync(async () => await isolated.QueryAsync<int>("SELECT circuit_reopens FROM endpoints WHERE id = @id", ("id", s.Endpoint.Id)) >= 1,
+            TimeSpan.FromSeconds(60), "the circuit opens and a probe fails");
+        Volatile.Write(ref down, false);
+        await s.WaitForHandledAsync(20, TimeSpan.FromSeconds(60));
+        // Each key's first message was tried until the circuit let it through; then the rest in order.
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => 2 * i), log.Of("even").Distinct());
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => 2 * i + 1), log.Of("odd").Distinct());
+        Assert.All(log.Of("even").Concat(log.Of("odd")).CountBy(n => n), c => Assert.True(c.Value == 1 || c.Key <= 2, $"message {c.Key} sent {c.Value} times"));
+        Assert.Equal(1, log.MaxInFlightPerKey);
+    }
+
+    [Fact]
     public async Task An_exhausted_message_lets_the_next_one_go()
     {
         // 400 is not retried: message 2 is exhausted at once, and 3 follows.
