@@ -260,8 +260,8 @@ foreach (var worker in workers)
         await using (var command = dataSource.CreateCommand("""
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT 'msg_bench_' || g, @app, 'bench', '{"n":1}', '{}', now() FROM generate_series(@from, @to) g;
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, priority, created_at, updated_at)
-            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), floor(random() * 10)::smallint, now(), now()
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, priority, created_at, updated_at)
+            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), 'scheduled', floor(random() * 10)::smallint, now(), now()
             FROM generate_series(@from, @to) g;
             """))
         {
@@ -297,6 +297,27 @@ foreach (var worker in workers)
             }
         }
         timings.Sort();
+        // The candidate scan must read the claim order from its index, never sort every due row.
+        await using (var explain = dataSource.CreateCommand($"""
+            EXPLAIN SELECT d.id FROM deliveries d WHERE {Webhooks.Core.Delivery.DeliveryLifecycle.Due("d")}
+            ORDER BY {Webhooks.Core.Delivery.DeliveryLifecycle.ClaimOrder("d")} LIMIT 512
+            """))
+        {
+            var lines = new List<string>();
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    lines.Add(reader.GetString(0).Trim());
+                }
+            }
+            var plan = string.Join(" / ", lines);
+            Console.WriteLine($"claim candidates with {size:N0} due: {plan}");
+            if (!plan.Contains("ix_deliveries_due", StringComparison.Ordinal))
+            {
+                results.Add(($"claim candidates with {size:N0} due", "NOT an index scan of ix_deliveries_due: " + plan));
+            }
+        }
         results.Add(($"claim of 128 with {size:N0} due, median", $"{timings[timings.Count / 2]:0.00} ms"));
         Console.WriteLine($"claim with {size:N0} due: median {timings[timings.Count / 2]:0.00} ms, max {timings[^1]:0.00} ms");
     }
