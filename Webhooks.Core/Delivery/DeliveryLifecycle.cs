@@ -32,7 +32,9 @@ public readonly record struct DeliveryDecision(DeliveryStatus Status, TimeSpan? 
 /// </code>
 /// A waiting delivery (pending or failed) is <em>due</em> when its <c>next_attempt_at</c> has passed on the database's
 /// clock; a disabled endpoint's waiting deliveries are <em>parked</em> (<c>next_attempt_at</c> NULL) and become due
-/// again when it is enabled. Every claim ends in exactly one of: an attempt recorded by its worker, an attempt recorded
+/// again when it is enabled. To a <c>fifo</c> endpoint, a delivery waiting behind an earlier one of its ordering key is
+/// <em>queued</em> (pending, <c>next_attempt_at</c> NULL) until the transaction that finishes that one promotes it
+/// (<see cref="PromoteNext"/>); no transition that makes deliveries due touches a queued one. Every claim ends in exactly one of: an attempt recorded by its worker, an attempt recorded
 /// by the lease sweep (the worker died or stalled; the request may or may not have gone out), or a release before
 /// anything was sent. So every request sent is an attempt on record, and no delivery is sent more often than its
 /// schedule allows. Leases are decided on the database's clock only.
