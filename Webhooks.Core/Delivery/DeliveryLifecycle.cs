@@ -507,6 +507,18 @@ public static class DeliveryLifecycle
         """;
 
     /// <summary>
+    /// Up to <c>@batch</c> ordering heads of keys with nothing unfinished (<c>active_seq</c> NULL) go, so keys used once do
+    /// not pile up; the next publish to such a key starts its sequence again (only unfinished deliveries' sequence numbers
+    /// matter). The test of <c>active_seq</c> is repeated on the row being deleted: a publish that took the key meanwhile
+    /// (and holds its row) keeps it.
+    /// </summary>
+    public const string ForgetIdleOrderingHeads = """
+        DELETE FROM ordering_heads h
+        WHERE h.active_seq IS NULL
+          AND (h.endpoint_id, h.ordering_key) IN (SELECT endpoint_id, ordering_key FROM ordering_heads WHERE active_seq IS NULL LIMIT @batch)
+        """;
+
+    /// <summary>
     /// Unorder: the endpoints among <c>@endpoint_ids</c> stopped being <c>fifo</c>: their queued deliveries are due now
     /// (parked while disabled, held while the circuit is open), every unfinished one forgets its sequence, and their
     /// ordering heads go. Run under the endpoint's row lock (its update), so no record of theirs interleaves.

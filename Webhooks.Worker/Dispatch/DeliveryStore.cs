@@ -549,7 +549,10 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         return results.Count;
     }
 
-    /// <summary>Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries) older than the cut-off.</summary>
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries)
+    /// older than the cut-off, and idle ordering heads (see <see cref="DeliveryLifecycle.ForgetIdleOrderingHeads"/>).
+    /// </summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
@@ -568,8 +571,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND {DeliveryLifecycle.Unfinished("d")})
                     LIMIT @batch)
                 RETURNING 1
+            ), idle_heads AS (
+                {DeliveryLifecycle.ForgetIdleOrderingHeads}
+                RETURNING 1
             )
             SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_events) + (SELECT count(*) FROM old_messages)
+                 + (SELECT count(*) FROM idle_heads)
             """);
         command.Parameters.AddWithValue("cutoff", cutoff);
         command.Parameters.AddWithValue("batch", batchSize);

@@ -209,6 +209,32 @@ public sealed class OrderingTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task A_keys_head_row_is_forgotten_once_the_key_is_idle_and_the_key_starts_again()
+    {
+        await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Delivery__RetentionIntervalSeconds"] = "1",
+        });
+        var api = isolated.Client();
+        var log = new KeyLog();
+        await using var s = await Scenario.CreateAsync(api, e => e with { Ordering = OrderingModes.Fifo }, log.Respond());
+        for (var n = 1; n <= 3; n++)
+        {
+            await api.PublishAsync(s.App.Id, Message(n, "once"));
+        }
+        await s.WaitForHandledAsync(3, TimeSpan.FromSeconds(30));
+        await Eventually.HoldsAsync(async () => await isolated.QueryAsync<long>("SELECT count(*) FROM ordering_heads WHERE endpoint_id = @id", ("id", s.Endpoint.Id)) == 0,
+            TimeSpan.FromSeconds(30), "the idle key's head row is purged");
+        for (var n = 4; n <= 6; n++)
+        {
+            await api.PublishAsync(s.App.Id, Message(n, "once"));
+        }
+        await s.WaitForHandledAsync(6, TimeSpan.FromSeconds(30));
+        Assert.Equal([1, 2, 3, 4, 5, 6], log.Of("once"));
+        Assert.Equal(1, log.MaxInFlightPerKey);
+    }
+
+    [Fact]
     public async Task An_exhausted_message_lets_the_next_one_go()
     {
         // 400 is not retried: message 2 is exhausted at once, and 3 follows.
