@@ -46,6 +46,21 @@ public static class EndpointFormats
     public const string Slack = "slack";
     /// <summary>A Discord webhook message: <c>{"content", "embeds"}</c>.</summary>
     public const string Discord = "discord";
+    /// <summary><c>none</c> (null: the default) or <c>fifo</c>: see <see cref="OrderingModes"/>.</summary>
+    string? Ordering { get; }
+}
+
+/// <summary>
+/// The values of an endpoint's <c>ordering</c>. <see cref="Fifo"/>: deliveries to the endpoint go one at a time per
+/// message <c>orderingKey</c> (messages without one share one sequence), in the order their publishes committed; a
+/// delivery that fails blocks the later ones of its key until it succeeds or is exhausted, then the next goes. Different
+/// keys flow independently. Switching a <c>fifo</c> endpoint to <see cref="None"/> lets its queued deliveries go at once;
+/// switching to <see cref="Fifo"/> orders the messages published from then on.
+/// </summary>
+public static class OrderingModes
+{
+    public const string None = "none";
+    public const string Fifo = "fifo";
 }
 
 /// <summary>
@@ -102,7 +117,8 @@ public sealed record EndpointIn(
     JsonElement? Filter = null,
     int? MaxInFlight = null,
     string? Transformation = null,
-    string? Format = null) : IEndpointSettings;
+    string? Format = null,
+    string? Ordering = null) : IEndpointSettings;
 
 /// <summary>Replaces an endpoint's settings (everything but its secret, which <c>secret/rotate</c> changes).</summary>
 public sealed record EndpointUpdateIn(
@@ -120,7 +136,8 @@ public sealed record EndpointUpdateIn(
     JsonElement? Filter = null,
     int? MaxInFlight = null,
     string? Transformation = null,
-    string? Format = null) : IEndpointSettings;
+    string? Format = null,
+    string? Ordering = null) : IEndpointSettings;
 
 /// <summary>Sends an event of <see cref="EventType"/> to one endpoint now: the payload given, else the event type's first schema example, else a small sample.</summary>
 public sealed record EndpointTestIn(string EventType, JsonElement? Payload = null);
@@ -183,7 +200,8 @@ public sealed record EndpointOut(
     JsonElement? Filter = null,
     int? MaxInFlight = null,
     string? Transformation = null,
-    string Format = EndpointFormats.Standard);
+    string Format = EndpointFormats.Standard,
+    string Ordering = OrderingModes.None);
 
 /// <summary>
 /// Runs a transformation and format against a message (<see cref="MessageId"/>, of this application) or an event given
@@ -229,7 +247,14 @@ public sealed record DisableEndpointIn(string? Reason = null);
 /// <summary>An endpoint as created: the only response besides <c>GET …/secret</c> that carries the secret.</summary>
 public sealed record EndpointCreated(string Id, string Url, string Secret, EndpointOut Endpoint);
 
-public sealed record MessageIn(string EventType, JsonElement Payload, IReadOnlyList<string>? Channels = null, string? IdempotencyKey = null);
+/// <summary>
+/// A message to publish. <see cref="Priority"/> (0–9, default 5, higher first): among due deliveries, higher priorities are
+/// sent first, by up to 10 s of waiting per level, so older lower-priority deliveries still go in the end.
+/// <see cref="OrderingKey"/> (up to 128 characters): to <c>fifo</c> endpoints, the messages of one key are delivered one at a
+/// time in publish order (see <see cref="OrderingModes"/>).
+/// </summary>
+public sealed record MessageIn(string EventType, JsonElement Payload, IReadOnlyList<string>? Channels = null, string? IdempotencyKey = null,
+    int? Priority = null, string? OrderingKey = null);
 
 /// <summary>Up to 500 messages, published in one transaction: all are stored or none.</summary>
 public sealed record MessageBatchIn(IReadOnlyList<MessageIn> Messages);
@@ -243,7 +268,9 @@ public sealed record MessageOut(
     IReadOnlyList<string> Channels,
     string? IdempotencyKey,
     DateTimeOffset CreatedAt,
-    IReadOnlyList<DeliveryOut>? Deliveries = null);
+    IReadOnlyList<DeliveryOut>? Deliveries = null,
+    int Priority = 5,
+    string? OrderingKey = null);
 
 public sealed record DeliveryOut(
     string Id,

@@ -22,6 +22,8 @@ public sealed class EndpointForm
     public string? Format { get; set; }
     /// <summary>The transformation script as typed; empty: none.</summary>
     public string? Transformation { get; set; }
+    /// <summary><c>none</c> or <c>fifo</c>.</summary>
+    public string? Ordering { get; set; }
 
     // Authentication. The secret fields (password, header value, client secret, private key) are write-only: the page
     // never renders them, and left empty on a save they keep what is stored (while the type and the endpoint's origin
@@ -56,6 +58,7 @@ public sealed class EndpointForm
             MaxInFlight = e.MaxInFlight?.ToString(CultureInfo.InvariantCulture),
             Format = e.Format,
             Transformation = e.Transformation,
+            Ordering = e.Ordering == Core.Data.DeliveryOrdering.Fifo ? OrderingModes.Fifo : OrderingModes.None,
             AuthType = auth?.Type,
             AuthUsername = auth?.Username,
             AuthHeaderName = auth?.Name,
@@ -99,14 +102,14 @@ public sealed class EndpointForm
             return null;
         }
         return new EndpointIn(Url?.Trim() ?? "", Blank(Description), List(EventTypes), RateLimitPerSecond: rate, TimeoutSeconds: timeout, Auth: Auth(),
-            CircuitBreakerThreshold: threshold, Filter: filter, MaxInFlight: maxInFlight, Transformation: Empty(Transformation), Format: Blank(Format));
+            CircuitBreakerThreshold: threshold, Filter: filter, MaxInFlight: maxInFlight, Transformation: Empty(Transformation), Format: Blank(Format), Ordering: Blank(Ordering));
     }
 
     /// <summary>The update input: the form's fields over the endpoint's current channels, headers, metadata and retry schedule.</summary>
     public EndpointUpdateIn? ToUpdate(Endpoint current, ModelStateDictionary errors) =>
         ToInput(errors) is { } i
             ? new EndpointUpdateIn(i.Url, i.Description, i.EventTypes, current.Channels, i.RateLimitPerSecond, i.TimeoutSeconds,
-                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter, i.MaxInFlight, i.Transformation, i.Format)
+                current.Headers, current.Metadata, current.RetrySchedule, i.Auth, i.CircuitBreakerThreshold, i.Filter, i.MaxInFlight, i.Transformation, i.Format, i.Ordering)
             : null;
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

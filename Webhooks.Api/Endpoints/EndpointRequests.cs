@@ -38,6 +38,8 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.RetrySchedule!).SetValidator(new RetryScheduleValidator()).When(e => e.RetrySchedule is not null);
         RuleFor(e => e.CircuitBreakerThreshold).InclusiveBetween(1, 1000).When(e => e.CircuitBreakerThreshold is not null);
         RuleFor(e => e.MaxInFlight).InclusiveBetween(1, 1000).When(e => e.MaxInFlight is not null);
+        RuleFor(e => e.Ordering).Must(o => o is null or OrderingModes.None or OrderingModes.Fifo)
+            .WithMessage($"'ordering' must be '{OrderingModes.None}' or '{OrderingModes.Fifo}'.");
         RuleFor(e => e.Headers!).Must(h => h.Count <= CustomHeaders.MaxCount).WithMessage($"At most {CustomHeaders.MaxCount} headers.").When(e => e.Headers is not null);
         RuleForEach(e => e.Headers).Must(h => CustomHeaders.IsAllowed(h.Key, h.Value))
             .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");

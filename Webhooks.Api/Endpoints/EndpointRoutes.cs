@@ -41,7 +41,7 @@ public static class EndpointRoutes
         e.Id, e.Url, e.Description, e.EventTypes, e.Channels, e.RateLimitPerSecond, e.TimeoutSeconds, e.RetrySchedule,
         e.Headers, e.Metadata, e.Disabled, e.DisabledReason, e.DisabledAt, e.ConsecutiveFailures, e.LastSuccessAt,
         e.CircuitBreakerThreshold, e.CircuitState.ToWire(), e.CircuitOpenedAt, e.CircuitRetryAt, e.CreatedAt, e.UpdatedAt,
-        EndpointAuthRules.OutOf(e.AuthSummary), e.Filter is null ? null : System.Text.Json.JsonDocument.Parse(e.Filter).RootElement.Clone(), e.MaxInFlight, e.Transformation, e.Format);
+        EndpointAuthRules.OutOf(e.AuthSummary), e.Filter is null ? null : System.Text.Json.JsonDocument.Parse(e.Filter).RootElement.Clone(), e.MaxInFlight, e.Transformation, e.Format, e.Ordering == DeliveryOrdering.Fifo ? OrderingModes.Fifo : OrderingModes.None);
 
     /// <summary>The contract's spelling of a circuit state (<see cref="CircuitStates"/>).</summary>
     internal static string ToWire(this CircuitState state) => state switch

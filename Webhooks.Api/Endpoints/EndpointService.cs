@@ -44,12 +44,13 @@ public sealed class EndpointService(
             return auth.Errors;
         }
         var now = time.GetUtcNow();
+        var ordering = endpoint.Ordering;
         Configure(endpoint, input, now);
         var transformationChanged = endpoint.SetTransformation(TransformationOf(input), input.Format, now);
         SetAuth(endpoint, auth.Auth, now);
         // A new script or format may send what the old one failed on: those deliveries go again, in this transaction.
-        await db.SaveSettingsAsync(endpoint, transformationChanged, ct);
-        if (transformationChanged)
+        await db.SaveSettingsAsync(endpoint, ordering, transformationChanged, ct);
+        if (transformationChanged || ordering != endpoint.Ordering)
         {
             await signal.NotifyAsync();
         }
@@ -75,7 +76,8 @@ public sealed class EndpointService(
     private static void Configure(Endpoint endpoint, IEndpointSettings input, DateTimeOffset now)
     {
         endpoint.Configure(input.Url, input.Description, input.EventTypes, input.Channels, input.RateLimitPerSecond, input.TimeoutSeconds,
-            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now, input.MaxInFlight);
+            input.Headers, input.Metadata, input.RetrySchedule, input.CircuitBreakerThreshold, now, input.MaxInFlight,
+            input.Ordering == OrderingModes.Fifo ? DeliveryOrdering.Fifo : DeliveryOrdering.None);
         // Validated before: a filter given parses.
         endpoint.SetFilter(FilterRules.Parse(input.Filter).Filter, now);
     }
@@ -114,8 +116,7 @@ public sealed class EndpointService(
     /// <summary>Re-queues every failed or exhausted delivery created since <paramref name="since"/> (parked while disabled).</summary>
     public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct)
     {
-        var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Recover,
-            [new Npgsql.NpgsqlParameter("endpoint_id", endpoint.Id), new Npgsql.NpgsqlParameter("since", since.ToUniversalTime())], ct);
+        var requeued = await db.RequeueAsync(DeliveryLifecycle.Recover, endpoint.Id, [new Npgsql.NpgsqlParameter("since", since.ToUniversalTime())], ct);
         await signal.NotifyAsync();
         return requeued;
     }

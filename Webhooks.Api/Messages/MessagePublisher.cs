@@ -44,7 +44,8 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
             }
             var input = inputs[i];
             var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
-            var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now);
+            var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now,
+                (short)(input.Priority ?? Message.DefaultPriority), input.OrderingKey);
             results[i] = new Published(message, true);
             created.Add(message);
         }
@@ -72,18 +73,18 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
     // the filters see it parsed to jsonb, once per message.
     private static readonly string InsertSql = $"""
         WITH input AS (
-            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys) WITH ORDINALITY
-                AS u(id, event_type, payload, channels, idempotency_key, ord)
+            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys, @priorities, @ordering_keys) WITH ORDINALITY
+                AS u(id, event_type, payload, channels, idempotency_key, priority, ordering_key, ord)
         ), inserted AS (
-            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, created_at)
-            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, @now
+            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at)
+            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, priority, ordering_key, @now
             FROM input
-            RETURNING id, application_id, event_type, channels
-        ), fanned AS MATERIALIZED (
+            RETURNING id, application_id, event_type, channels, priority, ordering_key
+        ), published AS MATERIALIZED (
             SELECT ins.*, i.ord, {DeliveryLifecycle.PayloadJson("i.payload")} AS payload_json
             FROM inserted ins JOIN input i ON i.id = ins.id
-        )
-        {DeliveryLifecycle.FanOut("fanned", "ORDER BY m.ord, e.id")}
+        ),
+        {DeliveryLifecycle.FanOut("published")}
         """;
 
     private async Task InsertAsync(string applicationId, List<Message> messages, string? traceParent, DateTimeOffset now, CancellationToken ct)
@@ -95,6 +96,9 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         command.Parameters.AddWithValue("channels", messages.Select(m => JsonSerializer.Serialize(m.Channels)).ToArray());
         command.Parameters.AddWithValue("keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
             messages.Select(m => (object?)m.IdempotencyKey ?? DBNull.Value).ToArray());
+        command.Parameters.AddWithValue("priorities", messages.Select(m => m.Priority).ToArray());
+        command.Parameters.AddWithValue("ordering_keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
+            messages.Select(m => (object?)m.OrderingKey ?? DBNull.Value).ToArray());
         command.Parameters.AddWithValue("app", applicationId);
         command.Parameters.Add(new NpgsqlParameter("trace", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)traceParent ?? DBNull.Value });
         // The same microsecond-precision instant the returned messages carry.
@@ -112,8 +116,7 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         {
             return (ResendOutcome.NotFound, null);
         }
-        var requeued = await db.Database.ExecuteSqlRawAsync(DeliveryLifecycle.Resend,
-            [new NpgsqlParameter("endpoint_id", endpointId), new NpgsqlParameter("message_id", messageId)], ct);
+        var requeued = await db.RequeueAsync(DeliveryLifecycle.Resend, endpointId, [new NpgsqlParameter("message_id", messageId)], ct);
         var delivery = await db.Deliveries.AsNoTracking().FirstAsync(d => d.MessageId == messageId && d.EndpointId == endpointId, ct);
         if (requeued == 0)
         {

@@ -27,6 +27,9 @@ public sealed class MessageInValidator : AbstractValidator<MessageIn>
         RuleFor(m => m.Channels!).Must(c => c.Count <= 10).WithMessage("At most 10 channels.").When(m => m.Channels is not null);
         RuleForEach(m => m.Channels).IsChannel();
         RuleFor(m => m.IdempotencyKey!).Length(1, 256).Must(Text.IsPrintable).When(m => m.IdempotencyKey is not null);
+        RuleFor(m => m.Priority).InclusiveBetween(0, 9).WithMessage("'priority' must be 0 to 9.");
+        RuleFor(m => m.OrderingKey!).Length(1, 128).Must(Text.IsPrintable).WithMessage("'orderingKey' must be 1 to 128 printable characters.")
+            .When(m => m.OrderingKey is not null);
     }
 }
 

@@ -30,7 +30,7 @@ public static class MessageRoutes
     internal static MessageOut ToOut(this Message m, IReadOnlyList<DeliveryOut>? deliveries = null)
     {
         using var payload = JsonDocument.Parse(m.Payload);
-        return new MessageOut(m.Id, m.EventType, payload.RootElement.Clone(), m.Channels, m.IdempotencyKey, m.CreatedAt, deliveries);
+        return new MessageOut(m.Id, m.EventType, payload.RootElement.Clone(), m.Channels, m.IdempotencyKey, m.CreatedAt, deliveries, m.Priority, m.OrderingKey);
     }
 
     internal static AttemptOut ToOut(this DeliveryAttempt a) => new(

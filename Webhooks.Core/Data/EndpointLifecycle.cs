@@ -32,17 +32,48 @@ public static class EndpointLifecycle
         }, ct);
 
     /// <summary>
-    /// Saves an endpoint's changed settings. When its transformation or format changed, the deliveries the old one
-    /// blocked (<see cref="DeliveryLifecycle.Unblock"/>) are due again, in the same transaction.
+    /// Saves an endpoint's changed settings, in one transaction with what they release: when its transformation or format
+    /// changed, the deliveries the old one blocked (<see cref="DeliveryLifecycle.Unblock"/>) are due again; an endpoint that
+    /// stops being <c>fifo</c> lets its queued deliveries go at once, unordered (<see cref="DeliveryLifecycle.Unorder"/>).
+    /// One that becomes <c>fifo</c> orders the messages published from then on; deliveries already waiting stay unordered.
     /// </summary>
-    public static Task SaveSettingsAsync(this WebhooksDbContext db, Endpoint endpoint, bool transformationChanged, CancellationToken ct) =>
-        transformationChanged
-            ? db.InTransactionAsync(async () =>
+    public static async Task SaveSettingsAsync(this WebhooksDbContext db, Endpoint endpoint, DeliveryOrdering before, bool transformationChanged, CancellationToken ct)
+    {
+        var unorder = before == DeliveryOrdering.Fifo && endpoint.Ordering != DeliveryOrdering.Fifo;
+        if (!unorder && !transformationChanged)
+        {
+            await db.SaveChangesAsync(ct);
+            return;
+        }
+        await db.InTransactionAsync(async () =>
+        {
+            await db.SaveInUnitAsync(ct);
+            if (unorder)
             {
-                await db.SaveInUnitAsync(ct);
+                await db.ApplyAsync(DeliveryLifecycle.Unorder, endpoint.Id, ct);
+            }
+            if (transformationChanged)
+            {
                 await db.ApplyAsync(DeliveryLifecycle.Unblock, endpoint.Id, ct);
-            }, ct)
-            : db.SaveChangesAsync(ct);
+            }
+        }, ct);
+    }
+
+    /// <summary>
+    /// Resend or recover (<paramref name="requeue"/>, <see cref="DeliveryLifecycle.Resend"/> or
+    /// <see cref="DeliveryLifecycle.Recover"/>) for endpoint <paramref name="endpointId"/>, under its row lock (a fifo key's
+    /// queue then changes under one lock order, the recorder's). Returns how many deliveries were requeued.
+    /// </summary>
+    public static async Task<int> RequeueAsync(this WebhooksDbContext db, string requeue, string endpointId, NpgsqlParameter[] parameters, CancellationToken ct)
+    {
+        var requeued = 0;
+        await db.InTransactionAsync(async () =>
+        {
+            await db.ApplyAsync(DeliveryLifecycle.LockEndpoints, endpointId, ct);
+            requeued = await db.Database.ExecuteSqlRawAsync(requeue, [new NpgsqlParameter("endpoint_id", endpointId), .. parameters], ct);
+        }, ct);
+        return requeued;
+    }
 
     /// <summary>
     /// Deletes an endpoint: hidden and no longer delivered to at once (its waiting deliveries are cancelled); the row and

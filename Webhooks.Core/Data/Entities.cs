@@ -189,6 +189,11 @@ public sealed class Endpoint
     public string? Transformation { get; private set; }
     /// <summary>The body's format: <c>standard</c>, <c>slack</c> or <c>discord</c> (see <c>ChatFormats</c>).</summary>
     public string Format { get; private set; } = "standard";
+    /// <summary>
+    /// <see cref="DeliveryOrdering.Fifo"/>: deliveries here go one at a time per ordering key, in publish order (see
+    /// <c>DeliveryLifecycle</c>'s ordering transitions).
+    /// </summary>
+    public DeliveryOrdering Ordering { get; private set; }
 
     public string Secret { get; private set; }
     public string? PreviousSecret { get; private set; }
@@ -233,8 +238,10 @@ public sealed class Endpoint
     public void Configure(
         string url, string? description, IEnumerable<string>? eventTypes, IEnumerable<string>? channels, int? rateLimitPerSecond,
         int? timeoutSeconds, IEnumerable<KeyValuePair<string, string>>? headers, IEnumerable<KeyValuePair<string, string>>? metadata,
-        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now, int? maxInFlight = null)
+        IEnumerable<int>? retrySchedule, int? circuitBreakerThreshold, DateTimeOffset now, int? maxInFlight = null,
+        DeliveryOrdering ordering = DeliveryOrdering.None)
     {
+        Ordering = ordering;
         Url = url;
         Description = description;
         EventTypes = eventTypes?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
@@ -329,6 +336,35 @@ public sealed class Endpoint
     }
 }
 
+/// <summary>How an endpoint's deliveries are ordered.</summary>
+public enum DeliveryOrdering
+{
+    /// <summary>As they become due, many at a time.</summary>
+    None,
+    /// <summary>Per ordering key, one at a time in the order the publishes committed; a failing one blocks the later ones until it succeeds or is exhausted.</summary>
+    Fifo,
+}
+
+/// <summary>
+/// A <c>fifo</c> endpoint's ordering key: the last sequence number given out (<see cref="NextSeq"/>, so the next one is
+/// one more) and the sequence number of the one delivery of the key that may go (<see cref="ActiveSeq"/>, its lowest
+/// unfinished one; null when none is unfinished). Publishing locks this row until its transaction commits, so sequence
+/// order is commit order per key.
+/// </summary>
+public sealed class OrderingHead
+{
+    // For EF Core materialization.
+    private OrderingHead()
+    {
+    }
+
+    public string EndpointId { get; private set; }
+    /// <summary>The messages' <c>orderingKey</c>; empty for the messages published without one (one sequence per endpoint).</summary>
+    public string OrderingKey { get; private set; }
+    public long NextSeq { get; private set; }
+    public long? ActiveSeq { get; private set; }
+}
+
 /// <summary>An endpoint's circuit breaker: <c>closed</c> (delivering), <c>open</c> (holding deliveries through a cool-down), <c>half-open</c> (one probe out).</summary>
 public enum CircuitState
 {
@@ -386,8 +422,14 @@ public sealed class Message
     {
     }
 
-    public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now)
+    /// <summary>The priority of a message published without one.</summary>
+    public const short DefaultPriority = 5;
+
+    public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now,
+        short priority = DefaultPriority, string? orderingKey = null)
     {
+        Priority = priority;
+        OrderingKey = orderingKey;
         Id = Ids.New(Ids.Message);
         ApplicationId = applicationId;
         EventType = eventType;
@@ -407,6 +449,10 @@ public sealed class Message
     public string? IdempotencyKey { get; private set; }
     /// <summary>The W3C traceparent of the publish request, so each attempt's span joins its trace.</summary>
     public string? TraceParent { get; private set; }
+    /// <summary>0 to 9, higher first: among due deliveries the worker claims higher priorities first (see <c>DeliveryLifecycle.ClaimOrder</c>).</summary>
+    public short Priority { get; private set; } = DefaultPriority;
+    /// <summary>For <c>fifo</c> endpoints: the sequence this message joins (null: the endpoint's keyless one).</summary>
+    public string? OrderingKey { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
 }
 
@@ -452,6 +498,14 @@ public sealed class Delivery
     public bool TransformationBlocked { get; private set; }
     /// <summary>Why the next attempt is made: <c>manual</c> after a resend or recover, <c>test</c> for a test event; back to scheduled after it.</summary>
     public AttemptTrigger Trigger { get; private set; }
+    /// <summary>The message's priority, copied so the claim reads no other table.</summary>
+    public short Priority { get; private set; } = Message.DefaultPriority;
+    /// <summary>To a <c>fifo</c> endpoint: the message's ordering key ('' for none); null for an unordered delivery.</summary>
+    public string? OrderingKey { get; private set; }
+    /// <summary>To a <c>fifo</c> endpoint: its place in its key's sequence (<see cref="OrderingHead"/>); null for an unordered delivery.</summary>
+    public long? OrderingSeq { get; private set; }
+    /// <summary>Waiting behind an earlier delivery of its ordering key: not due (<see cref="NextAttemptAt"/> null) until that one finishes.</summary>
+    public bool Queued { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
 

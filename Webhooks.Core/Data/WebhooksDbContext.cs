@@ -21,11 +21,13 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
     public DbSet<Delivery> Deliveries => Set<Delivery>();
     public DbSet<DeliveryAttempt> DeliveryAttempts => Set<DeliveryAttempt>();
     public DbSet<EndpointEvent> EndpointEvents => Set<EndpointEvent>();
+    public DbSet<OrderingHead> OrderingHeads => Set<OrderingHead>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         configurationBuilder.Properties<DeliveryStatus>().HaveConversion<SnakeCaseEnumConverter<DeliveryStatus>>();
         configurationBuilder.Properties<AttemptTrigger>().HaveConversion<SnakeCaseEnumConverter<AttemptTrigger>>();
+        configurationBuilder.Properties<DeliveryOrdering>().HaveConversion<SnakeCaseEnumConverter<DeliveryOrdering>>();
     }
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -81,6 +83,8 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(m => new { m.ApplicationId, m.EventType, m.Id });
             e.HasIndex(m => new { m.ApplicationId, m.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
             e.HasIndex(m => m.CreatedAt);
+            // The database default serves raw inserts (operational events); EF always writes the value it holds.
+            e.Property(m => m.Priority).HasDefaultValue(Message.DefaultPriority).HasSentinel((short)-1);
             e.HasOne<Application>().WithMany().HasForeignKey(m => m.ApplicationId).OnDelete(DeleteBehavior.Cascade);
         });
 
@@ -91,13 +95,24 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(d => new { d.EndpointId, d.Id });
             // The dashboard's 'deliveries of the last 24 h'; created_at never changes, so updates stay HOT-eligible.
             e.HasIndex(d => d.CreatedAt);
-            // The claim query reads only due rows: this partial index keeps it O(batch) with millions finished.
-            e.HasIndex(d => d.NextAttemptAt).HasDatabaseName("ix_deliveries_due").HasFilter("status IN ('pending', 'failed')");
+            e.Property(d => d.Priority).HasDefaultValue(Message.DefaultPriority).HasSentinel((short)-1);
+            // The claim reads only due rows, in DeliveryLifecycle.ClaimOrder: the partial expression index ix_deliveries_due
+            // on that order (created by the Priority migration in SQL: EF cannot model an expression index) keeps it
+            // O(batch) with millions finished.
             e.HasIndex(d => d.LeaseExpiresAt).HasDatabaseName("ix_deliveries_leased").HasFilter("status = 'in_flight'");
             // An open circuit's held deliveries: the probe and the release on close read only these, never the endpoint's history.
             e.HasIndex(d => new { d.EndpointId, d.HeldDueAt }).HasDatabaseName("ix_deliveries_held").HasFilter("held_due_at IS NOT NULL");
+            // A fifo key's unfinished deliveries in sequence: the next one to promote is the first.
+            e.HasIndex(d => new { d.EndpointId, d.OrderingKey, d.OrderingSeq }).HasDatabaseName("ix_deliveries_ordering")
+                .HasFilter("ordering_seq IS NOT NULL AND status IN ('pending', 'in_flight', 'failed')");
             e.HasOne<Message>().WithMany().HasForeignKey(d => d.MessageId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<Endpoint>().WithMany().HasForeignKey(d => d.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<OrderingHead>(e =>
+        {
+            e.HasKey(h => new { h.EndpointId, h.OrderingKey });
+            e.HasOne<Endpoint>().WithMany().HasForeignKey(h => h.EndpointId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<EndpointEvent>(e =>

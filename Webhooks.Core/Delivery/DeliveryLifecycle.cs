@@ -43,7 +43,9 @@ public readonly record struct DeliveryDecision(DeliveryStatus Status, TimeSpan? 
 /// endpoint or closing its circuit does not release it.
 /// A waiting delivery (pending or failed) is <em>due</em> when its <c>next_attempt_at</c> has passed on the database's
 /// clock; a disabled endpoint's waiting deliveries are <em>parked</em> (<c>next_attempt_at</c> NULL) and become due
-/// again when it is enabled. Every claim ends in exactly one of: an attempt recorded by its worker, an attempt recorded
+/// again when it is enabled. To a <c>fifo</c> endpoint, a delivery waiting behind an earlier one of its ordering key is
+/// <em>queued</em> (pending, <c>next_attempt_at</c> NULL) until the transaction that finishes that one promotes it
+/// (<see cref="PromoteNext"/>); no transition that makes deliveries due touches a queued one. Every claim ends in exactly one of: an attempt recorded by its worker, an attempt recorded
 /// by the lease sweep (the worker died or stalled; the request may or may not have gone out), or a release before
 /// anything was sent. So every request sent is an attempt on record, and no delivery is sent more often than its
 /// schedule allows. Leases are decided on the database's clock only.
@@ -128,8 +130,28 @@ public static class DeliveryLifecycle
     /// <summary>A delivery held by a live lease, on the database's clock: its worker may still be sending it.</summary>
     public static string UnderLiveLease(string d) => $"{d}.status = 'in_flight' AND {d}.lease_expires_at > now()";
 
-    /// <summary>A waiting delivery whose time has come, on the database's clock. Matches the partial index <c>ix_deliveries_due</c>.</summary>
-    public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now()";
+    /// <summary>
+    /// How much earlier each priority level makes a delivery look due to the claim: a priority-9 delivery goes before a
+    /// priority-1 one that became due up to 8 × 10 s = 80 s before it, and after one that has waited longer, so age
+    /// always wins in the end and no priority starves.
+    /// </summary>
+    public static readonly TimeSpan PriorityStep = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The order the claim takes due deliveries in (<paramref name="d"/> is the deliveries alias): when each became due,
+    /// brought forward <see cref="PriorityStep"/> per priority level. An immutable expression (UTC timestamp minus an
+    /// interval of seconds), so the partial expression index <c>ix_deliveries_due</c> serves it; its migration spells
+    /// the same expression.
+    /// </summary>
+    public static string ClaimOrder(string d) =>
+        $"(({d}.next_attempt_at AT TIME ZONE 'UTC') - {d}.priority * interval '{PriorityStep.TotalSeconds:0} seconds')";
+
+    /// <summary>
+    /// A waiting delivery whose time has come, on the database's clock. The bound on <see cref="ClaimOrder"/> follows from
+    /// the first (priorities are not negative) and lets the partial index <c>ix_deliveries_due</c> read only the due rows
+    /// (and those due within the next 90 s).
+    /// </summary>
+    public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now() AND {ClaimOrder(d)} <= (now() AT TIME ZONE 'UTC')";
 
     /// <summary>
     /// Endpoint <paramref name="e"/>'s open circuit holds back delivery <paramref name="d"/> (all but its probe; a new row,
@@ -170,20 +192,60 @@ public static class DeliveryLifecycle
     public static string PassesFilter(string e, string payload) =>
         $"({e}.filter_path IS NULL OR coalesce({payload} @@ {e}.filter_path, false))";
 
-    /// <summary>
-    /// Inserts one delivery per (message, subscribed endpoint whose filter the payload passes) from a query aliased
-    /// <c>m</c> with columns <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c> and <c>payload_json</c>
-    /// (the payload as jsonb, parsed once per message; it may be NULL when no endpoint of the application has a filter):
-    /// the publish statement and the operational events both fan out this way. <paramref name="order"/> orders the
-    /// insert (deterministic locks).
+    /// The rest of a statement (after <c>WITH …,</c>) that inserts one delivery per (message, subscribed endpoint whose filter the payload passes) from a
+    /// query aliased <c>m</c> with columns <c>id</c>, <c>application_id</c>, <c>event_type</c>, <c>channels</c>,
+    /// <c>priority</c>, <c>ordering_key</c>, <c>ord</c> (the messages' order in the statement) and <c>payload_json</c> (the payload as jsonb, parsed once per message; it may be NULL when no endpoint of the application has a filter): the publish statement
+    /// and the operational events both fan out this way, in (<c>ord</c>, endpoint) order.
+    /// <para>
+    /// A delivery to a <c>fifo</c> endpoint takes the next sequence numbers of its key from <c>ordering_heads</c>
+    /// (upserted in (endpoint, key) order, so concurrent publishes lock in one order and cannot deadlock). The row stays
+    /// locked until the publish commits, so a later sequence number can only commit after an earlier one: sequence order
+    /// is commit order, per key. The key's first delivery is due (its <c>active_seq</c>) if the key had nothing
+    /// unfinished, read from that locked row: never from a snapshot older than the last finished delivery. The others are
+    /// <see cref="Queued"/>. Unordered endpoints take no lock and write nothing more.
+    /// </para>
     /// </summary>
-    public static string FanOut(string messages, string order = "") => $"""
-        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, created_at, updated_at)
-        SELECT m.id, e.id, m.application_id, 'pending', 0, {DueNowUnlessDisabled("e")}, {HeldNowIfOpen("e")}, 'scheduled', now(), now()
-        FROM {messages} m
-        JOIN endpoints e ON e.application_id = m.application_id AND {Subscribes("e", "m.event_type", "m.channels")}
-            AND {PassesFilter("e", "m.payload_json")}
-        {order}
+    public static string FanOut(string messages) => $"""
+        fanned AS (
+            SELECT m.id AS message_id, e.id AS endpoint_id, m.application_id, m.priority, m.ord,
+                   CASE WHEN e.ordering = 'fifo' THEN coalesce(m.ordering_key, '') END AS ordering_key,
+                   {DueNowUnlessDisabled("e")} AS due_at, {HeldNowIfOpen("e")} AS held_at
+            FROM {messages} m
+            JOIN endpoints e ON e.application_id = m.application_id AND {Subscribes("e", "m.event_type", "m.channels")}
+                AND {PassesFilter("e", "m.payload_json")}
+        ), keys AS (
+            SELECT endpoint_id, ordering_key, count(*) AS n FROM fanned WHERE ordering_key IS NOT NULL GROUP BY endpoint_id, ordering_key
+        ), heads AS (
+            {TakeSequence("keys", "endpoint_id")}
+        ), sequenced AS (
+            SELECT f.message_id, f.endpoint_id, h.active_seq,
+                   h.next_seq - k.n + row_number() OVER (PARTITION BY f.endpoint_id, f.ordering_key ORDER BY f.ord) AS seq
+            FROM fanned f
+            JOIN keys k ON k.endpoint_id = f.endpoint_id AND k.ordering_key = f.ordering_key
+            JOIN heads h ON h.endpoint_id = f.endpoint_id AND h.ordering_key = f.ordering_key
+        )
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, priority,
+                                ordering_key, ordering_seq, queued, created_at, updated_at)
+        SELECT f.message_id, f.endpoint_id, f.application_id, 'pending', 0,
+               CASE WHEN s.seq <> s.active_seq THEN NULL ELSE f.due_at END, CASE WHEN s.seq <> s.active_seq THEN NULL ELSE f.held_at END,
+               'scheduled', f.priority, f.ordering_key, s.seq, coalesce(s.seq <> s.active_seq, false), now(), now()
+        FROM fanned f
+        LEFT JOIN sequenced s ON s.message_id = f.message_id AND s.endpoint_id = f.endpoint_id
+        ORDER BY f.ord, f.endpoint_id
+        """;
+
+    /// <summary>
+    /// Takes <c>n</c> sequence numbers for each (endpoint, <c>ordering_key</c>) of <paramref name="keys"/> (endpoint in
+    /// column <paramref name="endpoint"/>), in (endpoint, key) order, locking the head rows until commit; returns each head
+    /// with its new <c>next_seq</c> (the last number taken) and <c>active_seq</c>: unchanged if the key has an unfinished
+    /// delivery, else the first number taken, which therefore goes at once.
+    /// </summary>
+    private static string TakeSequence(string keys, string endpoint) => $"""
+        INSERT INTO ordering_heads AS h (endpoint_id, ordering_key, next_seq, active_seq)
+            SELECT {endpoint}, ordering_key, n, 1 FROM {keys} ORDER BY {endpoint}, ordering_key
+            ON CONFLICT (endpoint_id, ordering_key) DO UPDATE
+            SET next_seq = h.next_seq + excluded.next_seq, active_seq = coalesce(h.active_seq, h.next_seq + 1)
+            RETURNING h.endpoint_id, h.ordering_key, h.next_seq, h.active_seq
         """;
 
     /// <summary>
@@ -261,7 +323,7 @@ public static class DeliveryLifecycle
     /// </summary>
     public const string ExpiredLeases = """
         SELECT d.id, d.attempt_count, d.trigger, d.message_id, d.endpoint_id, d.lease_owner, e.url,
-               coalesce(e.retry_schedule, a.retry_schedule), e.circuit_probe_id IS NOT DISTINCT FROM d.id
+               coalesce(e.retry_schedule, a.retry_schedule), e.circuit_probe_id IS NOT DISTINCT FROM d.id, d.ordering_seq IS NOT NULL
         FROM deliveries d
         JOIN endpoints e ON e.id = d.endpoint_id
         JOIN applications a ON a.id = d.application_id
@@ -290,15 +352,16 @@ public static class DeliveryLifecycle
         """;
 
     /// <summary>
-    /// Unpark: the parked (or held) deliveries of the enabled endpoints among <c>@endpoint_ids</c> are due now. Enabling
-    /// closes the circuit first, so nothing stays held. Deliveries blocked by a failed transformation stay blocked.
+    /// Unpark: the parked (or held) deliveries of the enabled endpoints among <c>@endpoint_ids</c> are due now, but not the
+    /// ones queued behind an earlier delivery of their ordering key. Enabling closes the circuit first, so nothing stays held.
+    /// Deliveries blocked by a failed transformation stay blocked.
     /// </summary>
     public const string Unpark = """
         UPDATE deliveries d
         SET next_attempt_at = now(), held_due_at = NULL, updated_at = now()
         FROM endpoints e
         WHERE e.id = ANY(@endpoint_ids) AND NOT e.disabled AND d.endpoint_id = e.id
-          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NULL AND NOT d.transformation_blocked
+          AND d.status IN ('pending', 'failed') AND d.next_attempt_at IS NULL AND NOT d.transformation_blocked AND NOT d.queued
         """;
 
     /// <summary>
@@ -396,20 +459,139 @@ public static class DeliveryLifecycle
         WHERE d.endpoint_id = ANY(@endpoint_ids) AND d.status IN ('pending', 'failed')
         """;
 
-    private static readonly string RequeueSet = $"""
+    /// <summary>
+    /// Requeues the deliveries to <c>@endpoint_id</c> that <paramref name="which"/> picks: due now, parked while the
+    /// endpoint is disabled, held while its circuit is open. On a <c>fifo</c> endpoint a finished delivery goes to the back
+    /// of its key's queue (new sequence numbers, in their old order; due now only if the key has nothing unfinished), a
+    /// waiting one keeps its place (due now if it is its key's head, still queued otherwise), so requeueing never lets a
+    /// delivery overtake an earlier one of its key. The caller locks the endpoint first (<see cref="LockEndpoints"/>), the
+    /// recorder's order.
+    /// </summary>
+    private static string Requeue(string which) => $"""
+        WITH picked AS (
+            SELECT d.id, coalesce(m.ordering_key, '') AS ordering_key, d.ordering_seq,
+                   e.ordering = 'fifo' AND d.status IN ('succeeded', 'exhausted', 'cancelled') AS to_back
+            FROM deliveries d
+            JOIN endpoints e ON e.id = d.endpoint_id AND e.id = @endpoint_id AND e.deleted_at IS NULL
+            JOIN messages m ON m.id = d.message_id
+            WHERE d.endpoint_id = @endpoint_id AND {which}
+        ), keys AS (
+            SELECT @endpoint_id AS endpoint_id, ordering_key, count(*) AS n FROM picked WHERE to_back GROUP BY ordering_key
+        ), heads AS (
+            {TakeSequence("keys", "endpoint_id")}
+        ), placed AS (
+            SELECT p.id, p.ordering_key, s.seq, coalesce(s.seq <> s.active_seq, d.queued AND NOT p.to_back) AS queued
+            FROM picked p
+            JOIN deliveries d ON d.id = p.id
+            LEFT JOIN (
+                SELECT p2.id, h.active_seq, h.next_seq - k.n + row_number() OVER (PARTITION BY p2.ordering_key ORDER BY p2.ordering_seq NULLS FIRST, p2.id) AS seq
+                FROM picked p2
+                JOIN keys k ON k.ordering_key = p2.ordering_key
+                JOIN heads h ON h.ordering_key = p2.ordering_key
+                WHERE p2.to_back
+            ) s ON s.id = p.id
+        )
         UPDATE deliveries d
-        SET status = 'pending', trigger = 'manual', transformation_blocked = false, {DueAt("e", "d", "now()")},
+        SET status = 'pending', trigger = 'manual', transformation_blocked = false,
+            ordering_key = CASE WHEN pl.seq IS NULL THEN d.ordering_key ELSE pl.ordering_key END,
+            ordering_seq = coalesce(pl.seq, d.ordering_seq), queued = pl.queued,
+            next_attempt_at = CASE WHEN pl.queued OR e.disabled OR {HeldByCircuit("e", "d")} THEN NULL ELSE now() END,
+            held_due_at = CASE WHEN {HeldByCircuit("e", "d")} AND NOT pl.queued THEN now() END,
             lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM endpoints e
-        WHERE e.id = d.endpoint_id AND e.id = @endpoint_id AND e.deleted_at IS NULL
+        FROM placed pl, endpoints e
+        WHERE d.id = pl.id AND e.id = d.endpoint_id
         """;
 
     /// <summary>
-    /// Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is due now (parked while
-    /// disabled, held while the circuit is open). Resend and recover are the manual override of a transformation block.
+    /// Resend: one delivery (<c>@message_id</c> to <c>@endpoint_id</c>), in any state but in flight, is requeued (see
+    /// <see cref="Requeue"/>). Resend and recover are the manual override of a transformation block.
     /// </summary>
-    public static readonly string Resend = RequeueSet + " AND d.message_id = @message_id AND d.status <> 'in_flight'";
+    public static readonly string Resend = Requeue("d.message_id = @message_id AND d.status <> 'in_flight'");
 
-    /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is due now (parked while disabled, held while the circuit is open).</summary>
-    public static readonly string Recover = RequeueSet + " AND d.created_at >= @since AND d.status IN ('failed', 'exhausted')";
+    /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is requeued (see <see cref="Requeue"/>).</summary>
+    public static readonly string Recover = Requeue("d.created_at >= @since AND d.status IN ('failed', 'exhausted')");
+
+    // ---- Ordered delivery (fifo endpoints). A key's deliveries carry sequence numbers (FanOut); only its head, the
+    // lowest unfinished one (ordering_heads.active_seq), is ever due; the others are queued (not due, next_attempt_at NULL,
+    // and every transition that makes deliveries due leaves them alone). The transaction that finishes the head promotes
+    // the next one. ----
+
+    /// <summary>
+    /// Locks the ordering heads of the keys whose deliveries among <c>@id</c> just finished, in (endpoint, key) order, after
+    /// the endpoints and deliveries (the record transaction's order). A separate statement from <see cref="PromoteNext"/>,
+    /// so that one reads, with a snapshot taken after the lock, every delivery a publish holding it has committed.
+    /// </summary>
+    public static readonly string LockOrderingHeads = $"""
+        SELECT 1 FROM ordering_heads h
+        WHERE (h.endpoint_id, h.ordering_key) IN ({FinishedKeys})
+        ORDER BY h.endpoint_id, h.ordering_key
+        FOR NO KEY UPDATE OF h
+        """;
+
+    private const string FinishedKeys = """
+        SELECT d.endpoint_id, d.ordering_key FROM deliveries d
+        WHERE d.id = ANY(@id) AND d.ordering_seq IS NOT NULL AND d.status IN ('succeeded', 'exhausted', 'cancelled')
+        """;
+
+    /// <summary>
+    /// Promote: for each key whose deliveries among <c>@id</c> finished (succeeded, exhausted), its lowest unfinished
+    /// delivery becomes its head (<c>active_seq</c>; none: NULL, so the next publish goes at once) and, if it was queued, is
+    /// due now (parked while the endpoint is disabled, held while its circuit is open). Idempotent: a key whose head is
+    /// still unfinished keeps it.
+    /// </summary>
+    public static readonly string PromoteNext = $"""
+        WITH keys AS (
+            SELECT DISTINCT f.endpoint_id, f.ordering_key FROM ({FinishedKeys}) f
+        ), next AS (
+            SELECT k.endpoint_id, k.ordering_key, n.id, n.ordering_seq, n.queued
+            FROM keys k
+            LEFT JOIN LATERAL (
+                SELECT d.id, d.ordering_seq, d.queued FROM deliveries d
+                WHERE d.endpoint_id = k.endpoint_id AND d.ordering_key = k.ordering_key AND d.ordering_seq IS NOT NULL AND {Unfinished("d")}
+                ORDER BY d.ordering_seq
+                LIMIT 1
+            ) n ON true
+        ), heads AS (
+            UPDATE ordering_heads h SET active_seq = n.ordering_seq
+            FROM next n
+            WHERE h.endpoint_id = n.endpoint_id AND h.ordering_key = n.ordering_key
+        )
+        UPDATE deliveries d
+        SET queued = false, {DueAt("e", "d", "now()")}, updated_at = now()
+        FROM next n, endpoints e
+        WHERE d.id = n.id AND n.queued AND e.id = d.endpoint_id
+        """;
+
+    /// <summary>
+    /// Up to <c>@batch</c> ordering heads of keys with nothing unfinished (<c>active_seq</c> NULL) go, so keys used once do
+    /// not pile up; the next publish to such a key starts its sequence again (only unfinished deliveries' sequence numbers
+    /// matter). The test of <c>active_seq</c> is repeated on the row being deleted: a publish that took the key meanwhile
+    /// (and holds its row) keeps it.
+    /// </summary>
+    public const string ForgetIdleOrderingHeads = """
+        DELETE FROM ordering_heads h
+        WHERE h.active_seq IS NULL
+          AND (h.endpoint_id, h.ordering_key) IN (SELECT endpoint_id, ordering_key FROM ordering_heads WHERE active_seq IS NULL LIMIT @batch)
+        """;
+
+    /// <summary>
+    /// Unorder: the endpoints among <c>@endpoint_ids</c> stopped being <c>fifo</c>: their queued deliveries are due now
+    /// (parked while disabled, held while the circuit is open), every unfinished one forgets its sequence, and their
+    /// ordering heads go. Run under the endpoint's row lock (its update), so no record of theirs interleaves.
+    /// </summary>
+    public static readonly string Unorder = $"""
+        WITH released AS (
+            UPDATE deliveries d
+            SET queued = false, ordering_key = NULL, ordering_seq = NULL,
+                next_attempt_at = CASE WHEN NOT d.queued THEN d.next_attempt_at WHEN e.disabled OR {HeldByCircuit("e", "d")} THEN NULL ELSE now() END,
+                held_due_at = CASE WHEN NOT d.queued THEN d.held_due_at WHEN {HeldByCircuit("e", "d")} THEN now() END,
+                updated_at = now()
+            FROM endpoints e
+            WHERE e.id = ANY(@endpoint_ids) AND e.ordering <> 'fifo' AND d.endpoint_id = e.id
+              AND d.ordering_seq IS NOT NULL AND {Unfinished("d")}
+            RETURNING 1
+        )
+        DELETE FROM ordering_heads h USING endpoints e
+        WHERE h.endpoint_id = e.id AND e.id = ANY(@endpoint_ids) AND e.ordering <> 'fifo'
+        """;
 }

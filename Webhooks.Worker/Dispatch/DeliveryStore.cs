@@ -30,13 +30,15 @@ public sealed record ClaimedDelivery(
     bool Probe = false,
     int? MaxInFlight = null,
     string? Transformation = null,
-    string Format = ChatFormats.Standard);
+    string Format = ChatFormats.Standard,
+    bool Ordered = false);
 
 /// <summary>
 /// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
-/// was its endpoint's circuit probe when claimed.
+/// was its endpoint's circuit probe when claimed; <paramref name="Ordered"/>: it has a place in a fifo key's sequence.
 /// </summary>
-public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false)
+public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false,
+    bool Ordered = false)
 {
     public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
 }
@@ -48,7 +50,7 @@ public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, i
 /// </summary>
 public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 {
-    // Candidates in due order (the partial index), leaving out the endpoints and applications this worker has at their
+    // Candidates in claim order (due time brought forward by priority, the partial expression index), leaving out the endpoints and applications this worker has at their
     // cap; then at most the endpoint's max_in_flight (else @per_endpoint) per endpoint and the application's fair share per application, minus what this
     // worker already has in flight there. The fair share is this worker's slots divided among the applications that
     // have work due or in flight, and never more than @app_cap, so one tenant's hanging endpoints cannot take every
@@ -59,25 +61,25 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     // start from endpoints and re-run the ranking for every due row of a busy endpoint, 0.2–0.5 s per claim.
     private static readonly string ClaimSql = $"""
         WITH candidates AS (
-            SELECT d.id, d.endpoint_id, d.application_id, d.next_attempt_at
+            SELECT d.id, d.endpoint_id, d.application_id, {DeliveryLifecycle.ClaimOrder("d")} AS claim_order
             FROM deliveries d
             WHERE {DeliveryLifecycle.Due("d")} AND d.endpoint_id <> ALL(@full_ids) AND d.application_id <> ALL(@full_apps)
-            ORDER BY d.next_attempt_at
+            ORDER BY {DeliveryLifecycle.ClaimOrder("d")}
             LIMIT @scan
         ), share AS (
             SELECT least(@app_cap, ceil(@max_concurrency::numeric / greatest(1, count(*))))::int AS cap
             FROM (SELECT application_id FROM candidates UNION SELECT unnest(@app_flight_ids)) apps
         ), ranked AS (
-            SELECT c.id, c.application_id, c.next_attempt_at,
-                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rank,
+            SELECT c.id, c.application_id, c.claim_order,
+                   row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.claim_order, c.id) AS rank,
                    coalesce(e.max_in_flight, @per_endpoint) - coalesce(b.in_flight, 0) AS room
             FROM candidates c
             JOIN endpoints e ON e.id = c.endpoint_id
             LEFT JOIN unnest(@flight_ids, @flight_counts) AS b(endpoint_id, in_flight) ON b.endpoint_id = c.endpoint_id
         ), app_ranked AS (
             -- Ranked per application among what its endpoints have room for, so the share is not spent on rows left out.
-            SELECT r.id, r.next_attempt_at,
-                   row_number() OVER (PARTITION BY r.application_id ORDER BY r.next_attempt_at, r.id) AS app_rank,
+            SELECT r.id, r.claim_order,
+                   row_number() OVER (PARTITION BY r.application_id ORDER BY r.claim_order, r.id) AS app_rank,
                    share.cap - coalesce(ab.in_flight, 0) AS app_room
             FROM ranked r
             CROSS JOIN share
@@ -89,17 +91,18 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             JOIN app_ranked r ON r.id = d.id AND r.app_rank <= r.app_room
             JOIN endpoints e ON e.id = d.endpoint_id AND NOT e.disabled
             WHERE {DeliveryLifecycle.Due("d")}
-            ORDER BY r.app_rank, r.next_attempt_at, r.id
+            ORDER BY r.app_rank, r.claim_order, r.id
             LIMIT @limit
             FOR UPDATE OF d SKIP LOCKED
         ), claimed AS (
             {DeliveryLifecycle.Claim("chosen")}
-            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.application_id, d.trigger
+            RETURNING d.id, d.attempt_count, d.message_id, d.endpoint_id, d.application_id, d.trigger, d.ordering_seq IS NOT NULL AS ordered
         )
         SELECT c.id, c.attempt_count, m.id, m.event_type, m.payload, m.created_at, m.trace_parent,
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
                e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id,
-               e.max_in_flight, e.transformation, e.format
+               e.max_in_flight, e.transformation, e.format,
+               c.ordered
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -214,9 +217,9 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT (@message_ids)[n], op_app, event_type, payload::text, ARRAY[]::text[], now() FROM numbered
-            RETURNING id, application_id, event_type, channels, payload::jsonb AS payload_json
-        )
-        {DeliveryLifecycle.FanOut("inserted")}
+            RETURNING id, application_id, event_type, channels, priority, ordering_key, payload::jsonb AS payload_json
+        ),
+        {DeliveryLifecycle.FanOut("(SELECT i.*, row_number() OVER (ORDER BY i.id) AS ord FROM inserted i)")}
         """;
 
     /// <summary>
@@ -314,7 +317,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 Probe: reader.GetBoolean(19),
                 MaxInFlight: reader.IsDBNull(20) ? null : reader.GetInt32(20),
                 Transformation: reader.IsDBNull(21) ? null : reader.GetString(21),
-                Format: reader.GetString(22)));
+                Format: reader.GetString(22)),
+                Ordered: reader.GetBoolean(23)));
         }
         return claimed;
     }
@@ -430,6 +434,19 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 results.Select(r => (object?)r.Attempt.ResponseStatus ?? DBNull.Value).ToArray());
             update.Parameters.AddWithValue("blocked", results.Select(r => r.Decision.TransformationBlocked).ToArray());
             batch.BatchCommands.Add(update);
+
+            // A fifo key's head that finished lets the next delivery of its key go (the lock first, in its own statement).
+            var finishedOrdered = results.Where(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted)
+                .Select(r => r.Attempt.DeliveryId).ToArray();
+            if (finishedOrdered.Length > 0)
+            {
+                foreach (var transition in new[] { DeliveryLifecycle.LockOrderingHeads, DeliveryLifecycle.PromoteNext })
+                {
+                    var command = new NpgsqlBatchCommand(transition);
+                    command.Parameters.AddWithValue("id", finishedOrdered);
+                    batch.BatchCommands.Add(command);
+                }
+            }
 
             var attempts = results.Select(r => r.Attempt).ToArray();
             var insert = new NpgsqlBatchCommand(InsertAttemptsSql);
@@ -554,7 +571,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 var custom = reader.IsDBNull(7) ? null : reader.GetFieldValue<int[]>(7);
                 var schedule = RetrySchedule.Of(custom, defaultSchedule);
                 var decision = DeliveryLifecycle.Decide(reader.GetInt32(1) + 1, AttemptOutcome.Retryable, null, schedule, Random.Shared, trigger);
-                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision, Probe: reader.GetBoolean(8)));
+                results.Add(new AttemptResult(attempt, reader.GetString(5), reader.GetInt32(1), decision, Probe: reader.GetBoolean(8), Ordered: reader.GetBoolean(9)));
             }
         }
         if (results.Count > 0)
@@ -565,7 +582,10 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         return results.Count;
     }
 
-    /// <summary>Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries) older than the cut-off.</summary>
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries)
+    /// older than the cut-off, and idle ordering heads (see <see cref="DeliveryLifecycle.ForgetIdleOrderingHeads"/>).
+    /// </summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand($"""
@@ -584,8 +604,12 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND {DeliveryLifecycle.Unfinished("d")})
                     LIMIT @batch)
                 RETURNING 1
+            ), idle_heads AS (
+                {DeliveryLifecycle.ForgetIdleOrderingHeads}
+                RETURNING 1
             )
             SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_events) + (SELECT count(*) FROM old_messages)
+                 + (SELECT count(*) FROM idle_heads)
             """);
         command.Parameters.AddWithValue("cutoff", cutoff);
         command.Parameters.AddWithValue("batch", batchSize);

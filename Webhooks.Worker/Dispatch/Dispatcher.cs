@@ -281,7 +281,7 @@ public sealed partial class Dispatcher(
             var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
             var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
             WorkerTelemetry.AttemptFinished(sent.Outcome, sent.Attempt.DurationMs);
-            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe);
+            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe, delivery.Ordered);
             if (!result.Attempt.Succeeded && result.AffectsEndpointHealth)
             {
                 _unrecordedFailures.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
@@ -361,7 +361,12 @@ public sealed partial class Dispatcher(
                     }
                 }
             }
-            if (heldBack)
+            if (batch.Exists(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted))
+            {
+                // The record promoted the next delivery of a fifo key: due now, so claim now rather than at the next poll.
+                RequestWake();
+            }
+            else if (heldBack)
             {
                 // Endpoints left out of claims until these records were written may be claimed again.
                 _signal.Release();

@@ -1,7 +1,8 @@
 // Measures the delivery engine on this machine, every part sharing it: raw signed-HTTP rate, end-to-end
 // deliveries per second (publish → signed POST verified by the SDK → attempt recorded) on 1 and 50 endpoints,
 // the publish rate on 50 endpoints with and without payload filters, publish-to-receipt latency at a fixed offered load, worker memory, and the claim cost at 10 k and 1 M pending,
-// and the in-process cost of shaping a request (chat adapters, transformations; TransformBench.cs).
+// and the in-process cost of shaping a request (chat adapters, transformations; TransformBench.cs),
+// ordered (fifo, 100 keys) against unordered delivery (OrderingBench.cs).
 // Usage: dotnet run -c Release --project bench/Webhooks.Bench [-- --deliveries 20000 --pending 1000000 --workers 2
 //        --rates 200,1000 --seconds 15 --soak 300 --soak-rate 300 --workers-curve 4]
 // --soak N: also a paced run of N seconds (reported in 15-s windows); --workers-curve 4: end to end on 50 endpoints with
@@ -210,6 +211,9 @@ var results = new List<(string Name, string Value)>();
 
         // 3b. The cost of payload filters on the publish statement (FilterBench.cs).
         results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
+
+        // 3c. Ordered (fifo, 100 keys) against unordered delivery on one endpoint (OrderingBench.cs).
+        results.AddRange(await OrderingBench.RunAsync(client, http, receiver, secret, database, deliveries, rate));
     }
 
     // 4. Latency at fixed offered loads, and the optional soak.
@@ -272,8 +276,9 @@ foreach (var worker in workers)
         await using (var command = dataSource.CreateCommand("""
             INSERT INTO messages (id, application_id, event_type, payload, channels, created_at)
             SELECT 'msg_bench_' || g, @app, 'bench', '{"n":1}', '{}', now() FROM generate_series(@from, @to) g;
-            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, created_at, updated_at)
-            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), 'scheduled', now(), now() FROM generate_series(@from, @to) g;
+            INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, trigger, priority, created_at, updated_at)
+            SELECT 'msg_bench_' || g, @endpoint, @app, 'pending', 0, now() - interval '1 hour' * random(), 'scheduled', floor(random() * 10)::smallint, now(), now()
+            FROM generate_series(@from, @to) g;
             """))
         {
             command.CommandTimeout = 600;
@@ -308,6 +313,27 @@ foreach (var worker in workers)
             }
         }
         timings.Sort();
+        // The candidate scan must read the claim order from its index, never sort every due row.
+        await using (var explain = dataSource.CreateCommand($"""
+            EXPLAIN SELECT d.id FROM deliveries d WHERE {Webhooks.Core.Delivery.DeliveryLifecycle.Due("d")}
+            ORDER BY {Webhooks.Core.Delivery.DeliveryLifecycle.ClaimOrder("d")} LIMIT 512
+            """))
+        {
+            var lines = new List<string>();
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    lines.Add(reader.GetString(0).Trim());
+                }
+            }
+            var plan = string.Join(" / ", lines);
+            Console.WriteLine($"claim candidates with {size:N0} due: {plan}");
+            if (!plan.Contains("ix_deliveries_due", StringComparison.Ordinal))
+            {
+                results.Add(($"claim candidates with {size:N0} due", "NOT an index scan of ix_deliveries_due: " + plan));
+            }
+        }
         results.Add(($"claim of 128 with {size:N0} due, median", $"{timings[timings.Count / 2]:0.00} ms"));
         Console.WriteLine($"claim with {size:N0} due: median {timings[timings.Count / 2]:0.00} ms, max {timings[^1]:0.00} ms");
     }

@@ -185,6 +185,24 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("next_attempt_at");
 
+                    b.Property<string>("OrderingKey")
+                        .HasColumnType("text")
+                        .HasColumnName("ordering_key");
+
+                    b.Property<long?>("OrderingSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ordering_seq");
+
+                    b.Property<short>("Priority")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("smallint")
+                        .HasDefaultValue((short)5)
+                        .HasColumnName("priority");
+
+                    b.Property<bool>("Queued")
+                        .HasColumnType("boolean")
+                        .HasColumnName("queued");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("text")
@@ -213,10 +231,6 @@ namespace Webhooks.Core.Data.Migrations
                         .HasDatabaseName("ix_deliveries_leased")
                         .HasFilter("status = 'in_flight'");
 
-                    b.HasIndex("NextAttemptAt")
-                        .HasDatabaseName("ix_deliveries_due")
-                        .HasFilter("status IN ('pending', 'failed')");
-
                     b.HasIndex("EndpointId", "HeldDueAt")
                         .HasDatabaseName("ix_deliveries_held")
                         .HasFilter("held_due_at IS NOT NULL");
@@ -227,6 +241,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("MessageId", "EndpointId")
                         .IsUnique()
                         .HasDatabaseName("ix_deliveries_message_id_endpoint_id");
+
+                    b.HasIndex("EndpointId", "OrderingKey", "OrderingSeq")
+                        .HasDatabaseName("ix_deliveries_ordering")
+                        .HasFilter("ordering_seq IS NOT NULL AND status IN ('pending', 'in_flight', 'failed')");
 
                     b.ToTable("deliveries", (string)null);
                 });
@@ -438,6 +456,11 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("metadata");
 
+                    b.Property<string>("Ordering")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("ordering");
+
                     b.Property<string>("PreviousSecret")
                         .HasColumnType("text")
                         .HasColumnName("previous_secret");
@@ -609,10 +632,20 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("idempotency_key");
 
+                    b.Property<string>("OrderingKey")
+                        .HasColumnType("text")
+                        .HasColumnName("ordering_key");
+
                     b.Property<string>("Payload")
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("payload");
+
+                    b.Property<short>("Priority")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("smallint")
+                        .HasDefaultValue((short)5)
+                        .HasColumnName("priority");
 
                     b.Property<string>("TraceParent")
                         .HasColumnType("text")
@@ -636,6 +669,30 @@ namespace Webhooks.Core.Data.Migrations
                         .HasDatabaseName("ix_messages_application_id_event_type_id");
 
                     b.ToTable("messages", (string)null);
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.OrderingHead", b =>
+                {
+                    b.Property<string>("EndpointId")
+                        .HasColumnType("text")
+                        .HasColumnName("endpoint_id");
+
+                    b.Property<string>("OrderingKey")
+                        .HasColumnType("text")
+                        .HasColumnName("ordering_key");
+
+                    b.Property<long?>("ActiveSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("active_seq");
+
+                    b.Property<long>("NextSeq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("next_seq");
+
+                    b.HasKey("EndpointId", "OrderingKey")
+                        .HasName("pk_ordering_heads");
+
+                    b.ToTable("ordering_heads", (string)null);
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.PortalLink", b =>
@@ -765,6 +822,16 @@ namespace Webhooks.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_messages_applications_application_id");
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.OrderingHead", b =>
+                {
+                    b.HasOne("Webhooks.Core.Data.Endpoint", null)
+                        .WithMany()
+                        .HasForeignKey("EndpointId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_ordering_heads_endpoints_endpoint_id");
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.PortalLink", b =>
