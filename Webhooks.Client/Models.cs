@@ -35,6 +35,8 @@ public interface IEndpointSettings
     string? Transformation { get; }
     /// <summary><c>standard</c> (default), <c>slack</c> or <c>discord</c> (see <see cref="EndpointFormats"/>).</summary>
     string? Format { get; }
+    /// <summary><c>none</c> (null: the default) or <c>fifo</c>: see <see cref="OrderingModes"/>.</summary>
+    string? Ordering { get; }
 }
 
 /// <summary>The values of an endpoint's <c>format</c>: the body its deliveries carry.</summary>
@@ -46,8 +48,6 @@ public static class EndpointFormats
     public const string Slack = "slack";
     /// <summary>A Discord webhook message: <c>{"content", "embeds"}</c>.</summary>
     public const string Discord = "discord";
-    /// <summary><c>none</c> (null: the default) or <c>fifo</c>: see <see cref="OrderingModes"/>.</summary>
-    string? Ordering { get; }
 }
 
 /// <summary>

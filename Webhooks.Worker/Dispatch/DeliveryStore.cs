@@ -317,7 +317,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 Probe: reader.GetBoolean(19),
                 MaxInFlight: reader.IsDBNull(20) ? null : reader.GetInt32(20),
                 Transformation: reader.IsDBNull(21) ? null : reader.GetString(21),
-                Format: reader.GetString(22)),
+                Format: reader.GetString(22),
                 Ordered: reader.GetBoolean(23)));
         }
         return claimed;
@@ -436,7 +436,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             batch.BatchCommands.Add(update);
 
             // A fifo key's head that finished lets the next delivery of its key go (the lock first, in its own statement).
-            var finishedOrdered = results.Where(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted)
+            var finishedOrdered = results.Where(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted or DeliveryStatus.Cancelled)
                 .Select(r => r.Attempt.DeliveryId).ToArray();
             if (finishedOrdered.Length > 0)
             {

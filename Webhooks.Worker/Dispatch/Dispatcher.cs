@@ -361,7 +361,7 @@ public sealed partial class Dispatcher(
                     }
                 }
             }
-            if (batch.Exists(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted))
+            if (batch.Exists(r => r.Ordered && r.Decision.Status is DeliveryStatus.Succeeded or DeliveryStatus.Exhausted or DeliveryStatus.Cancelled))
             {
                 // The record promoted the next delivery of a fifo key: due now, so claim now rather than at the next poll.
                 RequestWake();

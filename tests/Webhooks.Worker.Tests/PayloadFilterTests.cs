@@ -258,8 +258,8 @@ public sealed class PayloadFilterTests(StackFixture fixture, ITestOutputHelper o
 
         // And the receivers get exactly those, the payload byte for byte as published.
         await Eventually.HoldsAsync(() => all.Handled.Count >= 4 && big.Handled.Count >= 2 && euro.Handled.Count >= 2, TimeSpan.FromSeconds(30), "delivered");
-        Assert.Equal([ids[0], ids[2]], big.Handled.Select(h => h.Id).Order(StringComparer.Ordinal));
-        Assert.Equal([ids[1], ids[2]], euro.Handled.Select(h => h.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { ids[0], ids[2] }.Order(StringComparer.Ordinal), big.Handled.Select(h => h.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { ids[1], ids[2] }.Order(StringComparer.Ordinal), euro.Handled.Select(h => h.Id).Order(StringComparer.Ordinal));
         Assert.Equal(ids.Order(StringComparer.Ordinal), all.Handled.Select(h => h.Id).Order(StringComparer.Ordinal));
         var body = System.Text.Encoding.UTF8.GetString(all.Requests.Single(r => r.Headers.GetValueOrDefault("webhook-id") == ids[3]).Body);
         Assert.Contains($"\"data\":{Spaced}", body, StringComparison.Ordinal);
