@@ -252,6 +252,26 @@ public sealed class OrderingTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task A_message_its_transformation_cancels_lets_the_next_one_go()
+    {
+        await fixture.Stack.WorkerAsync();
+        var api = await fixture.Stack.AdminClientAsync();
+        var log = new KeyLog();
+        const string CancelTwo = "function handler(webhook) { if (webhook.payload.data.n === 2) { webhook.cancel = true; } return webhook; }";
+        var s = await Scenario.CreateAsync(api, e => e with { Ordering = OrderingModes.Fifo, Transformation = CancelTwo }, log.Respond());
+        await using var _ = s;
+        var published = new List<MessageOut>();
+        for (var n = 1; n <= 4; n++)
+        {
+            published.Add(await s.Api.PublishAsync(s.App.Id, Message(n, "k")));
+        }
+        // Message 2 ends cancelled, never sent; its key must not wait for it.
+        await s.WaitForStatusAsync(published[3].Id, "succeeded", TimeSpan.FromSeconds(30));
+        Assert.Equal([1, 3, 4], log.Of("k"));
+        Assert.Equal("cancelled", (await s.DeliveryAsync(published[1].Id)).Status);
+    }
+
+    [Fact]
     public async Task An_unordered_endpoint_sends_one_keys_messages_in_parallel()
     {
         var (s, log) = await FifoAsync(ordering: OrderingModes.None);
