@@ -50,6 +50,7 @@ public static class EndpointLifecycle
             await db.SaveInUnitAsync(ct);
             if (unorder)
             {
+                await db.ApplyAsync(DeliveryLifecycle.LockEndpointOrderingHeads, endpoint.Id, ct);
                 await db.ApplyAsync(DeliveryLifecycle.Unorder, endpoint.Id, ct);
             }
             if (transformationChanged)

@@ -373,6 +373,7 @@ public static class DeliveryLifecycle
         SET transformation_blocked = false, {DueAt("e", "d", "now()")}, updated_at = now()
         FROM endpoints e
         WHERE e.id = ANY(@endpoint_ids) AND d.endpoint_id = e.id AND d.transformation_blocked AND d.status IN ('pending', 'failed')
+          AND NOT d.queued
         """;
 
     // ---- The circuit breaker's transitions. The worker's record transaction decides open, re-open and close
@@ -464,12 +465,13 @@ public static class DeliveryLifecycle
     /// endpoint is disabled, held while its circuit is open. On a <c>fifo</c> endpoint a finished delivery goes to the back
     /// of its key's queue (new sequence numbers, in their old order; due now only if the key has nothing unfinished), a
     /// waiting one keeps its place (due now if it is its key's head, still queued otherwise), so requeueing never lets a
-    /// delivery overtake an earlier one of its key. The caller locks the endpoint first (<see cref="LockEndpoints"/>), the
+    /// delivery overtake an earlier one of its key. On an endpoint that is not <c>fifo</c> (any more) a requeued delivery
+    /// leaves any sequence it had: it goes unordered. The caller locks the endpoint first (<see cref="LockEndpoints"/>), the
     /// recorder's order.
     /// </summary>
     private static string Requeue(string which) => $"""
         WITH picked AS (
-            SELECT d.id, coalesce(m.ordering_key, '') AS ordering_key, d.ordering_seq,
+            SELECT d.id, coalesce(m.ordering_key, '') AS ordering_key, d.ordering_seq, e.ordering = 'fifo' AS fifo,
                    e.ordering = 'fifo' AND d.status IN ('succeeded', 'exhausted', 'cancelled') AS to_back
             FROM deliveries d
             JOIN endpoints e ON e.id = d.endpoint_id AND e.id = @endpoint_id AND e.deleted_at IS NULL
@@ -480,7 +482,7 @@ public static class DeliveryLifecycle
         ), heads AS (
             {TakeSequence("keys", "endpoint_id")}
         ), placed AS (
-            SELECT p.id, p.ordering_key, s.seq, coalesce(s.seq <> s.active_seq, d.queued AND NOT p.to_back) AS queued
+            SELECT p.id, p.fifo, p.ordering_key, s.seq, coalesce(s.seq <> s.active_seq, d.queued AND NOT p.to_back AND p.fifo) AS queued
             FROM picked p
             JOIN deliveries d ON d.id = p.id
             LEFT JOIN (
@@ -493,8 +495,8 @@ public static class DeliveryLifecycle
         )
         UPDATE deliveries d
         SET status = 'pending', trigger = 'manual', transformation_blocked = false,
-            ordering_key = CASE WHEN pl.seq IS NULL THEN d.ordering_key ELSE pl.ordering_key END,
-            ordering_seq = coalesce(pl.seq, d.ordering_seq), queued = pl.queued,
+            ordering_key = CASE WHEN NOT pl.fifo THEN NULL WHEN pl.seq IS NULL THEN d.ordering_key ELSE pl.ordering_key END,
+            ordering_seq = CASE WHEN pl.fifo THEN coalesce(pl.seq, d.ordering_seq) END, queued = pl.queued,
             next_attempt_at = CASE WHEN pl.queued OR e.disabled OR {HeldByCircuit("e", "d")} THEN NULL ELSE now() END,
             held_due_at = CASE WHEN {HeldByCircuit("e", "d")} AND NOT pl.queued THEN now() END,
             lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
@@ -572,6 +574,17 @@ public static class DeliveryLifecycle
         DELETE FROM ordering_heads h
         WHERE h.active_seq IS NULL
           AND (h.endpoint_id, h.ordering_key) IN (SELECT endpoint_id, ordering_key FROM ordering_heads WHERE active_seq IS NULL LIMIT @batch)
+        """;
+
+    /// <summary>
+    /// Locks the ordering heads of the endpoints among <c>@endpoint_ids</c>, in order, before <see cref="Unorder"/> runs in a
+    /// statement of its own: a publish that still saw the endpoint as <c>fifo</c> and holds a head row commits first, so
+    /// <see cref="Unorder"/>'s snapshot includes the deliveries it queued and releases them too (else its head row would be
+    /// deleted under them, and nothing would ever make them due). A later publish waits for this transaction and, its head
+    /// row gone, starts a new sequence whose first delivery is due.
+    /// </summary>
+    public const string LockEndpointOrderingHeads = """
+        SELECT 1 FROM ordering_heads h WHERE h.endpoint_id = ANY(@endpoint_ids) ORDER BY h.endpoint_id, h.ordering_key FOR UPDATE OF h
         """;
 
     /// <summary>

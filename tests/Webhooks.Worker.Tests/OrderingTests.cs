@@ -393,6 +393,28 @@ public sealed class OrderingTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task A_message_resent_after_its_endpoint_stopped_being_fifo_leaves_its_old_sequence()
+    {
+        var (s, log) = await FifoAsync();
+        await using var _ = s;
+        var first = await s.Api.PublishAsync(s.App.Id, Message(1, "k"));
+        await s.Api.PublishAsync(s.App.Id, Message(2, "k"));
+        await s.WaitForHandledAsync(2, TimeSpan.FromSeconds(30));
+        var endpoint = await s.Api.GetEndpointAsync(s.App.Id, s.Endpoint.Id);
+        await s.Api.UpdateEndpointAsync(s.App.Id, s.Endpoint.Id, new EndpointUpdateIn(endpoint.Url, EventTypes: endpoint.EventTypes, Ordering: OrderingModes.None));
+
+        // Resent unordered, it must not keep sequence 1 of key k: were the endpoint made fifo again, the key's new
+        // sequence would start at 1 too, and the promotion could pick this delivery instead of the new head.
+        await s.Api.ResendAsync(s.App.Id, first.Id, s.Endpoint.Id);
+        await s.WaitForStatusAsync(first.Id, "succeeded", TimeSpan.FromSeconds(30));
+        await using var db = new NpgsqlConnection(fixture.Stack.PostgresConnectionString);
+        await db.OpenAsync();
+        await using var query = new NpgsqlCommand("SELECT ordering_seq IS NULL AND ordering_key IS NULL AND NOT queued FROM deliveries WHERE message_id = @id", db);
+        query.Parameters.AddWithValue("id", first.Id);
+        Assert.True((bool)(await query.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
     public async Task Ordering_and_ordering_key_are_validated_and_returned()
     {
         var api = await fixture.Stack.AdminClientAsync();
