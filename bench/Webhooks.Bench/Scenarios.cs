@@ -174,7 +174,8 @@ internal static class Scenarios
     public static async Task SoakAsync(BenchRun run, int rate, int seconds)
     {
         var app = await run.Client.CreateApplicationAsync(new ApplicationIn($"bench-soak-{rate}"));
-        await run.Client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(run.Receiver.Url, "webhooks/soak").ToString(), Secret: run.Secret));
+        // The paced runs match arrivals by "<id> lat": the endpoint path must be /webhooks/lat.
+        await run.Client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(run.Receiver.Url, "webhooks/lat").ToString(), Secret: run.Secret));
         var started = Stopwatch.GetTimestamp();
         var (receipt, publish, timeline, refused) = await PacedAsync(run, app.Id, rate, seconds);
         Console.WriteLine($"soak at {rate}/s for {seconds} s, 15-s windows (p50 / p99 / max ms):");
