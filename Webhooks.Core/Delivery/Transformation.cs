@@ -71,10 +71,53 @@ public static class Transformation
 
     // Globals removed before the script runs: Proxy (traps would run JS while the result is read, outside the limits),
     // Reflect, and the shared-memory and realm machinery. None of them is needed to reshape a JSON body.
-    private static readonly string[] RemovedGlobals = ["Proxy", "Reflect", "SharedArrayBuffer", "Atomics", "WeakRef", "FinalizationRegistry", "ShadowRealm"];
+    // Typed arrays and buffers are removed too: one constructor call allocates its whole length before the memory limit is
+    // checked (new ArrayBuffer(2 ** 28) took 256 MiB), and a webhook body has no use for them.
+    private static readonly string[] RemovedGlobals = ["Proxy", "Reflect", "SharedArrayBuffer", "Atomics", "WeakRef", "FinalizationRegistry", "ShadowRealm",
+        "ArrayBuffer", "DataView", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
+        "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"];
 
     // Parsed scripts by their text, bounded by the text's total size (a parsed script is many times its text): the
     // endpoints' scripts stay parsed, while a stream of distinct scripts (previews) cannot grow it without end.
+    /// <summary>The longest string one built-in call may make (characters): 8 MiB of UTF-16, half the memory limit.</summary>
+    public const int MaxStringChars = 4 * 1024 * 1024;
+
+    // Built-ins that make one long string in a single call allocate it before the memory limit (checked between
+    // statements) can refuse it: 'x'.repeat(2 ** 28) took half a gigabyte first. repeat is refused past MaxStringChars before
+    // it allocates; so are replace, replaceAll and concat, by a bound of what they could make. (join, padStart, padEnd,
+    // split and concatenation with + are charged as they build: see the tests.)
+    private static readonly Prepared<Acornima.Ast.Script> Guards = Engine.PrepareScript($$"""
+        (function () {
+            var max = {{MaxStringChars}};
+            function guard(proto, name, length) {
+                var original = proto[name];
+                Object.defineProperty(proto, name, { writable: true, configurable: true, enumerable: false, value: function () {
+                    if (length.apply(this, arguments) > max) { throw new RangeError('Invalid string length'); }
+                    return original.apply(this, arguments);
+                } });
+            }
+            guard(String.prototype, 'repeat', function (n) { return String(this).length * Number(n); });
+            // A replacement may insert a match, prefix or suffix ($&, $`, $') per '$': bounded by the string's length each.
+            // (A replacement function runs once per match under the statement limit.)
+            function replaced(global) {
+                return function (pattern, replacement) {
+                    if (typeof replacement === 'function') { return 0; }
+                    var length = String(this).length, text = String(replacement);
+                    var each = text.length + length * (text.split('$').length - 1);
+                    var all = global || (pattern instanceof RegExp && pattern.global);
+                    return all ? length * Math.max(1, each) : length + each;
+                };
+            }
+            guard(String.prototype, 'replace', replaced(false));
+            guard(String.prototype, 'replaceAll', replaced(true));
+            guard(String.prototype, 'concat', function () {
+                var length = String(this).length;
+                for (var i = 0; i < arguments.length; i++) { length += String(arguments[i]).length; }
+                return length;
+            });
+        })();
+        """, source: "guards", strict: true);
+
     private static readonly ConcurrentDictionary<string, Prepared<Acornima.Ast.Script>> Cache = new(StringComparer.Ordinal);
     private const long MaxCachedChars = 2 * 1024 * 1024;
     private static long _cachedChars;
@@ -182,6 +225,7 @@ public static class Transformation
         {
             engine.Global.RemoveOwnProperty(name);
         }
+        engine.Execute(Guards);
         try
         {
             engine.Execute(Prepare(script));

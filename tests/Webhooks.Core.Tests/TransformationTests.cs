@@ -62,6 +62,33 @@ public class TransformationTests
     }
 
     [Theory]
+    [InlineData("function handler(w) { w.payload = 'x'.repeat(2 ** 28); return w; }")]
+    [InlineData("function handler(w) { w.payload = 'x'.padStart(2 ** 28); return w; }")]
+    [InlineData("function handler(w) { w.payload = new Array(100000).fill('x'.repeat(2000)).join(''); return w; }")]
+    [InlineData("function handler(w) { w.payload = String(new Array(100000).fill('x'.repeat(2000))); return w; }")]
+    [InlineData("function handler(w) { var b = new Uint8Array(2 ** 28); w.payload = b.length; return w; }")]
+    [InlineData("function handler(w) { var b = new ArrayBuffer(2 ** 28); w.payload = b.byteLength; return w; }")]
+    [InlineData("function handler(w) { w.payload = 'x'.repeat(4000000).replaceAll('x', 'y'.repeat(100)); return w; }")]
+    [InlineData("function handler(w) { w.payload = JSON.stringify(new Array(100000).fill('x'.repeat(4000000))); return w; }")]
+    [InlineData("function handler(w) { w.payload = 'x'.repeat(4000000).split('x').join('yyyyyyyy'); return w; }")]
+    [InlineData("function handler(w) { w.payload = 'x'.repeat(4000000).replace(/x/g, 'y'.repeat(100)); return w; }")]
+    [InlineData("function handler(w) { w.payload = 'x'.repeat(20000).replace(/x/g, '$`'); return w; }")]
+    [InlineData("function handler(w) { w.payload = ''.concat.apply('', new Array(100000).fill('x'.repeat(4000000))); return w; }")]
+    public void One_call_that_would_allocate_far_past_the_memory_limit_is_refused_before_it_allocates(string script)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<TransformationException>(() => Run(script));
+        // The memory limit is 16 MiB; without the guards these allocated 400 MiB and more before being refused.
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64L * 1024 * 1024,
+            $"{(GC.GetAllocatedBytesForCurrentThread() - before) / 1024 / 1024} MiB allocated");
+    }
+
+    [Theory]
+    [InlineData("function handler(w) { w.payload = 'a,b'.repeat(3).replaceAll(',', ';').replace('a', '$&$&').concat('!', 1); return w; }", "\"aa;ba;ba;b!1\"")]
+    public void Guarded_string_built_ins_still_work(string script, string body) =>
+        Assert.Equal(body, Encoding.UTF8.GetString(Run(script).Body));
+
+    [Theory]
     [InlineData("function handler(w) {\n  return w.\n}", "line 3")]
     [InlineData("function handler(w) { while (true) {} }", "statements")]
     [InlineData("function handler(w) { var i = 0; while (true) { i++; } }", "statements")]
