@@ -116,8 +116,10 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         {
             return (ResendOutcome.NotFound, null);
         }
-        var requeued = await db.RequeueAsync(DeliveryLifecycle.Resend, endpointId, [new NpgsqlParameter("message_id", messageId)], ct);
-        var delivery = await db.Deliveries.AsNoTracking().FirstAsync(d => d.MessageId == messageId && d.EndpointId == endpointId, ct);
+        // The delivery as requeued, read in the requeue's transaction: a worker may claim it the moment that commits.
+        Core.Data.Delivery delivery = null!;
+        var requeued = await db.RequeueAsync(DeliveryLifecycle.Resend, endpointId, [new NpgsqlParameter("message_id", messageId)], ct,
+            async () => delivery = await db.Deliveries.AsNoTracking().FirstAsync(d => d.MessageId == messageId && d.EndpointId == endpointId, ct));
         if (requeued == 0)
         {
             return (ResendOutcome.InFlight, delivery);

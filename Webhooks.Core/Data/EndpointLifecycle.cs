@@ -63,15 +63,21 @@ public static class EndpointLifecycle
     /// <summary>
     /// Resend or recover (<paramref name="requeue"/>, <see cref="DeliveryLifecycle.Resend"/> or
     /// <see cref="DeliveryLifecycle.Recover"/>) for endpoint <paramref name="endpointId"/>, under its row lock (a fifo key's
-    /// queue then changes under one lock order, the recorder's). Returns how many deliveries were requeued.
+    /// queue then changes under one lock order, the recorder's), then <paramref name="thenInTransaction"/>, which reads the
+    /// requeued state before any worker can claim it. Returns how many deliveries were requeued.
     /// </summary>
-    public static async Task<int> RequeueAsync(this WebhooksDbContext db, string requeue, string endpointId, NpgsqlParameter[] parameters, CancellationToken ct)
+    public static async Task<int> RequeueAsync(
+        this WebhooksDbContext db, string requeue, string endpointId, NpgsqlParameter[] parameters, CancellationToken ct, Func<Task>? thenInTransaction = null)
     {
         var requeued = 0;
         await db.InTransactionAsync(async () =>
         {
             await db.ApplyAsync(DeliveryLifecycle.LockEndpoints, endpointId, ct);
             requeued = await db.Database.ExecuteSqlRawAsync(requeue, [new NpgsqlParameter("endpoint_id", endpointId), .. parameters], ct);
+            if (thenInTransaction is not null)
+            {
+                await thenInTransaction();
+            }
         }, ct);
         return requeued;
     }
