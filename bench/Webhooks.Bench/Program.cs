@@ -34,6 +34,11 @@ var workersCurve = options.GetValueOrDefault("workers-curve", 0);
 var compareFlush = options.GetValueOrDefault("compare-flush", 0);
 // --only-latency 1: only the paced runs (and the soak), e.g. with BENCH_PG_SLOW_MS to catch what stalls them.
 var onlyLatency = options.GetValueOrDefault("only-latency", 0) == 1;
+// --only single,e2e50: only these scenarios (e2e1, e2e1wide, e2e50, single, filters, ordering, latency, claim), for
+// profiling one path (each may repeat: --repeat 3).
+var only = options.GetValueOrDefault("only", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+var repeat = options.GetValueOrDefault("repeat", 1);
+bool Runs(string scenario) => only.Count == 0 || only.Contains(scenario);
 
 if (options.Values.ContainsKey("transform-only"))
 {
@@ -94,12 +99,14 @@ if (Environment.GetEnvironmentVariable("BENCH_PG_SLOW_MS") is { } slowMs && int.
     await reload.ExecuteScalarAsync();
 }
 var database = postgres.ConnectionString("webhooksdb");
+// BENCH_DB_OPTIONS="Max Auto Prepare=0;No Reset On Close=false": the services' connection settings, for an A/B run.
+var serviceDatabase = database + (Environment.GetEnvironmentVariable("BENCH_DB_OPTIONS") is { Length: > 0 } extra ? ";" + extra : "");
 var keyRingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 Dictionary<string, string?> ServiceEnvironment(int port) => new()
 {
     ["ASPNETCORE_ENVIRONMENT"] = "Production",
     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
-    ["ConnectionStrings__webhooksdb"] = database,
+    ["ConnectionStrings__webhooksdb"] = serviceDatabase,
     ["ConnectionStrings__redis"] = redis.ConnectionString,
     ["Webhooks__AdminApiKey"] = adminKey,
     ["Webhooks__KeyRingKey"] = keyRingKey,
@@ -190,7 +197,45 @@ var results = new List<(string Name, string Value)>();
     var run = new BenchRun(client, http, receiver, secret, database, results);
 
     // 2. End to end on 1 endpoint (the default cap, then raised), and on 50 endpoints; publishing alone in batches.
-    if (!onlyLatency)
+    if (only.Count > 0)
+    {
+        for (var round = 0; round < repeat; round++)
+        {
+            if (Runs("e2e1"))
+            {
+                var one = await Scenarios.EndToEndAsync(run, 1, deliveries);
+                results.Add(("end to end, 1 endpoint; its publishing", $"{one.DeliveriesPerSecond:N0} /s; {one.MessagesPerSecond:N0} msg/s"));
+            }
+            if (Runs("e2e1wide"))
+            {
+                var wide = await Scenarios.EndToEndAsync(run, 1, deliveries, maxInFlight: 128);
+                results.Add(("end to end, 1 endpoint with maxInFlight 128", $"{wide.DeliveriesPerSecond:N0} /s"));
+            }
+            if (Runs("e2e50"))
+            {
+                var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
+                var before = await meter.TakeAsync();
+                var fifty = await Scenarios.EndToEndAsync(run, 50, deliveries);
+                var cost = (await meter.TakeAsync()).Minus(before);
+                Console.WriteLine($"cost per 1,000 deliveries (50 endpoints, publish included): {cost.Per1000(deliveries)}");
+                results.Add(("end to end, 50 endpoints; its publishing", $"{fifty.DeliveriesPerSecond:N0} /s; {fifty.MessagesPerSecond:N0} msg/s"));
+                results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
+            }
+            if (Runs("single"))
+            {
+                await Scenarios.SinglePublishAsync(run, 32, 5000);
+            }
+            if (Runs("filters"))
+            {
+                results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
+            }
+            if (Runs("ordering"))
+            {
+                results.AddRange(await OrderingBench.RunAsync(client, http, receiver, secret, database, deliveries, rate));
+            }
+        }
+    }
+    else if (!onlyLatency)
     {
         var one = await Scenarios.EndToEndAsync(run, 1, deliveries);
         results.Add(("publish in batches (500 × 2 at a time, 1 endpoint, workers draining)", $"{one.MessagesPerSecond:N0} msg/s"));
@@ -217,7 +262,7 @@ var results = new List<(string Name, string Value)>();
     }
 
     // 4. Latency at fixed offered loads, and the optional soak.
-    foreach (var offered in offeredRates)
+    foreach (var offered in Runs("latency") ? offeredRates : [])
     {
         await Scenarios.LatencyAsync(run, offered, latencySeconds);
     }
@@ -264,6 +309,7 @@ foreach (var worker in workers)
 {
     await worker.StopAsync(TimeSpan.FromSeconds(20));
 }
+if (Runs("claim"))
 {
     await using var dataSource = NpgsqlDataSource.Create(database);
     var store = new DeliveryStore(dataSource);
@@ -340,7 +386,10 @@ foreach (var worker in workers)
 }
 
 // 6. Shaping a request in process: envelope, chat adapters, transformations.
-results.AddRange(TransformBench.Run());
+if (only.Count == 0)
+{
+    results.AddRange(TransformBench.Run());
+}
 
 Console.WriteLine();
 Console.WriteLine("| measure | figure |");
