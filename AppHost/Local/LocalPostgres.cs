@@ -19,6 +19,7 @@ public sealed class LocalPostgres : IAsyncDisposable
     private readonly Action<string> _output;
     private readonly bool _durable;
     private readonly bool _ownSession;
+    private IReadOnlyList<string> _settings = [];
     private ChildProcess? _server;
 
     private LocalPostgres(string bin, string dataDirectory, int port, Action<string> output, bool durable, bool ownSession)
@@ -63,11 +64,16 @@ public sealed class LocalPostgres : IAsyncDisposable
         "PostgreSQL server binaries (initdb, postgres, pg_ctl) were not found. Install them — Debian/Ubuntu: " +
         "'apt-get install postgresql', macOS: 'brew install postgresql@16' — or set PG_BIN to their folder.";
 
-    /// <summary>Starts (initialising on first use) a server on <paramref name="port"/> and creates <paramref name="databases"/>.</summary>
+    /// <summary>
+    /// Starts (initialising on first use) a server on <paramref name="port"/> and creates <paramref name="databases"/>;
+    /// <paramref name="settings"/> are further <c>name=value</c> server settings.
+    /// </summary>
     public static async Task<LocalPostgres> StartAsync(
-        string dataDirectory, int port, Action<string> output, IEnumerable<string> databases, bool durable = true, CancellationToken ct = default)
+        string dataDirectory, int port, Action<string> output, IEnumerable<string> databases, bool durable = true,
+        IReadOnlyList<string>? settings = null, CancellationToken ct = default)
     {
         var postgres = await PrepareAsync(dataDirectory, port, output, durable);
+        postgres._settings = settings ?? [];
         await postgres.StartServerAsync(ct);
         try
         {
@@ -118,6 +124,10 @@ public sealed class LocalPostgres : IAsyncDisposable
             "-D", _dataDirectory, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200",
         };
+        foreach (var setting in _settings)
+        {
+            settings.AddRange(["-c", setting]);
+        }
         if (!_durable)
         {
             // Throwaway test servers: durability buys nothing and costs seconds.

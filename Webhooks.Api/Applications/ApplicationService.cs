@@ -58,7 +58,12 @@ public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, 
             return new Change(Outcome.UidTaken);
         }
         application.Update(input.Name, input.Uid, input.RetrySchedule?.ToArray(), time.GetUtcNow());
-        return await SaveUnlessUidTakenAsync(ct) ? new Change(Outcome.Done, application) : new Change(Outcome.UidTaken);
+        if (!await SaveUnlessUidTakenAsync(ct))
+        {
+            return new Change(Outcome.UidTaken);
+        }
+        cache.Invalidate(); // publishing finds it by its new uid, not by its old one, at once
+        return new Change(Outcome.Done, application);
     }
 
     /// <summary>

@@ -37,7 +37,9 @@ public static class ApiExtensions
         // Errors name fields as the JSON does: 'url', not 'Url'.
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) => member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
-        services.AddValidatorsFromAssemblyContaining<ApplicationInValidator>(includeInternalTypes: true);
+        // Singletons: a validator builds its rules in its constructor, and none depends on anything scoped (per request,
+        // building MessageInValidator was 5 % of the API's CPU under single publishes).
+        services.AddValidatorsFromAssemblyContaining<ApplicationInValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddOptions<PublishOptions>().BindConfiguration("Webhooks").ValidateOnStart();
         services.AddScoped<MessagePublisher>();
         services.AddScoped<EndpointService>();

@@ -17,6 +17,18 @@ public static class ApplicationLookup
             : await db.Applications.FirstOrDefaultAsync(a => a.Uid == idOrUid, cancellationToken);
         return application is not null && caller.CanAccess(application.Id) ? application : null;
     }
+
+    /// <summary>
+    /// The same, untracked and from <paramref name="cache"/> (a few seconds; any change to an application empties it): for
+    /// routes that only read the application. One not found is looked up every time.
+    /// </summary>
+    public static async Task<Application?> FindApplicationAsync(this WebhooksDbContext db, ApiCaller caller, string idOrUid, LookupCache cache, CancellationToken cancellationToken)
+    {
+        var application = await cache.GetAsync("application", idOrUid, () => Ids.IsValid(idOrUid, Ids.Application)
+            ? db.Applications.AsNoTracking().FirstOrDefaultAsync(a => a.Id == idOrUid, cancellationToken)
+            : db.Applications.AsNoTracking().FirstOrDefaultAsync(a => a.Uid == idOrUid, cancellationToken), found => found is not null);
+        return application is not null && caller.CanAccess(application.Id) ? application : null;
+    }
 }
 
 /// <summary>Cursor pagination over ids that sort by creation time.</summary>

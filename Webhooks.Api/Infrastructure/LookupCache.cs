@@ -4,9 +4,9 @@ using StackExchange.Redis;
 namespace Webhooks.Api.Infrastructure;
 
 /// <summary>
-/// What every publish looks up (the API key's scope, the application's constrained event types), kept for
+/// What every publish looks up (the API key's scope, the application, its constrained event types), kept for
 /// <c>Webhooks:Api:LookupCacheSeconds</c> (5; 0: off) in this process. A change made through any API process (a key
-/// revoked, an application deleted, an event type created, changed or archived) empties it at once here and, through
+/// revoked, an application changed or deleted, an event type created, changed or archived) empties it at once here and, through
 /// Redis pub/sub (<see cref="Channel"/>), in every other API replica as soon as the message arrives. With Redis down the
 /// message is lost and the other replicas see the change when their entries expire: the TTL is the bound, the broadcast
 /// the usual case.

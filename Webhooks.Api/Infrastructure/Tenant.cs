@@ -41,7 +41,12 @@ public sealed class Tenant
         var idOrUid = context.GetRouteValue(RouteParameter) as string ?? "";
         var caller = ApiCaller.From(context.User);
         var db = context.RequestServices.GetRequiredService<WebhooksDbContext>();
-        var tenant = new Tenant(idOrUid, await db.FindApplicationAsync(caller, idOrUid, context.RequestAborted), caller);
+        // A route that only reads the application (publishing) takes it from the lookup cache, untracked and shared; the
+        // others load it for their request, tracked, since they may change it.
+        var application = context.GetEndpoint()?.Metadata.GetMetadata<CachedTenant>() is not null
+            ? await db.FindApplicationAsync(caller, idOrUid, context.RequestServices.GetRequiredService<LookupCache>(), context.RequestAborted)
+            : await db.FindApplicationAsync(caller, idOrUid, context.RequestAborted);
+        var tenant = new Tenant(idOrUid, application, caller);
         context.Items[typeof(Tenant)] = tenant;
         return tenant;
     }
@@ -54,5 +59,18 @@ public sealed class TenantFilter : IEndpointFilter
     {
         var tenant = await Tenant.ResolveAsync(context.HttpContext);
         return tenant.Found ? await next(context) : Problems.NotFound($"Application '{tenant.IdOrUid}'");
+    }
+}
+
+/// <summary>
+/// Marks a route that only reads its <see cref="Tenant"/>'s application (never changes it): the application comes from the
+/// <see cref="LookupCache"/> (publishing looks it up thousands of times a second).
+/// </summary>
+public sealed class CachedTenant
+{
+    public static readonly CachedTenant Instance = new();
+
+    private CachedTenant()
+    {
     }
 }

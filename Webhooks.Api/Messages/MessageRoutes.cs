@@ -16,8 +16,8 @@ public static class MessageRoutes
     public static RouteGroupBuilder MapMessageRoutes(this RouteGroupBuilder tenant)
     {
         var messages = tenant.MapGroup("/messages").WithTags("Messages");
-        messages.MapPost("/", PublishAsync).Validate<MessageIn>().ProducesValidationProblem(422);
-        messages.MapPost("/batch", PublishBatchAsync).Validate<MessageBatchIn>().ProducesValidationProblem(422);
+        messages.MapPost("/", PublishAsync).Validate<MessageIn>().ProducesValidationProblem(422).WithMetadata(CachedTenant.Instance);
+        messages.MapPost("/batch", PublishBatchAsync).Validate<MessageBatchIn>().ProducesValidationProblem(422).WithMetadata(CachedTenant.Instance);
         messages.MapGet("/", ListAsync).Validate<MessageQuery>();
         messages.MapGet("/{messageId}", GetAsync);
         messages.MapGet("/{messageId}/deliveries", ListDeliveriesAsync).Validate<DeliveryQuery>();

@@ -76,7 +76,15 @@ void Log(string line)
     }
 }
 
-await using var postgres = await LocalPostgres.StartAsync(Path.Combine(work, "pg"), LocalPostgres.FreePort(), Log, ["webhooksdb"], durable: true);
+// pg_stat_statements (statistics only, no change to how anything runs): where Postgres's time goes, per statement.
+await using var postgres = await LocalPostgres.StartAsync(Path.Combine(work, "pg"), LocalPostgres.FreePort(), Log, ["webhooksdb"], durable: true,
+    settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"]);
+await using (var connection = new NpgsqlConnection(postgres.ConnectionString("webhooksdb")))
+{
+    await connection.OpenAsync();
+    await using var create = new NpgsqlCommand("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", connection);
+    await create.ExecuteNonQueryAsync();
+}
 await using var redis = await LocalRedis.StartAsync(Path.Combine(work, "redis"), LocalPostgres.FreePort(), Log);
 var adminKey = "wh_bench_" + Guid.NewGuid().ToString("N");
 // BENCH_PG_SLOW_MS=50: Postgres logs every statement slower than that into the services log.
@@ -215,15 +223,23 @@ var results = new List<(string Name, string Value)>();
             {
                 var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
                 var before = await meter.TakeAsync();
+                await meter.ResetStatementsAsync();
                 var fifty = await Scenarios.EndToEndAsync(run, 50, deliveries);
                 var cost = (await meter.TakeAsync()).Minus(before);
                 Console.WriteLine($"cost per 1,000 deliveries (50 endpoints, publish included): {cost.Per1000(deliveries)}");
+                (await meter.TopStatementsAsync(deliveries)).ForEach(line => Console.WriteLine("  " + line));
                 results.Add(("end to end, 50 endpoints; its publishing", $"{fifty.DeliveriesPerSecond:N0} /s; {fifty.MessagesPerSecond:N0} msg/s"));
                 results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
             }
             if (Runs("single"))
             {
+                var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
+                var before = await meter.TakeAsync();
+                await meter.ResetStatementsAsync();
                 await Scenarios.SinglePublishAsync(run, 32, 5000);
+                var cost = (await meter.TakeAsync()).Minus(before);
+                Console.WriteLine($"cost per 1,000 single publishes (delivered too, warm-up included): {cost.Per1000(5500)}");
+                (await meter.TopStatementsAsync(5500)).ForEach(line => Console.WriteLine("  " + line));
             }
             if (Runs("filters"))
             {
