@@ -42,6 +42,7 @@ public static class ApiExtensions
         services.AddValidatorsFromAssemblyContaining<ApplicationInValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddOptions<PublishOptions>().BindConfiguration("Webhooks").ValidateOnStart();
         services.AddScoped<MessagePublisher>();
+        services.AddSingleton<PublishWriter>();
         services.AddScoped<EndpointService>();
         services.AddScoped<TransformationPreview>();
         services.AddScoped<ApplicationService>();

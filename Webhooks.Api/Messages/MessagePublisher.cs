@@ -13,7 +13,7 @@ namespace Webhooks.Api.Messages;
 /// Stores a message and one delivery per subscribed endpoint (parked for a disabled one) in one transaction, then wakes the
 /// workers. The same idempotency key within the window returns the first message and stores nothing.
 /// </summary>
-public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource dataSource, DispatchSignal signal, TimeProvider time, IOptions<PublishOptions> options)
+public sealed class MessagePublisher(WebhooksDbContext db, PublishWriter writer, DispatchSignal signal, TimeProvider time, IOptions<PublishOptions> options)
 {
     public sealed record Published(Message Message, bool Created);
 
@@ -54,7 +54,9 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
         {
             try
             {
-                await InsertAsync(application.Id, created, traceParent, now, ct);
+                // A single message joins the other publishes waiting to be written (one statement for all of them); a
+                // batch is written on its own, all or nothing.
+                await (inputs.Count == 1 ? writer.WriteAsync(created, ct) : writer.WriteNowAsync(created, ct));
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
             {
@@ -62,48 +64,8 @@ public sealed class MessagePublisher(WebhooksDbContext db, NpgsqlDataSource data
                 // stored; publish again, now finding the winner's message for that key.
                 return await PublishBatchAsync(application, inputs, ct);
             }
-            await signal.NotifyAsync();
         }
         return results!;
-    }
-
-    // The messages and their deliveries in one statement (so one transaction, one round trip), fanned out by the one
-    // subscription rule and the endpoints' payload filters; a disabled endpoint's delivery is parked until it is enabled;
-    // deleted endpoints get none. The payload is stored as the text that was published, so it is delivered byte for byte;
-    // the filters see it parsed to jsonb, once per message.
-    private static readonly string InsertSql = $"""
-        WITH input AS (
-            SELECT * FROM unnest(@ids, @event_types, @payloads, @channels, @keys, @priorities, @ordering_keys) WITH ORDINALITY
-                AS u(id, event_type, payload, channels, idempotency_key, priority, ordering_key, ord)
-        ), inserted AS (
-            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at)
-            SELECT id, @app, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, @trace, priority, ordering_key, @now
-            FROM input
-            RETURNING id, application_id, event_type, channels, priority, ordering_key
-        ), published AS MATERIALIZED (
-            SELECT ins.*, i.ord, {DeliveryLifecycle.PayloadJson("i.payload")} AS payload_json
-            FROM inserted ins JOIN input i ON i.id = ins.id
-        ),
-        {DeliveryLifecycle.FanOut("published")}
-        """;
-
-    private async Task InsertAsync(string applicationId, List<Message> messages, string? traceParent, DateTimeOffset now, CancellationToken ct)
-    {
-        await using var command = dataSource.CreateCommand(InsertSql);
-        command.Parameters.AddWithValue("ids", messages.Select(m => m.Id).ToArray());
-        command.Parameters.AddWithValue("event_types", messages.Select(m => m.EventType).ToArray());
-        command.Parameters.AddWithValue("payloads", messages.Select(m => m.Payload).ToArray());
-        command.Parameters.AddWithValue("channels", messages.Select(m => JsonSerializer.Serialize(m.Channels)).ToArray());
-        command.Parameters.AddWithValue("keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
-            messages.Select(m => (object?)m.IdempotencyKey ?? DBNull.Value).ToArray());
-        command.Parameters.AddWithValue("priorities", messages.Select(m => m.Priority).ToArray());
-        command.Parameters.AddWithValue("ordering_keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
-            messages.Select(m => (object?)m.OrderingKey ?? DBNull.Value).ToArray());
-        command.Parameters.AddWithValue("app", applicationId);
-        command.Parameters.Add(new NpgsqlParameter("trace", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)traceParent ?? DBNull.Value });
-        // The same microsecond-precision instant the returned messages carry.
-        command.Parameters.AddWithValue("now", now.AtStoragePrecision());
-        await command.ExecuteNonQueryAsync(ct);
     }
 
     public enum ResendOutcome { Requeued, NotFound, InFlight }

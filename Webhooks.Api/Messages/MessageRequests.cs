@@ -15,6 +15,12 @@ public sealed class PublishOptions
     /// </summary>
     public int MaxBodyBytes { get; set; } = WebhookEnvelope.DefaultMaxBytes;
     public int IdempotencyWindowHours { get; set; } = 24;
+
+    /// <summary>
+    /// How many statements writing publishes may run at once in this API process (<see cref="PublishWriter"/>): single
+    /// publishes waiting meanwhile are written together by the next free one.
+    /// </summary>
+    public int PublishWriters { get; set; } = 4;
 }
 
 public sealed class MessageInValidator : AbstractValidator<MessageIn>

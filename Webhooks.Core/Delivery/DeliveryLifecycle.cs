@@ -250,11 +250,11 @@ public static class DeliveryLifecycle
 
     /// <summary>
     /// The <c>payload_json</c> of <see cref="FanOut"/>: the payload text <paramref name="payload"/> as jsonb, parsed only
-    /// if an endpoint of application <c>@app</c> has a filter (a publish no filter looks at pays nothing for them). Select
-    /// it in a <c>MATERIALIZED</c> CTE, so each payload is parsed once, not once per endpoint.
+    /// if an endpoint of its application (<paramref name="application"/>) has a filter (a publish no filter looks at pays
+    /// nothing for them). Select it in a <c>MATERIALIZED</c> CTE, so each payload is parsed once, not once per endpoint.
     /// </summary>
-    public static string PayloadJson(string payload) =>
-        $"CASE WHEN EXISTS (SELECT 1 FROM endpoints f WHERE f.application_id = @app AND f.filter_path IS NOT NULL AND f.deleted_at IS NULL) " +
+    public static string PayloadJson(string payload, string application) =>
+        $"CASE WHEN EXISTS (SELECT 1 FROM endpoints f WHERE f.application_id = {application} AND f.filter_path IS NOT NULL AND f.deleted_at IS NULL) " +
         $"THEN {payload}::jsonb END";
 
     /// <summary>

@@ -154,6 +154,16 @@ async Task StartWorkersAsync(int count, IReadOnlyDictionary<string, string?>? se
     memory.Watch(workers.Select(w => w.Id).ToArray());
 }
 await StartWorkersAsync(workerCount);
+// Publishing with the workers stopped (then started again, and everything delivered before the next scenario).
+async Task PublishAloneAsync(BenchRun run)
+{
+    await StartWorkersAsync(0);
+    var alone = await Scenarios.PublishAloneAsync(run, deliveries, 32);
+    await StartWorkersAsync(workerCount);
+    await alone.DrainedAsync();
+    run.Add("publishing alone (no worker running), batches of 500 × 2 at a time, 50 endpoints", $"{alone.BatchMessagesPerSecond:N0} msg/s");
+    run.Add("publishing alone, single calls from 32 clients", $"{alone.SingleMessagesPerSecond:N0} msg/s");
+}
 // Ctrl+C or SIGTERM ends the run and its servers (the in-process receiver's host would otherwise swallow the signal).
 void Abort(PosixSignalContext context)
 {
@@ -241,6 +251,10 @@ var results = new List<(string Name, string Value)>();
                 Console.WriteLine($"cost per 1,000 single publishes (delivered too, warm-up included): {cost.Per1000(5500)}");
                 (await meter.TopStatementsAsync(5500)).ForEach(line => Console.WriteLine("  " + line));
             }
+            if (Runs("alone"))
+            {
+                await PublishAloneAsync(run);
+            }
             if (Runs("filters"))
             {
                 results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
@@ -269,6 +283,9 @@ var results = new List<(string Name, string Value)>();
 
         // 3. Single publishes from 32 clients.
         await Scenarios.SinglePublishAsync(run, 32, 5000);
+
+        // 3a. Publishing alone: the workers stopped.
+        await PublishAloneAsync(run);
 
         // 3b. The cost of payload filters on the publish statement (FilterBench.cs).
         results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));

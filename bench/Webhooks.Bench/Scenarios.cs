@@ -110,6 +110,61 @@ internal static class Scenarios
         Console.WriteLine($"single publish: {messages} from {clients} clients in {elapsed.TotalSeconds:0.00} s = {rate:N0}/s");
     }
 
+    /// <summary>What publishing alone reached (the workers stopped): batches and single calls, and a wait for the deliveries once workers run.</summary>
+    public sealed record PublishAlone(double BatchMessagesPerSecond, double SingleMessagesPerSecond, Func<Task> DrainedAsync);
+
+    /// <summary>
+    /// Publishing with no worker running (the caller stopped them): <paramref name="messages"/> distinct 1 KiB messages to 50
+    /// endpoints in batches of 500, 2 at a time, then 5,000 single calls from <paramref name="clients"/> clients (after 500 to
+    /// warm up). Everything is delivered once the caller starts the workers again and awaits <see cref="PublishAlone.DrainedAsync"/>.
+    /// </summary>
+    public static async Task<PublishAlone> PublishAloneAsync(BenchRun run, int messages, int clients)
+    {
+        const int endpointCount = 50, singles = 5000, warmUp = 500;
+        var app = await run.Client.CreateApplicationAsync(new ApplicationIn($"bench-alone-{Guid.NewGuid():N}"[..24]));
+        for (var e = 0; e < endpointCount; e++)
+        {
+            await run.Client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(run.Receiver.Url, $"webhooks/e{e}").ToString(), Secret: run.Secret,
+                RetrySchedule: [0, 1, 5], Channels: [$"c{e}"]));
+        }
+        run.Receiver.Arrivals.Clear();
+        var inputs = Enumerable.Range(0, messages).Select(n => new MessageIn("bench", Payload(n), [$"c{n % endpointCount}"])).ToList();
+        var started = Stopwatch.GetTimestamp();
+        await Parallel.ForEachAsync(inputs.Chunk(500), new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (chunk, ct) =>
+        {
+            using var response = await run.Http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages/batch", new MessageBatchIn(chunk), ct);
+            response.EnsureSuccessStatusCode();
+        });
+        var batchRate = messages / Stopwatch.GetElapsedTime(started).TotalSeconds;
+        async Task SinglesAsync(int from, int count)
+        {
+            var next = from - 1;
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+            {
+                int n;
+                while ((n = Interlocked.Increment(ref next)) < from + count)
+                {
+                    using var response = await run.Http.PostAsJsonAsync($"/api/v1/apps/{app.Id}/messages",
+                        new MessageIn("bench", Payload(n), [$"c{n % endpointCount}"]));
+                    response.EnsureSuccessStatusCode();
+                }
+            })));
+        }
+        await SinglesAsync(messages, warmUp);
+        started = Stopwatch.GetTimestamp();
+        await SinglesAsync(messages + warmUp, singles);
+        var singleRate = singles / Stopwatch.GetElapsedTime(started).TotalSeconds;
+        Console.WriteLine($"publishing alone (no worker running): {messages} in batches at {batchRate:N0} msg/s; {singles} single calls from {clients} clients at {singleRate:N0} msg/s");
+        var total = messages + warmUp + singles;
+        return new PublishAlone(batchRate, singleRate, async () =>
+        {
+            while (run.Receiver.Arrivals.FirstSeen.Count < total)
+            {
+                await Task.Delay(50);
+            }
+        });
+    }
+
     /// <summary>Publish → receipt latencies (ms, sorted) and publish-call latencies of single publishes paced at <paramref name="rate"/>.</summary>
     public static async Task<(double[] Receipt, double[] Publish, List<(long SentAt, double Ms)> Timeline, int Refused)> PacedAsync(
         BenchRun run, string appId, int rate, int seconds)
