@@ -54,9 +54,10 @@ public sealed class MessagePublisher(WebhooksDbContext db, PublishWriter writer,
         {
             try
             {
-                // A single message joins the other publishes waiting to be written (one statement for all of them); a
-                // batch is written on its own, all or nothing.
-                await (inputs.Count == 1 ? writer.WriteAsync(created, ct) : writer.WriteNowAsync(created, ct));
+                // A single message without an idempotency key joins the other publishes waiting to be written (one
+                // statement for all of them). A batch is written on its own, all or nothing; so is a message with a key,
+                // which a concurrent publish of the same key could make fail (and that must not fail a group of others).
+                await (inputs.Count == 1 && created[0].IdempotencyKey is null ? writer.WriteAsync(created, ct) : writer.WriteNowAsync(created, ct));
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
             {

@@ -15,8 +15,10 @@ namespace Webhooks.Api.Messages;
 /// Postgres runs one statement per group instead of one per message, and at low load a publish is written at once by an
 /// idle writer (no timer, no added wait). Each publish is still answered only once its own message is committed.
 /// <para>
-/// A group's statement that fails for a reason of its own data (a unique idempotency key taken by a concurrent publish,
-/// say) is written again publish by publish, so one publish's failure is never another's. An outage fails the group.
+/// Only single publishes without an idempotency key are grouped (a concurrent publish of the same key could make one fail).
+/// A group's statement that fails for a reason of its own data (or a deadlock) is written again publish by publish, so
+/// one publish's failure is never another's; a publish whose caller went away meanwhile is then not written. An outage
+/// fails the group (each caller answers 503, as alone).
 /// </para>
 /// </summary>
 public sealed partial class PublishWriter : IAsyncDisposable
@@ -38,7 +40,11 @@ public sealed partial class PublishWriter : IAsyncDisposable
         _dataSource = dataSource;
         _signal = signal;
         _logger = logger;
-        _writers = Enumerable.Range(0, Math.Max(1, options.Value.PublishWriters)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        // Not in the execution context of the request that happened to create this (its trace and logging scope).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _writers = Enumerable.Range(0, Math.Max(1, options.Value.PublishWriters)).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        }
     }
 
     /// <summary>Writes <paramref name="messages"/> with whatever other publishes are waiting; returns once they are committed.</summary>
@@ -46,6 +52,8 @@ public sealed partial class PublishWriter : IAsyncDisposable
     {
         var pending = new Pending(messages, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), ct);
         ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), this);
+        // Its failure is observed even when its caller stopped waiting (aborted or timed out).
+        _ = pending.Written.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         return pending.Written.Task.WaitAsync(ct);
     }
 
@@ -79,7 +87,16 @@ public sealed partial class PublishWriter : IAsyncDisposable
                 }
                 if (group.Count > 0)
                 {
-                    await WriteGroupAsync(group);
+                    try
+                    {
+                        await WriteGroupAsync(group);
+                    }
+                    catch (Exception ex)
+                    {
+                        // Never ends the loop (every later publish would wait for nothing); each publish of the group is answered.
+                        LogWriterFailed(ex);
+                        group.ForEach(p => p.Written.TrySetException(ex));
+                    }
                 }
             }
         }
@@ -95,12 +112,18 @@ public sealed partial class PublishWriter : IAsyncDisposable
             await InsertAsync(group.Count == 1 ? group[0].Messages : group.SelectMany(p => p.Messages).ToList(), CancellationToken.None);
             group.ForEach(p => p.Written.TrySetResult());
         }
-        catch (Exception ex) when (group.Count > 1 && !DependencyOutage.IsOutage(ex))
+        catch (Exception ex) when (group.Count > 1 && (!DependencyOutage.IsOutage(ex) || ex is PostgresException { SqlState: "40P01" or "40001" }))
         {
-            // Something in one publish's data: each is written on its own, and only that one fails.
+            // Something in one publish's data (or a deadlock): each is written on its own, and only that one fails. The
+            // group rolled back, so a publish whose caller went away meanwhile (answered 503) is not written at all.
             LogGroupSplit(group.Count, ex.Message);
             foreach (var pending in group)
             {
+                if (pending.Aborted.IsCancellationRequested)
+                {
+                    pending.Written.TrySetCanceled(pending.Aborted);
+                    continue;
+                }
                 try
                 {
                     await InsertAsync(pending.Messages, CancellationToken.None);
@@ -164,9 +187,12 @@ public sealed partial class PublishWriter : IAsyncDisposable
         _queue.Writer.TryComplete();
         // Publishes already waiting are written before the process goes (each is answered only once committed).
         await Task.WhenAll(_writers).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        // Not disposed: a writer stuck past the wait may still read its token.
         await _stopping.CancelAsync();
-        _stopping.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Writing a group of publishes failed unexpectedly; its publishes are answered with the error")]
+    private partial void LogWriterFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "A group of {Count} publishes failed as one ({Reason}); writing each on its own")]
     private partial void LogGroupSplit(int count, string reason);

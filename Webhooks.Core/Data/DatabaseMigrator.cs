@@ -20,13 +20,15 @@ public sealed partial class DatabaseMigrator(IServiceProvider services, NpgsqlDa
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenWithRetryAsync(cancellationToken);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
-        {
-            lockCommand.Parameters.AddWithValue("key", LockKey);
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
-        }
+        // Unlocked on every way out, also if the lock call fails after the server granted it (a pooled connection is not
+        // reset on reuse, so a session lock left behind would outlive this).
         try
         {
+            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+            {
+                lockCommand.Parameters.AddWithValue("key", LockKey);
+                await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+            }
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
             // EF reads the history table before creating it, which logs a failed command on a new database:

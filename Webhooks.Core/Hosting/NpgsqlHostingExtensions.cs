@@ -22,21 +22,23 @@ public static class NpgsqlHostingExtensions
         builder.Services.TryAddSingleton(_ =>
         {
             var dataSource = new NpgsqlDataSourceBuilder(connectionString);
-            var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+            // Keys as the string spells them, compared as Npgsql does: case and spaces aside ("MaxAutoPrepare" is "Max Auto Prepare").
+            var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>()
+                .Select(k => k.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant()).ToHashSet();
             // An unreachable server is reported in seconds, not after the 15 s default (unless the string says otherwise).
-            if (!given.ContainsKey("Timeout"))
+            if (!given.Contains("TIMEOUT"))
             {
                 dataSource.ConnectionStringBuilder.Timeout = 5;
             }
             // The same few statements run thousands of times a second (publish, claim, record): prepared once per
             // connection, Postgres stops parsing and planning them each time.
-            if (!given.ContainsKey("Max Auto Prepare"))
+            if (!given.Contains("MAXAUTOPREPARE"))
             {
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
             }
             // Every statement here leaves no session state behind (settings are SET LOCAL, locks are transaction-scoped or
             // released), so a pooled connection needs no reset round of statements before its next use.
-            if (!given.ContainsKey("No Reset On Close"))
+            if (!given.Contains("NORESETONCLOSE"))
             {
                 dataSource.ConnectionStringBuilder.NoResetOnClose = true;
             }

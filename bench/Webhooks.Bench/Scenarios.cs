@@ -212,16 +212,17 @@ internal static class Scenarios
     }
 
     /// <summary>The latency at a paced load of single publishes: a 3-s warm-up, then <paramref name="seconds"/> measured.</summary>
-    public static async Task LatencyAsync(BenchRun run, int rate, int seconds)
+    public static async Task LatencyAsync(BenchRun run, int rate, int seconds, int? maxInFlight = null)
     {
         var app = await run.Client.CreateApplicationAsync(new ApplicationIn($"bench-latency-{rate}"));
-        await run.Client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(run.Receiver.Url, "webhooks/lat").ToString(), Secret: run.Secret));
+        await run.Client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(run.Receiver.Url, "webhooks/lat").ToString(), Secret: run.Secret, MaxInFlight: maxInFlight));
+        var label = maxInFlight is { } cap ? $" (maxInFlight {cap})" : "";
         await PacedAsync(run, app.Id, rate, 3);
         var (receipt, publish, _, refused) = await PacedAsync(run, app.Id, rate, seconds);
-        run.Add($"publish → receipt at {rate} msg/s, p50 / p99 / max", $"{Percentile(receipt, 0.5):0.0} / {Percentile(receipt, 0.99):0.0} / {receipt[^1]:0} ms" +
+        run.Add($"publish → receipt at {rate} msg/s{label}, p50 / p99 / max", $"{Percentile(receipt, 0.5):0.0} / {Percentile(receipt, 0.99):0.0} / {receipt[^1]:0} ms" +
             (refused > 0 ? $" ({refused} publishes refused: 503 or reset)" : ""));
         run.Add($"  the publish call alone, p50 / p99", $"{Percentile(publish, 0.5):0.0} / {Percentile(publish, 0.99):0.0} ms");
-        Console.WriteLine($"latency at {rate}/s for {seconds} s: p50 {Percentile(receipt, 0.5):0.0} ms, p90 {Percentile(receipt, 0.9):0.0} ms, " +
+        Console.WriteLine($"latency at {rate}/s{label} for {seconds} s: p50 {Percentile(receipt, 0.5):0.0} ms, p90 {Percentile(receipt, 0.9):0.0} ms, " +
             $"p99 {Percentile(receipt, 0.99):0.0} ms, max {receipt[^1]:0.0} ms; publish call p50 {Percentile(publish, 0.5):0.0} ms, p99 {Percentile(publish, 0.99):0.0} ms");
     }
 

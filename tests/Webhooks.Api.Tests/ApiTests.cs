@@ -225,6 +225,81 @@ public sealed class ApiTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task Single_publishes_waiting_together_are_written_in_one_statement_and_each_fails_only_for_itself()
+    {
+        // One writer, held 1 s by a slow message, so the publishes sent meanwhile wait together; each statement's size is
+        // recorded; a trigger refuses any message whose payload says "boom" (after validation passed).
+        await using var isolated = await fixture.Stack.IsolatedAsync(workers: 0, apiSettings: new Dictionary<string, string?> { ["Webhooks__PublishWriters"] = "1" });
+        await isolated.QueryAsync<int>("""
+            CREATE TABLE statement_sizes (size int NOT NULL);
+            CREATE SEQUENCE boom_attempts;
+            CREATE FUNCTION slow_or_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.payload LIKE '%slow%' THEN PERFORM pg_sleep(1); END IF;
+                IF NEW.payload LIKE '%boom%' THEN PERFORM nextval('boom_attempts'); RAISE EXCEPTION 'refused by the test'; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER slow_or_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION slow_or_boom();
+            CREATE FUNCTION statement_size() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO statement_sizes SELECT count(*) FROM inserted;
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER statement_size AFTER INSERT ON messages REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION statement_size();
+            SELECT 1
+            """);
+        var api = isolated.Client();
+        // Two applications in one statement: each message fans out to its own application's endpoints, by its own filter.
+        var a = await api.CreateApplicationAsync(new ApplicationIn("grouped a"));
+        var b = await api.CreateApplicationAsync(new ApplicationIn("grouped b"));
+        var endpointA = await api.CreateEndpointAsync(a.Id, new EndpointIn("https://example.com/a"));
+        var endpointB = await api.CreateEndpointAsync(b.Id, new EndpointIn("https://example.com/b", Filter: JsonDocument.Parse("""{"n":{"$gte":10}}""").RootElement.Clone()));
+
+        async Task<List<(string App, HttpStatusCode Status, string Body)>> PublishWhileHeldAsync(bool withBoom)
+        {
+            using var http = isolated.Api.Http();
+            var slow = http.PostAsJsonAsync($"/api/v1/apps/{a.Id}/messages", new MessageIn("order.created", JsonSerializer.SerializeToElement(new { n = -1, note = "slow" })));
+            await Task.Delay(300);
+            var sends = Enumerable.Range(0, 20).Select(async n =>
+            {
+                var app = n % 2 == 0 ? a.Id : b.Id;
+                object payload = withBoom && n == 7 ? new { n, note = "boom" } : new { n };
+                using var response = await http.PostAsJsonAsync($"/api/v1/apps/{app}/messages", new MessageIn("order.created", JsonSerializer.SerializeToElement(payload)));
+                return (app, response.StatusCode, await response.Content.ReadAsStringAsync());
+            }).ToList();
+            var answers = (await Task.WhenAll(sends)).ToList();
+            using var first = await slow;
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            return answers;
+        }
+
+        var grouped = await PublishWhileHeldAsync(withBoom: false);
+        Assert.All(grouped, g => Assert.Equal(HttpStatusCode.Accepted, g.Status));
+        Assert.True(await isolated.QueryAsync<int>("SELECT max(size) FROM statement_sizes") > 1, "the publishes waiting were not written together");
+        foreach (var (app, _, body) in grouped)
+        {
+            var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
+            Assert.Equal(app, await isolated.QueryAsync<string>("SELECT application_id FROM messages WHERE id = @id", ("id", id)));
+            var n = JsonDocument.Parse(body).RootElement.GetProperty("payload").GetProperty("n").GetInt32();
+            var expected = app == a.Id ? endpointA.Id : n >= 10 ? endpointB.Id : null;
+            Assert.Equal(expected is null ? 0L : 1L, await isolated.QueryAsync<long>("SELECT count(*) FROM deliveries WHERE message_id = @id", ("id", id)));
+            if (expected is not null)
+            {
+                Assert.Equal(expected, await isolated.QueryAsync<string>("SELECT endpoint_id FROM deliveries WHERE message_id = @id", ("id", id)));
+            }
+        }
+
+        // One refused message among them fails alone: the other 19 are stored with their deliveries.
+        var mixed = await PublishWhileHeldAsync(withBoom: true);
+        Assert.Single(mixed, m => (int)m.Status >= 500);
+        Assert.Equal(19, mixed.Count(m => m.Status == HttpStatusCode.Accepted));
+        Assert.Equal(2L + 20 + 19, await isolated.QueryAsync<long>("SELECT count(*) FROM messages"));
+        Assert.Equal(0L, await isolated.QueryAsync<long>("SELECT count(*) FROM messages WHERE payload LIKE '%boom%'"));
+        // The refused message was tried in its group, then alone (a sequence outlives the rollbacks).
+        Assert.True(await isolated.QueryAsync<long>("SELECT last_value FROM boom_attempts") >= 2, "the group was not split");
+    }
+
+    [Fact]
     public async Task An_idempotency_key_is_scoped_to_its_application()
     {
         var (api, _) = await ClientsAsync();
