@@ -15,7 +15,8 @@ namespace Webhooks.Api.Messages;
 /// </summary>
 public sealed class MessagePublisher(WebhooksDbContext db, PublishWriter writer, DispatchSignal signal, TimeProvider time, IOptions<PublishOptions> options)
 {
-    public sealed record Published(Message Message, bool Created);
+    /// <summary>A message published (or found by its idempotency key); <paramref name="Payload"/>: the request's, when created.</summary>
+    public sealed record Published(Message Message, bool Created, JsonElement? Payload = null);
 
     public async Task<Published> PublishAsync(Application application, MessageIn input, CancellationToken ct) =>
         (await PublishBatchAsync(application, [input], ct))[0];
@@ -46,7 +47,7 @@ public sealed class MessagePublisher(WebhooksDbContext db, PublishWriter writer,
             var channels = input.Channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [];
             var message = new Message(application.Id, input.EventType, input.Payload.GetRawText(), channels, input.IdempotencyKey, traceParent, now,
                 (short)(input.Priority ?? Message.DefaultPriority), input.OrderingKey);
-            results[i] = new Published(message, true);
+            results[i] = new Published(message, true, input.Payload);
             created.Add(message);
         }
 

@@ -30,8 +30,15 @@ public static class MessageRoutes
     internal static MessageOut ToOut(this Message m, IReadOnlyList<DeliveryOut>? deliveries = null)
     {
         using var payload = JsonDocument.Parse(m.Payload);
-        return new MessageOut(m.Id, m.EventType, payload.RootElement.Clone(), m.Channels, m.IdempotencyKey, m.CreatedAt, deliveries, m.Priority, m.OrderingKey);
+        return m.ToOut(payload.RootElement.Clone(), deliveries);
     }
+
+    /// <summary>A message with its payload already parsed (the request's, when just published: no second parse).</summary>
+    internal static MessageOut ToOut(this Message m, JsonElement payload, IReadOnlyList<DeliveryOut>? deliveries = null) =>
+        new(m.Id, m.EventType, payload, m.Channels, m.IdempotencyKey, m.CreatedAt, deliveries, m.Priority, m.OrderingKey);
+
+    private static MessageOut ToOut(this MessagePublisher.Published published) =>
+        published.Payload is { } payload ? published.Message.ToOut(payload) : published.Message.ToOut();
 
     internal static AttemptOut ToOut(this DeliveryAttempt a) => new(
         a.Id, a.MessageId, a.EndpointId, a.Url, SnakeCase.Of(a.Trigger), a.StartedAt, a.DurationMs, a.Succeeded,
@@ -60,7 +67,7 @@ public static class MessageRoutes
             return Problems.Rejected(rejected);
         }
         var published = await publisher.PublishAsync(application, input, ct);
-        var body = published.Message.ToOut();
+        var body = published.ToOut();
         return published.Created
             ? TypedResults.Accepted($"/api/v1/apps/{application.Id}/messages/{body.Id}", body)
             : TypedResults.Ok(body);
@@ -76,7 +83,7 @@ public static class MessageRoutes
             return Problems.Rejected(rejected);
         }
         var published = await publisher.PublishBatchAsync(application, input.Messages, ct);
-        return TypedResults.Accepted((string?)null, new MessageBatchOut(published.Select(p => p.Message.ToOut()).ToList()));
+        return TypedResults.Accepted((string?)null, new MessageBatchOut(published.Select(p => p.ToOut()).ToList()));
     }
 
     /// <summary>An application's messages, newest first, filtered by event type, channel and creation time.</summary>
