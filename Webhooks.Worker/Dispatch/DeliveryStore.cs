@@ -50,9 +50,6 @@ public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, i
 /// </summary>
 public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 {
-    // Until when (Environment.TickCount64) claims leave no tenant out below its cap: see ClaimAsync.
-    private long _sparingPausedUntil;
-
     // Candidates in claim order (due time brought forward by priority, the partial expression index), leaving out the endpoints and applications this worker has at their
     // cap; then at most the endpoint's max_in_flight (else @per_endpoint) per endpoint and the application's fair share per application, minus what this
     // worker already has in flight there. The fair share is this worker's slots divided among the applications that
@@ -250,29 +247,17 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// to their cap.
     /// <para>
     /// Leaving a tenant out costs a scan over its whole due backlog (its rows are read and skipped): 40–50 ms per claim
-    /// with 20,000 of one tenant's deliveries due, measured. So when that first claim finds nothing of anyone else, the
-    /// next ones skip it for a while (at least a second, and twenty times what the empty scan took): a newcomer then
-    /// waits at most that long behind a backlog, instead of every claim paying for the scan.
+    /// with 19,000 of one tenant's deliveries due, measured. Not avoided yet: skipping that scan for a while (tried) hides
+    /// a slow or rate-limited newcomer behind the backlog; reading the due order tenant by tenant would bound it.
     /// </para>
     /// </summary>
     public async Task<List<ClaimedDelivery>> ClaimAsync(string owner, ClaimLimits limits, int leaseMarginSeconds, CancellationToken ct)
     {
         var apps = limits.InFlightByApplication.Where(kv => kv.Value > 0).ToDictionary();
         var speculativeShare = (int)Math.Ceiling(limits.MaxConcurrency / (double)(apps.Count + 1));
-        var fullAtCap = apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray();
         var spared = apps.Where(kv => kv.Value >= Math.Min(speculativeShare, limits.PerApplication)).Select(kv => kv.Key).ToArray();
-        var sparing = spared.Length > fullAtCap.Length && Environment.TickCount64 >= Interlocked.Read(ref _sparingPausedUntil);
-        if (!sparing)
-        {
-            spared = fullAtCap;
-        }
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var claimed = await ClaimOnceAsync(owner, limits, apps, spared, leaseMarginSeconds, ct);
-        if (sparing && claimed.Count == 0)
-        {
-            var scan = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            Interlocked.Exchange(ref _sparingPausedUntil, Environment.TickCount64 + (long)Math.Max(1000, scan.TotalMilliseconds * 20));
-        }
+        var fullAtCap = apps.Where(kv => kv.Value >= limits.PerApplication).Select(kv => kv.Key).ToArray();
         if (claimed.Count < limits.Limit && spared.Length > fullAtCap.Length)
         {
             foreach (var delivery in claimed)

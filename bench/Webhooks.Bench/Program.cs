@@ -261,7 +261,7 @@ var results = new List<(string Name, string Value)>();
             }
             if (Runs("ordering"))
             {
-                results.AddRange(await OrderingBench.RunAsync(client, http, receiver, secret, database, deliveries, rate));
+                results.AddRange(await OrderingBench.RunAsync(run, deliveries, rate));
             }
         }
     }
@@ -291,7 +291,7 @@ var results = new List<(string Name, string Value)>();
         results.AddRange(await FilterBench.RunAsync(client, http, receiver.Url, deliveries));
 
         // 3c. Ordered (fifo, 100 keys) against unordered delivery on one endpoint (OrderingBench.cs).
-        results.AddRange(await OrderingBench.RunAsync(client, http, receiver, secret, database, deliveries, rate));
+        results.AddRange(await OrderingBench.RunAsync(run, deliveries, rate));
     }
 
     // 4. Latency at fixed offered loads, and the optional soak.

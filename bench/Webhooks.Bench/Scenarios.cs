@@ -32,17 +32,21 @@ internal static class Scenarios
     /// of up to 500 messages, 2 at a time, while the workers drain; timed until every attempt is recorded. Each message goes
     /// to one endpoint (its channel), so there are as many messages as deliveries, or (<paramref name="fanOut"/>) to all.
     /// </summary>
-    public static async Task<EndToEnd> EndToEndAsync(BenchRun run, int endpointCount, int deliveries, int? maxInFlight = null, bool fanOut = false)
+    /// <param name="orderingKeys">Set: messages carry this many ordering keys in turn (which only <paramref name="fifo"/> endpoints heed).</param>
+    public static async Task<EndToEnd> EndToEndAsync(BenchRun run, int endpointCount, int deliveries, int? maxInFlight = null, bool fanOut = false,
+        int? orderingKeys = null, bool fifo = false)
     {
         var app = await run.Client.CreateApplicationAsync(new ApplicationIn($"bench-{endpointCount}-{Guid.NewGuid():N}"[..24]));
         for (var e = 0; e < endpointCount; e++)
         {
             await run.Client.CreateEndpointAsync(app.Id, new EndpointIn(new Uri(run.Receiver.Url, $"webhooks/e{e}").ToString(), Secret: run.Secret,
-                RetrySchedule: [0, 1, 5], MaxInFlight: maxInFlight, Channels: fanOut ? null : [$"c{e}"]));
+                RetrySchedule: [0, 1, 5], MaxInFlight: maxInFlight, Channels: fanOut ? null : [$"c{e}"],
+                Ordering: fifo ? OrderingModes.Fifo : null));
         }
         var messages = fanOut ? deliveries / endpointCount : deliveries;
         var total = fanOut ? messages * endpointCount : messages;
-        var inputs = Enumerable.Range(0, messages).Select(n => new MessageIn("bench", Payload(n), fanOut ? null : [$"c{n % endpointCount}"])).ToList();
+        var inputs = Enumerable.Range(0, messages).Select(n => new MessageIn("bench", Payload(n), fanOut ? null : [$"c{n % endpointCount}"],
+            OrderingKey: orderingKeys is { } keys ? $"customer-{n % keys}" : null)).ToList();
         run.Receiver.Arrivals.Clear();
         var started = Stopwatch.GetTimestamp();
         var perBatch = fanOut ? Math.Max(1, Math.Min(500, 5000 / endpointCount)) : 500;
@@ -73,7 +77,8 @@ internal static class Scenarios
         }
         var recorded = Stopwatch.GetElapsedTime(started);
         var rate = total / recorded.TotalSeconds;
-        Console.WriteLine($"e2e {endpointCount} endpoint(s){(maxInFlight is { } cap ? $", maxInFlight {cap}" : "")}: {total} deliveries; " +
+        Console.WriteLine($"e2e {endpointCount} endpoint(s){(maxInFlight is { } cap ? $", maxInFlight {cap}" : "")}" +
+            $"{(orderingKeys is { } k ? $", {k} ordering keys, {(fifo ? "fifo" : "unordered")}" : "")}: {total} deliveries; " +
             $"published {messages} messages in {published.TotalSeconds:0.00} s ({messages / published.TotalSeconds:N0}/s), " +
             $"all received at {received.TotalSeconds:0.00} s, all recorded at {recorded.TotalSeconds:0.00} s = {rate:N0}/s");
         return new EndToEnd(rate, published.TotalSeconds, messages / published.TotalSeconds);
@@ -236,7 +241,9 @@ internal static class Scenarios
         var (receipt, publish, timeline, refused) = await PacedAsync(run, app.Id, rate, seconds);
         Console.WriteLine($"soak at {rate}/s for {seconds} s, 15-s windows (p50 / p99 / max ms):");
         var worstP99 = 0.0;
-        foreach (var window in timeline.GroupBy(t => (int)(Stopwatch.GetElapsedTime(started, t.SentAt).TotalSeconds / 15)).OrderBy(g => g.Key))
+        // Windows from the first message sent (the application and endpoint were created before it).
+        var origin = timeline.Count > 0 ? timeline.Min(t => t.SentAt) : started;
+        foreach (var window in timeline.GroupBy(t => (int)(Stopwatch.GetElapsedTime(origin, t.SentAt).TotalSeconds / 15)).OrderBy(g => g.Key))
         {
             var sorted = window.Select(t => t.Ms).Order().ToArray();
             worstP99 = Math.Max(worstP99, Percentile(sorted, 0.99));

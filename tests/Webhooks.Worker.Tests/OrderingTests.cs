@@ -51,6 +51,13 @@ public sealed class OrderingTests(StackFixture fixture)
         }
     }
 
+    /// <summary>Switches the scenario's endpoint to unordered, everything else as it was.</summary>
+    private static async Task StopOrderingAsync(IWebhooksApi api, Scenario s)
+    {
+        var endpoint = await api.GetEndpointAsync(s.App.Id, s.Endpoint.Id);
+        await api.UpdateEndpointAsync(s.App.Id, s.Endpoint.Id, new EndpointUpdateIn(endpoint.Url, EventTypes: endpoint.EventTypes, Ordering: OrderingModes.None));
+    }
+
     private static MessageIn Message(int n, string? key = null) =>
         new("order.created", JsonSerializer.SerializeToElement(new { n, key }), OrderingKey: key);
 
@@ -384,8 +391,7 @@ public sealed class OrderingTests(StackFixture fixture)
             await api.PublishAsync(s.App.Id, Message(n, "k"));
         }
         await Eventually.HoldsAsync(() => log.Of("k").Contains(1), TimeSpan.FromSeconds(30), "message 1 is being sent");
-        var endpoint = await api.GetEndpointAsync(s.App.Id, s.Endpoint.Id);
-        await api.UpdateEndpointAsync(s.App.Id, s.Endpoint.Id, new EndpointUpdateIn(endpoint.Url, EventTypes: endpoint.EventTypes, Ordering: OrderingModes.None));
+        await StopOrderingAsync(api, s);
         // Message 1 is still held by the receiver, and the other nine arrive anyway.
         await Eventually.HoldsAsync(() => log.Of("k").Count == 10, TimeSpan.FromSeconds(30), "the queued messages go once the endpoint is unordered");
         hold.SetResult();
@@ -400,8 +406,7 @@ public sealed class OrderingTests(StackFixture fixture)
         var first = await s.Api.PublishAsync(s.App.Id, Message(1, "k"));
         await s.Api.PublishAsync(s.App.Id, Message(2, "k"));
         await s.WaitForHandledAsync(2, TimeSpan.FromSeconds(30));
-        var endpoint = await s.Api.GetEndpointAsync(s.App.Id, s.Endpoint.Id);
-        await s.Api.UpdateEndpointAsync(s.App.Id, s.Endpoint.Id, new EndpointUpdateIn(endpoint.Url, EventTypes: endpoint.EventTypes, Ordering: OrderingModes.None));
+        await StopOrderingAsync(s.Api, s);
 
         // Resent unordered, it must not keep sequence 1 of key k: were the endpoint made fifo again, the key's new
         // sequence would start at 1 too, and the promotion could pick this delivery instead of the new head.
