@@ -335,7 +335,12 @@ var results = new List<(string Name, string Value)>();
         for (var count = 1; count <= workersCurve; count *= 2)
         {
             await StartWorkersAsync(count);
+            var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
+            var before = await meter.TakeAsync();
+            await meter.ResetStatementsAsync();
             var point = await Scenarios.EndToEndAsync(run, 50, deliveries);
+            Console.WriteLine($"cost per 1,000 deliveries with {count} worker(s): {(await meter.TakeAsync()).Minus(before).Per1000(deliveries)}");
+            (await meter.TopStatementsAsync(deliveries)).ForEach(line => Console.WriteLine("  " + line));
             curve.Add($"{count}: {point.DeliveriesPerSecond:N0}");
         }
         results.Add(("end to end, 50 endpoints, by worker processes", Scenarios.Join(curve) + " /s"));
