@@ -164,6 +164,19 @@ async Task PublishAloneAsync(BenchRun run)
     run.Add("publishing alone (no worker running), batches of 500 × 2 at a time, 50 endpoints", $"{alone.BatchMessagesPerSecond:N0} msg/s");
     run.Add("publishing alone, single calls from 32 clients", $"{alone.SingleMessagesPerSecond:N0} msg/s");
 }
+// A scenario, metered: Postgres's WAL, rows and CPU (with the API's and the workers') per 1,000 of its deliveries, and
+// the statements Postgres spent the most time on (pg_stat_statements), printed; the scenario's result and its cost.
+async Task<(T Result, CostMeter.Snapshot Cost)> MeteredAsync<T>(string what, long counted, Func<Task<T>> scenario)
+{
+    var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
+    var before = await meter.TakeAsync();
+    await meter.ResetStatementsAsync();
+    var result = await scenario();
+    var cost = (await meter.TakeAsync()).Minus(before);
+    Console.WriteLine($"cost per 1,000 {what}: {cost.Per1000(counted)}");
+    (await meter.TopStatementsAsync(counted)).ForEach(line => Console.WriteLine("  " + line));
+    return (result, cost);
+}
 // Ctrl+C or SIGTERM ends the run and its servers (the in-process receiver's host would otherwise swallow the signal).
 void Abort(PosixSignalContext context)
 {
@@ -231,25 +244,18 @@ var results = new List<(string Name, string Value)>();
             }
             if (Runs("e2e50"))
             {
-                var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
-                var before = await meter.TakeAsync();
-                await meter.ResetStatementsAsync();
-                var fifty = await Scenarios.EndToEndAsync(run, 50, deliveries);
-                var cost = (await meter.TakeAsync()).Minus(before);
-                Console.WriteLine($"cost per 1,000 deliveries (50 endpoints, publish included): {cost.Per1000(deliveries)}");
-                (await meter.TopStatementsAsync(deliveries)).ForEach(line => Console.WriteLine("  " + line));
+                var (fifty, cost) = await MeteredAsync("deliveries (50 endpoints, publish included)", deliveries,
+                    () => Scenarios.EndToEndAsync(run, 50, deliveries));
                 results.Add(("end to end, 50 endpoints; its publishing", $"{fifty.DeliveriesPerSecond:N0} /s; {fifty.MessagesPerSecond:N0} msg/s"));
                 results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
             }
             if (Runs("single"))
             {
-                var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
-                var before = await meter.TakeAsync();
-                await meter.ResetStatementsAsync();
-                await Scenarios.SinglePublishAsync(run, 32, 5000);
-                var cost = (await meter.TakeAsync()).Minus(before);
-                Console.WriteLine($"cost per 1,000 single publishes (delivered too, warm-up included): {cost.Per1000(5500)}");
-                (await meter.TopStatementsAsync(5500)).ForEach(line => Console.WriteLine("  " + line));
+                await MeteredAsync("single publishes (delivered too, warm-up included)", 5500, async () =>
+                {
+                    await Scenarios.SinglePublishAsync(run, 32, 5000);
+                    return 0;
+                });
             }
             if (Runs("alone"))
             {
@@ -272,11 +278,8 @@ var results = new List<(string Name, string Value)>();
         results.Add(("end to end, 1 endpoint (16 in flight per worker)", $"{one.DeliveriesPerSecond:N0} /s ({one.DeliveriesPerSecond / rate:0.00} of raw)"));
         var wide = await Scenarios.EndToEndAsync(run, 1, deliveries, maxInFlight: 128);
         results.Add(("end to end, 1 endpoint with maxInFlight 128", $"{wide.DeliveriesPerSecond:N0} /s ({wide.DeliveriesPerSecond / rate:0.00} of raw)"));
-        var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
-        var before = await meter.TakeAsync();
-        var fifty = await Scenarios.EndToEndAsync(run, 50, deliveries);
-        var cost = (await meter.TakeAsync()).Minus(before);
-        Console.WriteLine($"cost per 1,000 deliveries (50 endpoints, publish included): {cost.Per1000(deliveries)}");
+        var (fifty, cost) = await MeteredAsync("deliveries (50 endpoints, publish included)", deliveries,
+            () => Scenarios.EndToEndAsync(run, 50, deliveries));
         results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
         results.Add(("end to end, 50 endpoints (distinct 1 KiB messages, each to one, publish included)", $"{fifty.DeliveriesPerSecond:N0} /s ({fifty.DeliveriesPerSecond / rate:0.00} of raw)"));
         results.Add(("  its publishing (20,000 messages, batches of 500 × 2 at a time)", $"{fifty.MessagesPerSecond:N0} msg/s"));
@@ -335,12 +338,7 @@ var results = new List<(string Name, string Value)>();
         for (var count = 1; count <= workersCurve; count *= 2)
         {
             await StartWorkersAsync(count);
-            var meter = new CostMeter(database, () => [api.Id], () => workers.Select(w => w.Id).ToArray());
-            var before = await meter.TakeAsync();
-            await meter.ResetStatementsAsync();
-            var point = await Scenarios.EndToEndAsync(run, 50, deliveries);
-            Console.WriteLine($"cost per 1,000 deliveries with {count} worker(s): {(await meter.TakeAsync()).Minus(before).Per1000(deliveries)}");
-            (await meter.TopStatementsAsync(deliveries)).ForEach(line => Console.WriteLine("  " + line));
+            var (point, _) = await MeteredAsync($"deliveries with {count} worker(s)", deliveries, () => Scenarios.EndToEndAsync(run, 50, deliveries));
             curve.Add($"{count}: {point.DeliveriesPerSecond:N0}");
         }
         results.Add(("end to end, 50 endpoints, by worker processes", Scenarios.Join(curve) + " /s"));
