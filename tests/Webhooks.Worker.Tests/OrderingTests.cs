@@ -51,6 +51,25 @@ public sealed class OrderingTests(StackFixture fixture)
         }
     }
 
+    /// <summary>A fifo endpoint (60 s timeout) whose receiver logs keys in order and holds message <paramref name="heldN"/> until <paramref name="release"/>.</summary>
+    private async Task<(IWebhooksApi Api, Scenario S, KeyLog Log)> HeldFifoAsync(int heldN, Task release)
+    {
+        var log = new KeyLog();
+        var respond = log.Respond();
+        await fixture.Stack.WorkerAsync();
+        var api = await fixture.Stack.AdminClientAsync();
+        var s = await Scenario.CreateAsync(api, e => e with { Ordering = OrderingModes.Fifo, TimeoutSeconds = 60 }, async request =>
+        {
+            var status = await respond(request);
+            if (JsonDocument.Parse(request.Body).RootElement.GetProperty("data").GetProperty("n").GetInt32() == heldN)
+            {
+                await release;
+            }
+            return status;
+        });
+        return (api, s, log);
+    }
+
     /// <summary>Switches the scenario's endpoint to unordered, everything else as it was.</summary>
     private static async Task StopOrderingAsync(IWebhooksApi api, Scenario s)
     {
@@ -341,19 +360,8 @@ public sealed class OrderingTests(StackFixture fixture)
     public async Task A_resent_message_goes_to_the_back_of_its_keys_queue()
     {
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = new KeyLog();
-        var respond = log.Respond();
-        await fixture.Stack.WorkerAsync();
-        var api = await fixture.Stack.AdminClientAsync();
-        await using var s = await Scenario.CreateAsync(api, e => e with { Ordering = OrderingModes.Fifo, TimeoutSeconds = 60 }, async request =>
-        {
-            var status = await respond(request);
-            if (JsonDocument.Parse(request.Body).RootElement.GetProperty("data").GetProperty("n").GetInt32() == 3)
-            {
-                await hold.Task;
-            }
-            return status;
-        });
+        var (api, s, log) = await HeldFifoAsync(3, hold.Task);
+        await using var _ = s;
         var published = new List<MessageOut>();
         for (var n = 1; n <= 3; n++)
         {
@@ -373,19 +381,8 @@ public sealed class OrderingTests(StackFixture fixture)
     public async Task Switching_a_fifo_endpoint_to_none_lets_its_queued_deliveries_go()
     {
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var log = new KeyLog();
-        var respond = log.Respond();
-        await fixture.Stack.WorkerAsync();
-        var api = await fixture.Stack.AdminClientAsync();
-        await using var s = await Scenario.CreateAsync(api, e => e with { Ordering = OrderingModes.Fifo, TimeoutSeconds = 60 }, async request =>
-        {
-            var status = await respond(request);
-            if (JsonDocument.Parse(request.Body).RootElement.GetProperty("data").GetProperty("n").GetInt32() == 1)
-            {
-                await hold.Task;
-            }
-            return status;
-        });
+        var (api, s, log) = await HeldFifoAsync(1, hold.Task);
+        await using var _ = s;
         for (var n = 1; n <= 10; n++)
         {
             await api.PublishAsync(s.App.Id, Message(n, "k"));
