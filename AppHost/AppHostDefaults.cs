@@ -1,6 +1,8 @@
+using System.Security.Cryptography;
+
 namespace Webhooks.AppHost;
 
-/// <summary>What both modes start with when nothing is configured, so the first run is the same in each.</summary>
+/// <summary>What the stack starts with when nothing is configured.</summary>
 internal static class AppHostDefaults
 {
     /// <summary>The development admin key (Webhooks.Api's appsettings.Development.json has the same).</summary>
@@ -9,11 +11,6 @@ internal static class AppHostDefaults
     /// <summary>The sample receiver's signing secret (its launchSettings.json has the same).</summary>
     public const string SampleReceiverSecret = "whsec_c2FtcGxlLXJlY2VpdmVyLWRldmVsb3BtZW50LXNlY3JldA==";
 
-    /// <summary>The dashboard's address and OTLP endpoint when the launch profile gives none (a standalone dashboard's defaults).</summary>
-    public const string DashboardUrl = "http://localhost:18888";
-
-    public const string DashboardOtlpUrl = "http://localhost:18889";
-
     /// <summary>The first http(s) URL of an <c>ASPNETCORE_URLS</c>-style list (<c>a;b</c>), or null.</summary>
     public static string? FirstHttpUrl(string? urls) =>
         urls?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -21,4 +18,24 @@ internal static class AppHostDefaults
 
     /// <summary>The Aspire dashboard's page for one trace, as Webhooks:Dashboard:TraceUrlTemplate wants it.</summary>
     public static string TraceUrlTemplate(string dashboardUrl) => dashboardUrl.TrimEnd('/') + "/traces/detail/{traceId}";
+
+    /// <summary>
+    /// The key that encrypts the data protection key ring (and through it the endpoints' signing secrets) at rest: made
+    /// once per data folder and kept beside the data it protects (<c>keyring.key</c>, readable by its owner only), so a
+    /// data folder and its key never part. A folder from the earlier local mode keeps its key.
+    /// </summary>
+    public static string KeyRingKey(string dataPath)
+    {
+        var file = Path.Combine(dataPath, "keyring.key");
+        if (!File.Exists(file))
+        {
+            Directory.CreateDirectory(dataPath);
+            File.WriteAllText(file, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+        return File.ReadAllText(file).Trim();
+    }
 }

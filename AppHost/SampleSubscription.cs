@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace Webhooks.AppHost;
 
 /// <summary>
-/// Local mode: makes sure the sample receiver is subscribed, through the public API like any client would:
+/// Makes sure the sample receiver is subscribed, through the public API like any client would:
 /// an application with uid 'sample' and an endpoint for <c>order.created</c> at the sample's URL.
 /// </summary>
 internal static class SampleSubscription

@@ -138,8 +138,18 @@ public sealed partial class WebhookReceiver
         }
         using (body)
         {
-            var verification = SignatureScheme.Verify(
-                secrets, id, timestampHeader, signatureHeader, body.Span, _time.GetUtcNow(), tolerance);
+            VerificationResult verification;
+            using (var verify = WebhookReceiverTelemetry.Source.StartActivity("webhook verify"))
+            {
+                verify?.SetTag("webhook.id", id);
+                verification = SignatureScheme.Verify(
+                    secrets, id, timestampHeader, signatureHeader, body.Span, _time.GetUtcNow(), tolerance);
+                verify?.SetTag("webhook.verification", verification.ToString());
+                if (verification != VerificationResult.Valid)
+                {
+                    verify?.SetStatus(ActivityStatusCode.Error, verification.ToString());
+                }
+            }
             if (verification != VerificationResult.Valid)
             {
                 return Refused(verification, options);
@@ -214,12 +224,16 @@ public sealed partial class WebhookReceiver
             case ReplayClaim.InProgress:
                 return new Outcome(StatusCodes.Status503ServiceUnavailable, "in progress", "This webhook is being handled by another request; retry later.", eventType, InProgressRetryAfter);
         }
+        using var handle = WebhookReceiverTelemetry.Source.StartActivity("webhook handle");
+        handle?.SetTag("webhook.id", id);
+        handle?.SetTag("webhook.event_type", eventType);
         try
         {
             await call(context.RequestServices, webhook, ct).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
+            handle?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
             // Whatever the handler threw (its own JsonException or OperationCanceledException included), the id is
             // not handled: released, so the sender's retry runs the handler again.
             await ReleaseAsync(id, eventType).ConfigureAwait(false);

@@ -15,7 +15,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Webhooks.AppHost.Local;
+using Webhooks.Testing.Processes;
 using Webhooks.Bench;
 using Webhooks.Client;
 using Webhooks.Core.Data;

@@ -4,13 +4,17 @@ using Webhooks.Receiver.Sdk;
 
 var builder = WebApplication.CreateBuilder(args);
 
+// Aspire's service defaults: traces (the receiver's own spans included), logs and metrics to the dashboard, /health.
+builder.AddServiceDefaults();
+builder.AddTelemetrySources(WebhookReceiverTelemetry.ActivitySourceName);
+
 builder.Services.AddWebhookReceiver()
     .AddHandler<OrderCreated, OrderCreatedHandler>("order.created");
 
 var app = builder.Build();
 
+app.MapDefaultEndpoints();
 app.MapWebhookReceiver("/webhooks");
-app.MapGet("/health", () => Results.Ok("healthy"));
 app.MapGet("/", () => "Webhooks sample receiver: POST /webhooks (order.created)");
 
 app.Run();

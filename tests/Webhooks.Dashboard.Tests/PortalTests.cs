@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Playwright;
-using Webhooks.AppHost.Local;
+using Webhooks.Testing.Processes;
 using Webhooks.Client;
 
 namespace Webhooks.Dashboard.Tests;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Npgsql;
-using Webhooks.AppHost.Local;
+using Webhooks.Testing.Processes;
 using Webhooks.Client;
 
 namespace Webhooks.Testing;

@@ -175,7 +175,7 @@ public sealed class EndpointAuthTests(StackFixture fixture)
     [Fact]
     public async Task A_token_endpoint_that_is_down_gives_auth_attempts_and_the_delivery_is_retried_until_it_is_back()
     {
-        var port = Webhooks.AppHost.Local.LocalPostgres.FreePort();
+        var port = Webhooks.Testing.Processes.LocalPostgres.FreePort();
         var secret = "s3cret-" + Guid.NewGuid().ToString("N");
         var tokenUrl = $"http://127.0.0.1:{port}/oauth/token";
         TokenServer? tokens = null;

@@ -5,7 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Webhooks.AppHost.Local;
+using Webhooks.Testing.Processes;
 using Webhooks.Client;
 using Webhooks.Core.Data;
 using Webhooks.Core.Delivery;

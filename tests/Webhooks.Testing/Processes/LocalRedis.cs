@@ -1,4 +1,4 @@
-namespace Webhooks.AppHost.Local;
+namespace Webhooks.Testing.Processes;
 
 /// <summary>A Redis server from the machine's <c>redis-server</c>, on 127.0.0.1, without persistence.</summary>
 public sealed class LocalRedis : IAsyncDisposable

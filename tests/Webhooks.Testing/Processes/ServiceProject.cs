@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Webhooks.AppHost.Local;
+namespace Webhooks.Testing.Processes;
 
 /// <summary>A service of this repository, run from its build output as <c>dotnet &lt;assembly&gt;</c>.</summary>
 public sealed record ServiceProject(string Name, string ProjectDirectory)

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Webhooks.AppHost.Local;
+namespace Webhooks.Testing.Processes;
 
 /// <summary>
 /// A Postgres server from the machine's own binaries, on 127.0.0.1: initdb on first use of the data folder

@@ -1,4 +1,4 @@
-namespace Webhooks.AppHost.Local;
+namespace Webhooks.Testing.Processes;
 
 /// <summary>
 /// Makes sure the Postgres and Redis server binaries are on the machine. Where they are missing and this runs as

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Webhooks.AppHost.Local;
+namespace Webhooks.Testing.Processes;
 
 /// <summary>
 /// A child process whose output is streamed line by line, prefixed with its name, and which is stopped
