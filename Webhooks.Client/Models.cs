@@ -282,6 +282,10 @@ public sealed record DeliveryOut(
     int? LastStatusCode,
     DateTimeOffset UpdatedAt);
 
+/// <summary>
+/// One attempt to deliver a message to an endpoint. <see cref="TraceId"/> is the W3C trace id of the attempt's span, in the
+/// publisher's trace: open it in the Aspire dashboard (or any OTLP trace viewer) to see the publish, the send and the receipt.
+/// </summary>
 public sealed record AttemptOut(
     string Id,
     string MessageId,
@@ -297,7 +301,8 @@ public sealed record AttemptOut(
     string? ResponseBody,
     string? ErrorKind,
     string? ErrorMessage,
-    bool TokenRefreshed = false);
+    bool TokenRefreshed = false,
+    string? TraceId = null);
 
 /// <summary>A page of a list; pass <see cref="Iterator"/> back to get the next one, until <see cref="Done"/>.</summary>
 public sealed record ListResponse<T>(IReadOnlyList<T> Data, string? Iterator, bool Done);

@@ -17,6 +17,8 @@ public static class WorkerTelemetry
 
     private static readonly Counter<long> Attempts = Meter.CreateCounter<long>("webhooks.delivery.attempts", description: "Delivery attempts, by outcome");
     private static readonly Histogram<double> AttemptDuration = Meter.CreateHistogram<double>("webhooks.delivery.attempt.duration", "ms", "Duration of delivery attempts");
+    private static readonly Histogram<double> EndToEnd = Meter.CreateHistogram<double>("webhooks.delivery.end_to_end", "ms",
+        "From a message's publish to its delivery's success being recorded");
     private static long _dueBacklog;
     private static readonly ObservableGauge<long> DueBacklog = Meter.CreateObservableGauge("webhooks.delivery.due_backlog", () => Volatile.Read(ref _dueBacklog),
         description: "Deliveries due and not yet claimed, as last counted");
@@ -26,6 +28,9 @@ public static class WorkerTelemetry
         Attempts.Add(1, new KeyValuePair<string, object?>("outcome", SnakeCase.Of(outcome)));
         AttemptDuration.Record(durationMs);
     }
+
+    /// <summary>A delivery's success was recorded, <paramref name="sincePublish"/> after its message was published.</summary>
+    public static void Delivered(TimeSpan sincePublish) => EndToEnd.Record(Math.Max(0, sincePublish.TotalMilliseconds));
 
     public static void ReportDueBacklog(long count) => Volatile.Write(ref _dueBacklog, count);
 }

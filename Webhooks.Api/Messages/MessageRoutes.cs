@@ -42,7 +42,7 @@ public static class MessageRoutes
 
     internal static AttemptOut ToOut(this DeliveryAttempt a) => new(
         a.Id, a.MessageId, a.EndpointId, a.Url, SnakeCase.Of(a.Trigger), a.StartedAt, a.DurationMs, a.Succeeded,
-        a.RequestHeaders, a.ResponseStatus, a.ResponseHeaders, a.ResponseBody, a.ErrorKind, a.ErrorMessage, a.TokenRefreshed);
+        a.RequestHeaders, a.ResponseStatus, a.ResponseHeaders, a.ResponseBody, a.ErrorKind, a.ErrorMessage, a.TokenRefreshed, a.TraceId);
 
     internal static DeliveryOut ToOut(this Core.Data.Delivery d) =>
         new(d.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), d.MessageId, d.EndpointId, SnakeCase.Of(d.Status),

@@ -38,7 +38,7 @@ public sealed record ClaimedDelivery(
 /// was its endpoint's circuit probe when claimed; <paramref name="Ordered"/>: it has a place in a fifo key's sequence.
 /// </summary>
 public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false,
-    bool Ordered = false)
+    bool Ordered = false, DateTimeOffset? PublishedAt = null)
 {
     public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
 }

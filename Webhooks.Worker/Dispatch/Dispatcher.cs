@@ -281,7 +281,7 @@ public sealed partial class Dispatcher(
             var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
             var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
             WorkerTelemetry.AttemptFinished(sent.Outcome, sent.Attempt.DurationMs);
-            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe, delivery.Ordered);
+            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe, delivery.Ordered, delivery.MessageCreatedAt);
             if (!result.Attempt.Succeeded && result.AffectsEndpointHealth)
             {
                 _unrecordedFailures.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
@@ -349,8 +349,13 @@ public sealed partial class Dispatcher(
                 }
             }
             var heldBack = false;
+            var recordedAt = time.GetUtcNow();
             foreach (var result in batch)
             {
+                if (recorded && result.Decision.Status == DeliveryStatus.Succeeded && result.PublishedAt is { } publishedAt)
+                {
+                    WorkerTelemetry.Delivered(recordedAt - publishedAt);
+                }
                 if (!result.Attempt.Succeeded)
                 {
                     LogAttemptFailed(result.Attempt.MessageId, result.Attempt.EndpointId, result.Attempt.ErrorMessage, SnakeCase.Of(result.Decision.Status));
