@@ -20,10 +20,10 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public string AdminKey { get; } = "wh_admin_apphost_test_" + Guid.NewGuid().ToString("N");
 
-    /// <summary>The dashboard's telemetry API key (<c>x-api-key</c>), set here so the test need not log in.</summary>
+    /// <summary>The dashboard's telemetry API key (<c>x-api-key</c>).</summary>
     public string DashboardApiKey { get; } = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
 
-    public Uri DashboardUrl { get; } = new($"http://localhost:{FreePort()}");
+    public Uri DashboardUrl { get; private set; } = null!;
 
     public DistributedApplication App { get; private set; } = null!;
 
@@ -31,7 +31,9 @@ public sealed class AppHostFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(Patience);
         var ct = timeout.Token;
+        // The dashboard on ports of its own; its telemetry API key is set here so the test need not log in.
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            new DistributedApplicationTestingBuilderOptions { EnableDashboard = true },
             [
                 "--Stack:Infrastructure=executables",
                 $"--Stack:DataDirectory={_data}",
@@ -39,13 +41,7 @@ public sealed class AppHostFixture : IAsyncLifetime
                 $"--Stack:RedisPort={FreePort()}",
                 $"--Parameters:admin-api-key={AdminKey}",
                 $"--AppHost:DashboardApiKey={DashboardApiKey}",
-                $"--ASPNETCORE_URLS={DashboardUrl}",
-                $"--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{FreePort()}",
-                $"--ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=http://localhost:{FreePort()}",
-                $"--ASPIRE_DASHBOARD_MCP_ENDPOINT_URL=http://localhost:{FreePort()}",
-                "--ASPIRE_ALLOW_UNSECURED_TRANSPORT=true",
             ],
-            (options, _) => options.DisableDashboard = false,
             ct);
         App = await builder.BuildAsync(ct);
         await App.StartAsync(ct);
@@ -53,6 +49,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         {
             await App.ResourceNotifications.WaitForResourceHealthyAsync(resource, ct);
         }
+        var login = await App.GetDashboardUrlAsync(ct);
+        DashboardUrl = new Uri(login.GetLeftPart(UriPartial.Authority));
     }
 
     /// <summary>An HTTP client for the API, signed in with the admin key.</summary>

@@ -61,8 +61,9 @@ public sealed class AppHostTests(AppHostFixture stack) : IClassFixture<AppHostFi
             }
             response.EnsureSuccessStatusCode();
             spans = SpansOf(await response.Content.ReadFromJsonAsync<JsonElement>(ct));
-            return spans.Any(s => s is ("sample-receiver", "webhook handle"));
-        }, "the trace reaches the sample receiver's handler", ct);
+            // Each service exports its spans in batches of its own: wait until all three have reported.
+            return spans.Select(s => s.Service).Distinct().Count() == 3 && spans.Contains(("sample-receiver", "webhook handle"));
+        }, "the trace has spans of api, worker and sample-receiver", ct);
         Assert.Contains(spans, s => s.Service == "api" && s.Span.StartsWith("POST /api/v1/apps/", StringComparison.Ordinal));
         Assert.Contains(("worker", "webhook deliver"), spans);
         Assert.Contains(("sample-receiver", "webhook verify"), spans);
@@ -155,13 +156,26 @@ public sealed class AppHostTests(AppHostFixture stack) : IClassFixture<AppHostFi
             && (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("data").GetArrayLength() > 0;
     }
 
+    /// <summary>Polls until <paramref name="condition"/> holds; a service not answering yet (still starting) counts as not yet.</summary>
     private static async Task Until(Func<Task<bool>> condition, string what, CancellationToken ct)
     {
-        while (!await condition())
+        string? last = null;
+        while (true)
         {
+            try
+            {
+                if (await condition())
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException ex) when (!ct.IsCancellationRequested)
+            {
+                last = ex.Message;
+            }
             if (ct.IsCancellationRequested)
             {
-                Assert.Fail($"Timed out waiting until {what}.");
+                Assert.Fail($"Timed out waiting until {what}{(last is null ? "" : $" (last error: {last})")}.");
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500), CancellationToken.None);
         }
