@@ -1,5 +1,5 @@
 // The stack: Postgres and Redis, the API (and its console) on 5080, two workers, the sample receiver, and the Aspire
-// dashboard on 18888 (Properties/launchSettings.json). See docs/architecture.md, "Topology".
+// dashboard on 18888 (Properties/launchSettings.json). See docs/architecture.md, "The AppHost".
 using Microsoft.Extensions.DependencyInjection;
 using Webhooks.AppHost;
 using Webhooks.AppHost.Data;
@@ -59,7 +59,7 @@ if (PortCheck.Conflicts(builder) is { Count: > 0 } taken)
 {
     foreach (var conflict in taken)
     {
-        Console.Error.WriteLine($"error: {conflict} is in use by another program. Stop it, or change the port (see docs/architecture.md, \"Running the stack\").");
+        Console.Error.WriteLine($"error: {conflict} is in use by another program. Stop it, or change the port (see docs/architecture.md, \"The AppHost\").");
     }
     return 2;
 }
