@@ -30,11 +30,13 @@ internal static class AppHostDefaults
         if (!File.Exists(file))
         {
             Directory.CreateDirectory(dataPath);
-            File.WriteAllText(file, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             }
+            using var writer = new StreamWriter(file, options);
+            writer.Write(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
         }
         return File.ReadAllText(file).Trim();
     }

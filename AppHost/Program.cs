@@ -15,14 +15,27 @@ if (!useContainers && await MachineBinaries.EnsureAsync(Console.WriteLine) is { 
     return 1;
 }
 
-// Parameters:admin-api-key overrides the development key; the key-ring key is made once and kept beside the data.
+// Parameters:admin-api-key overrides the development key; the key-ring key is made once and kept with the data.
 var adminKey = builder.AddParameter("admin-api-key", new DefaultValue(() => AppHostDefaults.AdminApiKey), secret: true);
-var keyRingKey = builder.AddParameter("keyring-key", new DefaultValue(() => AppHostDefaults.KeyRingKey(dataPath)), secret: true);
+// With containers the data lives in a volume, so the key is kept in the AppHost's user secrets (persisted parameter).
+var keyRingKey = useContainers
+    ? builder.AddParameter("keyring-key", new DefaultValue(() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))),
+        secret: true, persist: true)
+    : builder.AddParameter("keyring-key", new DefaultValue(() => AppHostDefaults.KeyRingKey(dataPath)), secret: true);
 var sampleSecret = builder.Configuration["SampleReceiver:Secret"] ?? AppHostDefaults.SampleReceiverSecret;
 
-var (database, redis) = useContainers
-    ? ContainerData.Add(builder, WebhooksDatabase.Name)
-    : await ExecutableData.AddAsync(builder, settings, dataPath, WebhooksDatabase.Name);
+IResourceBuilder<IResourceWithConnectionString> database, redis;
+try
+{
+    (database, redis) = useContainers
+        ? ContainerData.Add(builder, WebhooksDatabase.Name)
+        : await ExecutableData.AddAsync(builder, settings, dataPath, WebhooksDatabase.Name);
+}
+catch (InvalidOperationException ex)
+{
+    Console.Error.WriteLine("error: " + ex.Message);
+    return 1;
+}
 
 var dashboardUrl = AppHostDefaults.FirstHttpUrl(builder.Configuration["ASPNETCORE_URLS"]);
 var api = builder.AddProject<Projects.Webhooks_Api>("api")

@@ -32,5 +32,20 @@ public static class WorkerTelemetry
     /// <summary>A delivery's success was recorded, <paramref name="sincePublish"/> after its message was published.</summary>
     public static void Delivered(TimeSpan sincePublish) => EndToEnd.Record(Math.Max(0, sincePublish.TotalMilliseconds));
 
+    /// <summary>
+    /// A span of batch work (the claim that leased a delivery, the record that stored its attempt) in one message's trace,
+    /// with the batch's own start and end: each message's trace shows the batch it was part of.
+    /// </summary>
+    public static void Span(string name, string? traceParent, DateTimeOffset started, DateTimeOffset ended, string messageId)
+    {
+        if (!ActivitySource.HasListeners() || !ActivityContext.TryParse(traceParent, null, out var parent))
+        {
+            return;
+        }
+        using var activity = ActivitySource.StartActivity(name, ActivityKind.Internal, parent, startTime: started);
+        activity?.SetTag("webhook.message_id", messageId);
+        activity?.SetEndTime(ended.UtcDateTime);
+    }
+
     public static void ReportDueBacklog(long count) => Volatile.Write(ref _dueBacklog, count);
 }

@@ -38,9 +38,10 @@ internal static class ExecutableData
     public static async Task<(IResourceBuilder<IResourceWithConnectionString> Database, IResourceBuilder<IResourceWithConnectionString> Redis)> AddAsync(
         IDistributedApplicationBuilder builder, StackSettings settings, string dataPath, string databaseName)
     {
-        var bin = MachineBinaries.PostgresBin()!;
         var postgresData = Path.Combine(dataPath, "postgres");
+        var bin = BinariesFor(postgresData);
         await InitialiseAsync(bin, postgresData);
+        RefuseLeftoverServer(postgresData);
 
         var (command, prefix) = MachineBinaries.IsRoot
             ? (MachineBinaries.FindOnPath("setpriv") ?? "/usr/bin/setpriv", new[] { "--reuid", OsUser, "--regid", OsUser, "--init-groups", "--", Path.Combine(bin, "postgres") })
@@ -57,7 +58,8 @@ internal static class ExecutableData
         var redis = builder.AddResource(new RedisExecutableResource("redis", MachineBinaries.RedisServer()!, redisData))
             .WithEndpoint(port: settings.RedisPort, targetPort: settings.RedisPort, scheme: "tcp", name: "tcp", isProxied: false)
             // Redis holds wake-ups, rate limits and cache invalidations only: a snapshot now and then is plenty.
-            .WithArgs("--port", settings.RedisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "::1",
+            // "-::1": IPv6 loopback where the machine has it, skipped where it does not.
+            .WithArgs("--port", settings.RedisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "-::1",
                 "--dir", redisData, "--save", "300 1", "--appendonly", "no", "--loglevel", "warning")
             .WithHealthCheck(AddRedisCheck(builder, settings.RedisPort));
         return (postgres, redis);
@@ -83,6 +85,13 @@ internal static class ExecutableData
                     $"Running as root, Postgres must run as the '{OsUser}' user, but '{dataDirectory}' could not be given to it: {chownText}");
             }
         }
+        if (MachineBinaries.IsRoot
+            && (await MachineBinaries.RunAsync("setpriv", ["--reuid", OsUser, "--regid", OsUser, "--init-groups", "--", "test", "-w", dataDirectory], TimeSpan.FromSeconds(10))).ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"Postgres runs as the '{OsUser}' user, which cannot reach {dataDirectory} (a parent folder is closed to it, as /root is). " +
+                "Set Stack:DataDirectory to a folder it can reach, for example --Stack:DataDirectory=/var/tmp/webhooks-apphost.");
+        }
         Console.WriteLine($"Initialising a Postgres data folder in {dataDirectory}…");
         var (code, text) = await RunAsOwnerAsync(bin, "initdb",
             ["-D", dataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"], TimeSpan.FromMinutes(2));
@@ -90,6 +99,66 @@ internal static class ExecutableData
         {
             throw new InvalidOperationException($"initdb failed ({code}): {text}");
         }
+    }
+
+    /// <summary>
+    /// The binaries of the Postgres major version that made the folder (a newer server refuses an older folder), or the
+    /// newest for a new folder.
+    /// </summary>
+    private static string BinariesFor(string dataDirectory)
+    {
+        var newest = MachineBinaries.PostgresBin()!;
+        var versionFile = Path.Combine(dataDirectory, "PG_VERSION");
+        if (!File.Exists(versionFile))
+        {
+            return newest;
+        }
+        var major = File.ReadAllText(versionFile).Trim();
+        var matching = Path.Combine("/usr/lib/postgresql", major, "bin");
+        if (File.Exists(Path.Combine(matching, "postgres")))
+        {
+            return matching;
+        }
+        if (File.Exists(Path.Combine(newest, "postgres")) && RunVersion(newest)?.StartsWith(major + ".", StringComparison.Ordinal) == true)
+        {
+            return newest;
+        }
+        throw new InvalidOperationException(
+            $"The Postgres data in {dataDirectory} was made by Postgres {major}, whose binaries are not installed (found {newest}). " +
+            $"Install them (Debian/Ubuntu: apt-get install postgresql-{major}), or move that folder away to start with an empty database.");
+    }
+
+    private static string? RunVersion(string bin)
+    {
+        try
+        {
+            var (code, text) = MachineBinaries.RunAsync(Path.Combine(bin, "postgres"), ["--version"], TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            return code == 0 ? text.Trim().Split(' ').LastOrDefault() : null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A server still running on the folder (left by an AppHost and orchestrator that were both killed) would make the new
+    /// one fail on its lock file: say which process it is and how to stop it, rather than stop a server this run did not start.
+    /// </summary>
+    private static void RefuseLeftoverServer(string dataDirectory)
+    {
+        var lockFile = Path.Combine(dataDirectory, "postmaster.pid");
+        if (!File.Exists(lockFile)
+            || !int.TryParse(File.ReadLines(lockFile).FirstOrDefault(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+            || !File.Exists($"/proc/{pid}/cmdline")
+            || !File.ReadAllText($"/proc/{pid}/cmdline").Contains("postgres", StringComparison.Ordinal))
+        {
+            return;
+        }
+        throw new InvalidOperationException(
+            $"A Postgres server (pid {pid}) is still running on {dataDirectory}, probably left by an AppHost that was killed. " +
+            $"Stop it first: {(MachineBinaries.IsRoot ? "setpriv --reuid postgres --regid postgres --init-groups -- " : "")}" +
+            $"{Path.Combine(MachineBinaries.PostgresBin()!, "pg_ctl")} stop -D {dataDirectory} -m fast");
     }
 
     private static Task<(int, string)> RunAsOwnerAsync(string bin, string program, IEnumerable<string> arguments, TimeSpan timeout) =>

@@ -21,7 +21,7 @@ public sealed record RestartBackoff(TimeSpan First, TimeSpan Max, TimeSpan Reset
 }
 
 /// <summary>
-/// A service, Postgres or Redis that exits with a failure while the AppHost runs (a crash, <c>kill -9</c>) is started
+/// A service (or, run as executables, Postgres or Redis) that exits with a failure while the AppHost runs (a crash, <c>kill -9</c>) is started
 /// again through Aspire's own restart command, after <see cref="RestartBackoff"/>, while the others keep running.
 /// A clean exit (the dashboard's Stop, SIGTERM) is left alone, and so is everything once the AppHost is stopping.
 /// </summary>
@@ -41,7 +41,8 @@ internal sealed partial class CrashRestarts(
         public long RunningSince;
         public string? LastState;
         public int Crashes;
-        public bool Pending;
+        // The run whose exit was already acted on (its process id): a snapshot of that exit seen again is not a new crash.
+        public string? HandledRun;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -59,48 +60,59 @@ internal sealed partial class CrashRestarts(
                 instance.RunningSince = time.GetTimestamp();
             }
             instance.LastState = state;
-            if ((state != KnownResourceStates.Exited && state != KnownResourceStates.Finished)
-                || update.Snapshot.ExitCode is null or 0
-                || instance.Pending
-                || lifetime.ApplicationStopping.IsCancellationRequested)
+            if (!IsCrash(update) || lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 continue;
             }
+            var run = RunOf(update);
+            if (run == instance.HandledRun)
+            {
+                continue;
+            }
+            instance.HandledRun = run;
             var ranFor = instance.RunningSince == 0 ? TimeSpan.Zero : time.GetElapsedTime(instance.RunningSince);
             instance.Crashes = ranFor >= _backoff.ResetAfter ? 1 : instance.Crashes + 1;
-            instance.Pending = true;
             var delay = _backoff.Delay(instance.Crashes);
-            LogRestarting(update.ResourceId, update.Snapshot.ExitCode.Value, delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture),
+            LogRestarting(update.ResourceId, update.Snapshot.ExitCode!.Value, delay.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture),
                 Interlocked.Increment(ref _restarts));
-            _ = RestartAsync(update.ResourceId, instance, delay, stoppingToken);
+            _ = RestartAsync(update.ResourceId, run, delay, stoppingToken);
         }
     }
 
-    private async Task RestartAsync(string resourceId, Instance instance, TimeSpan delay, CancellationToken ct)
+    /// <summary>Exited or finished with a failure code: a crash, a <c>kill -9</c>, not a clean stop.</summary>
+    private static bool IsCrash(ResourceEvent update) =>
+        (update.Snapshot.State?.Text == KnownResourceStates.Exited || update.Snapshot.State?.Text == KnownResourceStates.Finished)
+        && update.Snapshot.ExitCode is not (null or 0);
+
+    private static string? RunOf(ResourceEvent update) =>
+        update.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString()
+        ?? update.Snapshot.StartTimeStamp?.Ticks.ToString(CultureInfo.InvariantCulture);
+
+    private async Task RestartAsync(string resourceId, string? run, TimeSpan delay, CancellationToken ct)
     {
         try
         {
             await Task.Delay(delay, time, ct);
-            if (lifetime.ApplicationStopping.IsCancellationRequested)
+            // Only the run that crashed is restarted: not one somebody started meanwhile (the dashboard's Start), nor
+            // anything once the AppHost is stopping.
+            if (lifetime.ApplicationStopping.IsCancellationRequested
+                || !notifications.TryGetCurrentState(resourceId, out var current)
+                || !IsCrash(current) || RunOf(current) != run)
             {
                 return;
             }
             var result = await commands.ExecuteCommandAsync(resourceId, KnownResourceCommands.RestartCommand, ct);
-            if (!result.Success)
+            if (!result.Success && !lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 LogRestartFailed(resourceId, result.Message ?? "no reason given");
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested)
         {
         }
         catch (Exception ex)
         {
             LogRestartFailed(resourceId, ex.Message);
-        }
-        finally
-        {
-            instance.Pending = false;
         }
     }
 

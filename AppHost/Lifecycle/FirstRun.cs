@@ -27,14 +27,15 @@ internal sealed partial class FirstRun(
     {
         try
         {
-            await notifications.WaitForResourceHealthyAsync(stack.Api.Resource.Name, stoppingToken);
+            // Waiting through a crash and its restart: a service that exits before it was ever healthy is restarted, not fatal.
+            await notifications.WaitForResourceHealthyAsync(stack.Api.Resource.Name, WaitBehavior.WaitOnResourceUnavailable, stoppingToken);
             var apiUrl = new Uri(stack.Api.GetEndpoint("http").Url);
             var receiverUrl = new Uri(new Uri(stack.SampleReceiver.GetEndpoint("http").Url), "/webhooks");
             var adminKey = await stack.AdminKey.Resource.GetValueAsync(stoppingToken) ?? AppHostDefaults.AdminApiKey;
             var application = await SubscribeAsync(apiUrl, adminKey, receiverUrl, stoppingToken);
 
-            await notifications.WaitForResourceHealthyAsync("worker", stoppingToken);
-            await notifications.WaitForResourceHealthyAsync(stack.SampleReceiver.Resource.Name, stoppingToken);
+            await notifications.WaitForResourceHealthyAsync("worker", WaitBehavior.WaitOnResourceUnavailable, stoppingToken);
+            await notifications.WaitForResourceHealthyAsync(stack.SampleReceiver.Resource.Name, WaitBehavior.WaitOnResourceUnavailable, stoppingToken);
             var lines = new List<string>
             {
                 "",
@@ -61,8 +62,9 @@ internal sealed partial class FirstRun(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException)
+        catch (Exception ex)
         {
+            // Never fatal: a failed background service would stop the whole AppHost.
             LogFirstRunFailed(ex, ex.Message);
         }
     }

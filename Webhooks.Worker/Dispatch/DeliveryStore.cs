@@ -31,14 +31,18 @@ public sealed record ClaimedDelivery(
     int? MaxInFlight = null,
     string? Transformation = null,
     string Format = ChatFormats.Standard,
-    bool Ordered = false);
+    bool Ordered = false)
+{
+    /// <summary>When the claim that leased this delivery started and ended (its span in the message's trace).</summary>
+    public (DateTimeOffset Started, DateTimeOffset Ended) Claim { get; set; }
+}
 
 /// <summary>
 /// What one attempt produced, who held its lease, and the state the delivery moves to; <paramref name="Probe"/>: the delivery
 /// was its endpoint's circuit probe when claimed; <paramref name="Ordered"/>: it has a place in a fifo key's sequence.
 /// </summary>
 public sealed record AttemptResult(DeliveryAttempt Attempt, string LeaseOwner, int ClaimedAttemptCount, DeliveryDecision Decision, bool Probe = false,
-    bool Ordered = false, DateTimeOffset? PublishedAt = null)
+    bool Ordered = false, DateTimeOffset? PublishedAt = null, string? TraceParent = null)
 {
     public bool AffectsEndpointHealth => DeliveryLifecycle.AffectsEndpointHealth(Attempt.Trigger, Attempt.ErrorKind);
 }

@@ -210,7 +210,14 @@ public sealed partial class Dispatcher(
         var limits = new DeliveryStore.ClaimLimits(free, settings.MaxConcurrency, settings.MaxInFlightPerEndpoint, settings.PerApplicationCap,
             inFlightByEndpoint, inFlightByApplication, _throttledUntil.Keys.Union(_unrecordedFailures.Keys).ToArray(),
             new Dictionary<string, int>(_capByEndpoint));
-        return await store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, ct);
+        var started = time.GetUtcNow();
+        var claimed = await store.ClaimAsync(identity.Id, limits, settings.LeaseMarginSeconds, ct);
+        var ended = time.GetUtcNow();
+        foreach (var delivery in claimed)
+        {
+            delivery.Claim = (started, ended);
+        }
+        return claimed;
     }
 
     private async Task StartAsync(List<ClaimedDelivery> claimed, DeliveryOptions settings, ChannelWriter<AttemptResult> results)
@@ -281,7 +288,8 @@ public sealed partial class Dispatcher(
             var schedule = RetrySchedule.Of(delivery.RetrySchedule, settings.RetrySchedule);
             var decision = DeliveryLifecycle.Decide(delivery.AttemptCount + 1, sent.Outcome, sent.RetryAfter, schedule, Random.Shared, delivery.Trigger);
             WorkerTelemetry.AttemptFinished(sent.Outcome, sent.Attempt.DurationMs);
-            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe, delivery.Ordered, delivery.MessageCreatedAt);
+            var result = new AttemptResult(sent.Attempt, identity.Id, delivery.AttemptCount, decision, delivery.Probe, delivery.Ordered, delivery.MessageCreatedAt,
+                delivery.TraceParent);
             if (!result.Attempt.Succeeded && result.AffectsEndpointHealth)
             {
                 _unrecordedFailures.AddOrUpdate(delivery.EndpointId, 1, (_, n) => n + 1);
@@ -340,6 +348,7 @@ public sealed partial class Dispatcher(
             {
                 batch.Add(result);
             }
+            var recordStarted = time.GetUtcNow();
             var recorded = await RecordWithRetryAsync(batch, health, stopping);
             if (!recorded && batch.Count > 1)
             {
@@ -355,6 +364,10 @@ public sealed partial class Dispatcher(
                 if (recorded && result.Decision.Status == DeliveryStatus.Succeeded && result.PublishedAt is { } publishedAt)
                 {
                     WorkerTelemetry.Delivered(recordedAt - publishedAt);
+                }
+                if (recorded)
+                {
+                    WorkerTelemetry.Span("webhook record", result.TraceParent, recordStarted, recordedAt, result.Attempt.MessageId);
                 }
                 if (!result.Attempt.Succeeded)
                 {

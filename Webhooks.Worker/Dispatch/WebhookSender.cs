@@ -38,6 +38,10 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
     public async Task<SendResult> SendAsync(ClaimedDelivery delivery, CancellationToken ct)
     {
         ActivityContext.TryParse(delivery.TraceParent, null, out var parent);
+        if (delivery.Claim.Started != default)
+        {
+            WorkerTelemetry.Span("webhook claim", delivery.TraceParent, delivery.Claim.Started, delivery.Claim.Ended, delivery.MessageId);
+        }
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("webhook deliver", ActivityKind.Client, parent);
         activity?.SetTag("webhook.message_id", delivery.MessageId);
         activity?.SetTag("webhook.endpoint_id", delivery.EndpointId);

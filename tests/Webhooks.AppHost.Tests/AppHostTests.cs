@@ -49,7 +49,8 @@ public sealed class AppHostTests(AppHostFixture stack) : IClassFixture<AppHostFi
         var traceId = attempt.GetProperty("traceId").GetString();
         Assert.Matches("^[0-9a-f]{32}$", traceId);
 
-        // That trace, in the Aspire dashboard, spans the publish, the worker's signed send and the receiver's handling.
+        // That trace, in the Aspire dashboard, spans the publish, the worker's claim, signed send and record, and the
+        // receiver's verification and handler.
         using var dashboard = stack.Dashboard();
         HashSet<(string Service, string Span)> spans = [];
         await Until(async () =>
@@ -62,10 +63,13 @@ public sealed class AppHostTests(AppHostFixture stack) : IClassFixture<AppHostFi
             response.EnsureSuccessStatusCode();
             spans = SpansOf(await response.Content.ReadFromJsonAsync<JsonElement>(ct));
             // Each service exports its spans in batches of its own: wait until all three have reported.
-            return spans.Select(s => s.Service).Distinct().Count() == 3 && spans.Contains(("sample-receiver", "webhook handle"));
+            return spans.Select(s => s.Service).Distinct().Count() == 3
+                && spans.Contains(("sample-receiver", "webhook handle")) && spans.Contains(("worker", "webhook record"));
         }, "the trace has spans of api, worker and sample-receiver", ct);
         Assert.Contains(spans, s => s.Service == "api" && s.Span.StartsWith("POST /api/v1/apps/", StringComparison.Ordinal));
+        Assert.Contains(("worker", "webhook claim"), spans);
         Assert.Contains(("worker", "webhook deliver"), spans);
+        Assert.Contains(("worker", "webhook record"), spans);
         Assert.Contains(("sample-receiver", "webhook verify"), spans);
         Assert.Contains(("sample-receiver", "webhook handle"), spans);
     }
