@@ -80,6 +80,22 @@ public static class Extensions
     }
 
     /// <summary>
+    /// Runs the service until it is stopped. A stop (SIGTERM, Ctrl+C, the orchestrator's Stop) that arrives while the
+    /// service is still starting (waiting for the database, migrating) cancels the start: that is a clean exit, not a
+    /// crash with an unhandled exception and exit code 134 that an orchestrator would restart.
+    /// </summary>
+    public static void RunService(this WebApplication app)
+    {
+        try
+        {
+            app.Run();
+        }
+        catch (OperationCanceledException) when (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>
     /// <c>/health</c>: every check (ready to take traffic); <c>/alive</c>: the process answers.
     /// Mapped in every environment: the AppHost and orchestrators probe them.
     /// </summary>

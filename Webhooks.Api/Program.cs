@@ -22,7 +22,7 @@ app.MapWebhooksApi();
 app.MapWebhooksDashboard();
 app.MapGet("/", () => Results.Redirect("/dashboard")).ExcludeFromDescription();
 
-app.Run();
+app.RunService();
 
 /// <summary>Entry point, visible to the test host.</summary>
 public partial class Program;

@@ -10,4 +10,4 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 
-app.Run();
+app.RunService();

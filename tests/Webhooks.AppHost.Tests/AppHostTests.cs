@@ -102,6 +102,31 @@ public sealed class AppHostTests(AppHostFixture stack) : IClassFixture<AppHostFi
         Assert.Contains((survivorId, survivorPid), after);
     }
 
+    [Fact]
+    public async Task A_worker_stopped_through_the_dashboards_stop_command_exits_cleanly_and_stays_stopped_until_started_again()
+    {
+        using var timeout = new CancellationTokenSource(AppHostFixture.Patience);
+        var ct = timeout.Token;
+        var notifications = stack.App.ResourceNotifications;
+        var commands = stack.App.Services.GetRequiredService<ResourceCommandService>();
+        var (id, _) = (await RunningWorkersAsync(ct))[0];
+
+        // Stopped whatever it is doing, even still starting (right after the restart of the SIGKILL test, say).
+        Assert.True((await commands.ExecuteCommandAsync(id, KnownResourceCommands.StopCommand, ct)).Success);
+        var exited = await notifications.WaitForResourceAsync("worker",
+            e => e.ResourceId == id && KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), ct);
+        // Longer than any restart backoff this instance can have reached in these tests (1 s, 2 s): a crash would be back by now.
+        await Task.Delay(TimeSpan.FromSeconds(6), ct);
+        Assert.True(notifications.TryGetCurrentState(id, out var stopped));
+        Assert.True(KnownResourceStates.TerminalStates.Contains(stopped.Snapshot.State?.Text),
+            $"The stopped worker is {stopped.Snapshot.State?.Text} again (it exited with code {exited.Snapshot.ExitCode}).");
+        Assert.Equal(0, stopped.Snapshot.ExitCode);
+
+        Assert.True((await commands.ExecuteCommandAsync(id, KnownResourceCommands.StartCommand, ct)).Success);
+        await notifications.WaitForResourceAsync("worker", e => e.ResourceId == id
+            && e.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, ct);
+    }
+
     private async Task<List<(string Id, int Pid)>> RunningWorkersAsync(CancellationToken ct)
     {
         var found = new Dictionary<string, int>();
