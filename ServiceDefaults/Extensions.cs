@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -47,7 +48,8 @@ public static class Extensions
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
-            logging.IncludeScopes = true;
+            // No scopes: ASP.NET Core's request scope carries the raw path, and paths can carry credentials (portal links).
+            logging.IncludeScopes = false;
         });
 
         builder.Services.AddOpenTelemetry()
@@ -79,6 +81,19 @@ public static class Extensions
         return builder;
     }
 
+    private static bool HasKey(HttpRequest request, string? key)
+    {
+        if (string.IsNullOrEmpty(key) || request.Headers.Authorization.ToString() is not { Length: > 7 } header
+            || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        var given = System.Text.Encoding.UTF8.GetBytes(header[7..].Trim());
+        var expected = System.Text.Encoding.UTF8.GetBytes(key);
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Security.Cryptography.SHA256.HashData(given), System.Security.Cryptography.SHA256.HashData(expected));
+    }
+
     /// <summary>
     /// Runs the service until it is stopped. A stop (SIGTERM, Ctrl+C, the orchestrator's Stop) that arrives while the
     /// service is still starting (waiting for the database, migrating) cancels the start: that is a clean exit, not a
@@ -103,8 +118,12 @@ public static class Extensions
     {
         app.MapHealthChecks(HealthEndpointPath);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
-        // Pull-based metrics beside the OTLP push, for Prometheus and for a quick look with curl.
-        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath);
+        // Pull-based metrics beside the OTLP push, for Prometheus and for a quick look with curl: only to the operator's key
+        // (Metrics:ApiKey, else the admin key), as they name the database and count every route.
+        var key = app.Configuration["Metrics:ApiKey"] is { Length: > 0 } metricsKey ? metricsKey : app.Configuration["Webhooks:AdminApiKey"];
+        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath).AddEndpointFilter(async (context, next) =>
+            HasKey(context.HttpContext.Request, key) ? await next(context) : Results.Problem(statusCode: StatusCodes.Status401Unauthorized,
+                title: "Unauthorized", detail: "Metrics answer only to the operator's key: 'Authorization: Bearer <Metrics:ApiKey or the admin key>'."));
         return app;
     }
 }

@@ -12,6 +12,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseNulGuard();
 app.UseRequestTimeouts();
 app.UseOutageRecovery();
 app.UseAuthentication();

@@ -79,10 +79,13 @@ internal sealed partial class CrashRestarts(
         }
     }
 
-    /// <summary>Exited or finished with a failure code: a crash, a <c>kill -9</c>, not a clean stop.</summary>
+    /// <summary>
+    /// Exited or finished with a failure code: a crash (134), a <c>kill -9</c> (137). Not a stop: 0, or the code of a
+    /// SIGTERM (143) or SIGINT (130) that ended it, as <c>dotnet run</c> reports when the orchestrator's Stop reaches it first.
+    /// </summary>
     private static bool IsCrash(ResourceEvent update) =>
         (update.Snapshot.State?.Text == KnownResourceStates.Exited || update.Snapshot.State?.Text == KnownResourceStates.Finished)
-        && update.Snapshot.ExitCode is not (null or 0);
+        && update.Snapshot.ExitCode is not (null or 0 or 130 or 143);
 
     private static string? RunOf(ResourceEvent update) =>
         update.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString()

@@ -21,6 +21,7 @@ public static class DashboardExtensions
     /// <summary>Pages for API-key sessions only (the applications list): a portal session gets 403.</summary>
     public const string KeyPolicy = "DashboardKey";
     public const string PortalCookie = "webhooks_portal";
+    public const string OperatorCookie = "webhooks_dashboard";
 
     public static WebApplicationBuilder AddWebhooksDashboard(this WebApplicationBuilder builder)
     {
@@ -33,11 +34,13 @@ public static class DashboardExtensions
             o.Conventions.AllowAnonymousToPage("/Dashboard/Portal");
         }).AddMvcOptions(o => o.Filters.Add(new PortalActionFilter()));
         services.AddAuthentication()
+            // An operator's session wins over a portal session in the same browser: opening a tenant's portal link cannot
+            // replace the operator's console. (Framed by the tenant's site, the operator's SameSite=Strict cookie is not sent.)
             .AddPolicyScheme(SessionScheme, null, o => o.ForwardDefaultSelector = context =>
-                context.Request.Cookies.ContainsKey(PortalCookie) ? PortalScheme : Scheme)
+                !context.Request.Cookies.ContainsKey(OperatorCookie) && context.Request.Cookies.ContainsKey(PortalCookie) ? PortalScheme : Scheme)
             .AddCookie(Scheme, o =>
             {
-                o.Cookie.Name = "webhooks_dashboard";
+                o.Cookie.Name = OperatorCookie;
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Strict;
                 o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
@@ -100,6 +103,7 @@ public static class DashboardExtensions
         services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(o => o.Cookie = new SessionCookie { Name = "webhooks_dashboard_notice" });
         // Data protection keys live in Postgres (AddWebhooksData): sessions and forms survive a restart and work on every API instance.
         services.AddScoped<DashboardQueries>();
+        services.AddPortalTokenRedaction();
         services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }

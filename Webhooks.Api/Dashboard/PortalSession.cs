@@ -34,7 +34,8 @@ public sealed record PortalSession(string LinkId, string ApplicationId, bool Rea
             new(ApiKeyAuthenticationHandler.ApplicationClaim, link.ApplicationId),
             new(ReadOnlyClaim, link.ReadOnly ? "true" : "false"),
         };
-        claims.AddRange((link.AllowedEventTypes ?? []).Select(t => new Claim(EventTypeClaim, t)));
+        // A null item (stored before requests were checked for them) allows nothing: it is not a reason to fail the sign-in.
+        claims.AddRange((link.AllowedEventTypes ?? []).OfType<string>().Select(t => new Claim(EventTypeClaim, t)));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, scheme));
     }
 

@@ -36,7 +36,7 @@ public sealed class EndpointAuthInValidator : AbstractValidator<EndpointAuthIn>
             .WithMessage("'name' is required: a header name (a token) that is not reserved (webhook-*, content-*, host, …).")
             .When(a => a.Type == EndpointAuth.Header);
         RuleFor(a => a.Value!).MaximumLength(MaxSecretLength).Must(v => CustomHeaders.IsAllowed("x", v))
-            .WithMessage($"'value' must be up to {MaxSecretLength} characters, without control characters.").When(a => a.Value is not null);
+            .WithMessage($"'value' must be up to {MaxSecretLength} characters of visible ASCII (it is sent as a header as it is).").When(a => a.Value is not null);
 
         RuleFor(a => a.TokenUrl!).Cascade(CascadeMode.Stop).NotEmpty().MaximumLength(UrlRules.MaxUrlLength).Must(url => UrlRules.IsWebUrl(url, httpsOnly))
             .WithMessage(httpsOnly ? "'tokenUrl' is required: an absolute https URL." : "'tokenUrl' is required: an absolute http or https URL.")

@@ -53,6 +53,10 @@ public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilt
     {
         if (context.Arguments.OfType<T>().FirstOrDefault() is { } argument)
         {
+            if (RequestShape.Problems(argument) is { Count: > 0 } malformed)
+            {
+                return Problems.Invalid(malformed);
+            }
             var result = await validator.ValidateAsync(argument, context.HttpContext.RequestAborted);
             if (!result.IsValid)
             {
@@ -96,6 +100,17 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 Status = status,
             };
         }
+        else if (FindUnstorableText(exception) is { } unstorable)
+        {
+            // A backstop for text no check caught: a character Postgres cannot store is the caller's input, not our failure.
+            problem = new ProblemDetails
+            {
+                Type = Problems.Validation,
+                Title = "The request could not be read.",
+                Status = 400,
+                Detail = "A value contains a character that cannot be stored (" + unstorable.MessageText + ").",
+            };
+        }
         else if (Webhooks.Core.Hosting.DependencyOutage.IsOutage(exception))
         {
             // One log line for the outage (not a stack trace per request); the caller learns it can retry.
@@ -105,7 +120,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         else
         {
-            LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+            LogUnhandled(exception, httpContext.Request.Method, Dashboard.PortalTokenRedaction.Redact(httpContext.Request.Path.Value));
             problem = new ProblemDetails
             {
                 Type = Problems.Internal,
@@ -132,6 +147,18 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     {
         var match = System.Text.RegularExpressions.Regex.Match(message, "^Failed to bind parameter \"(?:[^\"]* )?([A-Za-z0-9_]+)\"");
         return match.Success ? JsonNamingPolicy.CamelCase.ConvertName(match.Groups[1].Value) : null;
+    }
+
+    private static Npgsql.PostgresException? FindUnstorableText(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.CharacterNotInRepertoire or Npgsql.PostgresErrorCodes.UntranslatableCharacter } postgres)
+            {
+                return postgres;
+            }
+        }
+        return null;
     }
 
     private static JsonException? FindJsonException(Exception exception)

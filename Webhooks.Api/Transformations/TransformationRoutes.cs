@@ -105,6 +105,6 @@ public sealed class TransformationPreviewInValidator : AbstractValidator<Transfo
         RuleFor(p => p.Headers!).Must(h => h.Count <= CustomHeaders.MaxCount).WithMessage($"At most {CustomHeaders.MaxCount} headers.")
             .When(p => p.Headers is not null);
         RuleForEach(p => p.Headers).Must(h => CustomHeaders.IsAllowed(h.Key, h.Value))
-            .WithMessage("Header names must be tokens, not reserved (webhook-*, content-*, host, …), and values printable.");
+            .WithMessage((_, h) => $"Header '{h.Key}': names must be tokens, not reserved (webhook-*, content-*, host, …), and values visible ASCII (no accents, no control characters).");
     }
 }

@@ -22,5 +22,6 @@ public static class CustomHeaders
         !name.StartsWith("svix-", StringComparison.OrdinalIgnoreCase) &&
         !name.StartsWith("content-", StringComparison.OrdinalIgnoreCase) &&
         !Reserved.Contains(name, StringComparer.OrdinalIgnoreCase) &&
-        !value.Any(c => char.IsControl(c) && c != '\t');
+        // Sendable as it is: visible ASCII, spaces and tabs (HttpClient refuses anything else, at every attempt).
+        value.All(c => c == '\t' || c is >= ' ' and <= '~');
 }

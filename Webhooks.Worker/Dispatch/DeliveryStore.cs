@@ -149,12 +149,13 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         WITH counted AS (
             SELECT e.id, e.application_id, e.disabled, e.consecutive_failures, e.first_failure_at,
                    e.circuit_opened_at, e.circuit_reopens, e.circuit_probe_id, coalesce(e.circuit_breaker_threshold, @circuit_threshold) AS threshold,
-                   u.succeeded, u.failures, u.gone,
-                   CASE WHEN u.succeeded THEN 0 ELSE e.consecutive_failures + u.failures END AS streak,
+                   u.succeeded, u.reset, u.failures, u.gone,
+                   CASE WHEN u.reset THEN u.failures ELSE e.consecutive_failures + u.failures END AS streak,
                    NOT u.succeeded
-                       AND e.consecutive_failures + u.failures >= @disable_after_failures
-                       AND coalesce(e.first_failure_at, now()) <= now() - make_interval(secs => @disable_after_seconds) AS too_long
-            FROM unnest(@id, @succeeded, @failures, @gone) AS u(id, succeeded, failures, gone)
+                       AND CASE WHEN u.reset THEN u.failures ELSE e.consecutive_failures + u.failures END >= @disable_after_failures
+                       AND CASE WHEN u.reset THEN now() ELSE coalesce(e.first_failure_at, now()) END
+                           <= now() - make_interval(secs => @disable_after_seconds) AS too_long
+            FROM unnest(@id, @succeeded, @reset, @failures, @gone) AS u(id, succeeded, reset, failures, gone)
             JOIN endpoints e ON e.id = u.id
         ), outcome AS (
             SELECT c.*,
@@ -167,8 +168,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
         ), updated AS (
             UPDATE endpoints e
             SET consecutive_failures = o.streak,
-                first_failure_at = CASE WHEN o.succeeded THEN NULL ELSE coalesce(e.first_failure_at, now()) END,
-                last_success_at = CASE WHEN o.succeeded THEN now() ELSE e.last_success_at END,
+                first_failure_at = CASE WHEN o.succeeded THEN NULL WHEN o.reset THEN now() ELSE coalesce(e.first_failure_at, now()) END,
+                last_success_at = CASE WHEN o.reset THEN now() ELSE e.last_success_at END,
                 disabled = e.disabled OR o.gone OR o.too_long,
                 disabled_reason = CASE
                     WHEN e.disabled THEN e.disabled_reason
@@ -387,16 +388,24 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             lockEndpoints.Parameters.AddWithValue("endpoint_ids", results.Select(r => r.Attempt.EndpointId).Distinct().Order(StringComparer.Ordinal).ToArray());
             batch.BatchCommands.Add(lockEndpoints);
 
-            // Per endpoint: the batch's last outcome decides healthy or not; failures add up. Health first, so the
-            // delivery update below parks the retries of an endpoint this batch disables.
+            // Per endpoint, in the order the attempts started: the last decides healthy or not; a success in the batch ends
+            // the streak, and only the failures after the last success continue it (failures with a success between them are
+            // not "in a row", whatever batch they share). Health first, so the delivery update below parks the retries of an
+            // endpoint this batch disables.
             var outcomes = results
                 .Where(r => r.AffectsEndpointHealth)
                 .GroupBy(r => r.Attempt.EndpointId)
-                .Select(g => (
-                    Id: g.Key,
-                    Succeeded: g.OrderBy(r => r.Attempt.StartedAt).Last().Attempt.Succeeded,
-                    Failures: g.Count(r => !r.Attempt.Succeeded),
-                    Gone: g.Any(r => r.Decision.DisableEndpoint)))
+                .Select(g =>
+                {
+                    var ordered = g.OrderBy(r => r.Attempt.StartedAt).ToList();
+                    var lastSuccess = ordered.FindLastIndex(r => r.Attempt.Succeeded);
+                    return (
+                        Id: g.Key,
+                        Succeeded: ordered[^1].Attempt.Succeeded,
+                        Reset: lastSuccess >= 0,
+                        Failures: ordered.Count - lastSuccess - 1,
+                        Gone: g.Any(r => r.Decision.DisableEndpoint));
+                })
                 .OrderBy(h => h.Id, StringComparer.Ordinal)
                 .ToArray();
             var outcomeIds = outcomes.Select(h => h.Id).ToArray();
@@ -410,6 +419,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 var endpoints = new NpgsqlBatchCommand(UpdateEndpointsSql);
                 endpoints.Parameters.AddWithValue("id", outcomeIds);
                 endpoints.Parameters.AddWithValue("succeeded", outcomes.Select(h => h.Succeeded).ToArray());
+                endpoints.Parameters.AddWithValue("reset", outcomes.Select(h => h.Reset).ToArray());
                 endpoints.Parameters.AddWithValue("failures", outcomes.Select(h => h.Failures).ToArray());
                 endpoints.Parameters.AddWithValue("gone", outcomes.Select(h => h.Gone).ToArray());
                 endpoints.Parameters.AddWithValue("probes_succeeded", probes.Where(r => r.Attempt.Succeeded).Select(r => r.Attempt.DeliveryId).ToArray());

@@ -101,6 +101,23 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
+    public async Task A_portal_link_opened_by_a_signed_in_operator_does_not_replace_the_operators_console()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("portal over operator " + Guid.NewGuid().ToString("N")[..8]));
+        var issuer = await admin.CreateApiKeyAsync(new ApiKeyIn("portal issuer", app.Id));
+        var link = await api.Client(issuer.Key).CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+        var page = await SignedInAsync(fixture.Stack.AdminApiKey);
+        Assert.Equal(200, await StatusAsync(page, api.Url, "/dashboard/apps"));
+
+        // A tenant gets the operator to open its link: the operator's session still wins on every page.
+        await page.GotoAsync(link.Url);
+        Assert.Equal(200, await StatusAsync(page, api.Url, "/dashboard/apps"));
+        await Assertions.Expect(page.Locator("header a[href='/dashboard/apps']")).ToHaveCountAsync(1);
+    }
+
+    [Fact]
     public async Task A_portal_link_works_once_and_not_once_expired()
     {
         var api = await fixture.Stack.ApiAsync();

@@ -16,6 +16,30 @@ public sealed class CircuitBreakerTests(StackFixture fixture)
     private const int Workers = 2;
 
     [Fact]
+    public async Task A_receiver_that_alternates_failure_and_success_never_opens_its_circuit()
+    {
+        // Records are written in batches: failures with a success between them must not add up as "in a row" because
+        // they share a batch. A threshold of 4, and requests arriving together (16 in flight), as a flapping receiver sees them.
+        await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
+        {
+            ["Webhooks__Delivery__CircuitBreakerThreshold"] = "4",
+            ["Webhooks__Delivery__CircuitBreakerCooldownSeconds"] = "60",
+        });
+        var api = isolated.Client();
+        var answered = 0;
+        await using var s = await Scenario.CreateAsync(api, e => e with { RetrySchedule = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1] },
+            _ => Task.FromResult(Interlocked.Increment(ref answered) % 2 == 1 ? 503 : (int?)null));
+
+        await s.PublishManyAsync(60);
+        await s.WaitForHandledAsync(60, TimeSpan.FromSeconds(60));
+
+        var opened = await isolated.QueryAsync<long>(
+            "SELECT count(*) FROM endpoint_events WHERE endpoint_id = @id AND kind = 'circuit_opened'", ("id", s.Endpoint.Id));
+        Assert.Equal(0, opened);
+        Assert.Equal(CircuitStates.Closed, (await api.GetEndpointAsync(s.App.Id, s.Endpoint.Id)).CircuitState);
+    }
+
+    [Fact]
     public async Task A_dead_endpoint_gets_only_probes_while_its_circuit_is_open_and_its_whole_backlog_once_it_recovers()
     {
         // Two workers, so the single probe is decided in the database, not by one worker; cool-downs short enough for a test.

@@ -236,7 +236,12 @@ public sealed class RetryTests(StackFixture fixture)
         var message = await s.PublishAsync(1);
         await s.WaitForStatusAsync(message.Id, "succeeded", TimeSpan.FromSeconds(20));
         var worker = isolated.Workers[0];
-        using var http = new HttpClient { BaseAddress = worker.Url };
+        using var http = worker.Http();
+        using (var anonymous = new HttpClient { BaseAddress = worker.Url })
+        {
+            // Metrics name the database and count every route: only the operator's key reads them.
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/metrics")).StatusCode);
+        }
         string metrics = "";
         await Eventually.HoldsAsync(async () =>
             {
