@@ -89,7 +89,7 @@ public static class TransformationRules
     public static IRuleBuilderOptionsConditions<T, string?> IsTransformation<T>(this IRuleBuilder<T, string?> rule) =>
         rule.Custom((script, context) =>
         {
-            if (!string.IsNullOrWhiteSpace(script) && Transformation.Check(script) is { } error)
+            if (!string.IsNullOrWhiteSpace(script) && Transformations.ScriptGate.Run(null, () => Transformation.Check(script)) is { } error)
             {
                 context.AddFailure(new FluentValidation.Results.ValidationFailure("transformation", error) { ErrorCode = Problems.UnprocessableCode });
             }

@@ -19,6 +19,7 @@ public static class Problems
     public const string PayloadRejected = Base + "payload-rejected";
     public const string Forbidden = Base + "forbidden";
     public const string Unavailable = Base + "unavailable";
+    public const string TooManyRequests = Base + "too-many-requests";
 
     public static ProblemHttpResult ConflictProblem(string detail) =>
         TypedResults.Problem(type: Conflict, title: "Conflict", detail: detail, statusCode: 409);
@@ -99,6 +100,11 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 Title = status == 413 ? "The request body is too large." : "The request could not be read.",
                 Status = status,
             };
+        }
+        else if (exception is Transformations.ScriptsBusyException busy)
+        {
+            httpContext.Response.Headers.RetryAfter = "1";
+            problem = new ProblemDetails { Type = Problems.TooManyRequests, Title = "Too many requests.", Status = 429, Detail = busy.Message };
         }
         else if (FindUnstorableText(exception) is { } unstorable)
         {

@@ -71,8 +71,8 @@ public sealed class TransformationPreview(WebhooksDbContext db, TimeProvider tim
         TransformationOutput output;
         try
         {
-            output = Transformation.Shape(input.Format, script, eventType, timestamp, payload, input.Url ?? DefaultUrl,
-                input.Headers ?? new Dictionary<string, string>(), publish.Value.MaxBodyBytes);
+            output = ScriptGate.Run(applicationId, () => Transformation.Shape(input.Format, script, eventType, timestamp, payload,
+                input.Url ?? DefaultUrl, input.Headers ?? new Dictionary<string, string>(), publish.Value.MaxBodyBytes));
         }
         catch (TransformationException ex)
         {

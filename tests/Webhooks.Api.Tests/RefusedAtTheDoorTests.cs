@@ -100,6 +100,28 @@ public sealed class RefusedAtTheDoorTests(StackFixture fixture)
     }
 
     [Fact]
+    public async Task Previews_past_the_script_caps_are_refused_with_429_and_retry_after_instead_of_queueing()
+    {
+        var (http, app) = await AppAsync("script caps");
+        using (http)
+        {
+            // A few hundred milliseconds of script each, all at once for one application: one runs, the rest are told to retry.
+            const string busy = """{"transformation":"function handler(w) { let s = 0; for (let i = 0; i < 300000; i++) { s += i; } return w; }","eventType":"a.b","payload":{}}""";
+            var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => http.PostAsync($"/api/v1/apps/{app}/transformations/preview", Json(busy))));
+            var statuses = responses.Select(r => (int)r.StatusCode).ToList();
+            Assert.All(statuses, status => Assert.True(status is 200 or 429, string.Join(", ", statuses)));
+            Assert.Contains(200, statuses);
+            Assert.Contains(429, statuses);
+            var refused = responses.First(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+            Assert.Equal(TimeSpan.FromSeconds(1), refused.Headers.RetryAfter?.Delta);
+            foreach (var response in responses)
+            {
+                response.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Metrics_answer_only_to_the_operators_key()
     {
         var api = await fixture.Stack.ApiAsync();

@@ -86,8 +86,17 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         }
         else
         {
-            var (result, notFound, error) = await preview.RunAsync(Application!.Id, input, HttpContext.RequestAborted);
-            (Preview, PreviewError) = (result, notFound is null ? error : $"{notFound} does not exist.");
+            try
+            {
+                var (result, notFound, error) = await preview.RunAsync(Application!.Id, input, HttpContext.RequestAborted);
+                (Preview, PreviewError) = (result, notFound is null ? error : $"{notFound} does not exist.");
+            }
+            catch (Transformations.ScriptsBusyException busy)
+            {
+                Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                Response.Headers.RetryAfter = "1";
+                PreviewError = busy.Message;
+            }
         }
         var page = await ShowAsync();
         Form = form;
