@@ -34,7 +34,7 @@ var workersCurve = options.GetValueOrDefault("workers-curve", 0);
 var compareFlush = options.GetValueOrDefault("compare-flush", 0);
 // --only-latency 1: only the paced runs (and the soak), e.g. with BENCH_PG_SLOW_MS to catch what stalls them.
 var onlyLatency = options.GetValueOrDefault("only-latency", 0) == 1;
-// --only single,e2e50: only these scenarios (e2e1, e2e1wide, e2e50, single, filters, ordering, latency, claim), for
+// --only single,e2e50: only these scenarios (e2e1, e2e1wide, e2e50, single, filters, ordering, scripts, latency, claim), for
 // profiling one path (each may repeat: --repeat 3).
 var only = options.GetValueOrDefault("only", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
 var repeat = options.GetValueOrDefault("repeat", 1);
@@ -268,6 +268,10 @@ var results = new List<(string Name, string Value)>();
             if (Runs("ordering"))
             {
                 results.AddRange(await OrderingBench.RunAsync(run, deliveries, rate));
+            }
+            if (Runs("scripts"))
+            {
+                results.AddRange(await ScriptBench.RunAsync(client, http, TimeSpan.FromSeconds(latencySeconds)));
             }
         }
     }
