@@ -84,8 +84,9 @@ public static class Transformation
 
     // Built-ins that make one long string in a single call allocate it before the memory limit (checked between
     // statements) can refuse it: 'x'.repeat(2 ** 28) took half a gigabyte first. repeat is refused past MaxStringChars before
-    // it allocates; so are replace, replaceAll and concat, by a bound of what they could make. (join, padStart, padEnd,
-    // split and concatenation with + are charged as they build: see the tests.)
+    // it allocates; so are replace, replaceAll, concat, padStart, padEnd, Array.prototype.join (String(array) too) and
+    // JSON.stringify, by a bound of what they could make. (split and concatenation with + or a template are charged as
+    // they build: see the tests.)
     private static readonly Prepared<Acornima.Ast.Script> Guards = Engine.PrepareScript($$"""
         (function () {
             var max = {{MaxStringChars}};
@@ -115,6 +116,36 @@ public static class Transformation
                 for (var i = 0; i < arguments.length; i++) { length += String(arguments[i]).length; }
                 return length;
             });
+            function padded(target) { return Number(target); }
+            guard(String.prototype, 'padStart', padded);
+            guard(String.prototype, 'padEnd', padded);
+            // join: the elements' lengths and the separators', counted until past the bound (each element is turned into a
+            // string here too, under the statement limit: an array is at most 100,000 long).
+            guard(Array.prototype, 'join', function (separator) {
+                var n = this.length >>> 0, sep = separator === undefined ? 1 : String(separator).length;
+                var length = n > 0 ? sep * (n - 1) : 0;
+                for (var i = 0; i < n && length <= max; i++) {
+                    var item = this[i];
+                    length += item === undefined || item === null ? 0 : String(item).length;
+                }
+                return length;
+            });
+            // JSON.stringify: a walk that adds up what the text would hold, stopping past the bound.
+            var stringify = JSON.stringify;
+            function size(value, depth) {
+                if (depth > 64) { return 0; }
+                if (typeof value === 'string') { return value.length + 2; }
+                if (value === null || typeof value !== 'object') { return 24; }
+                var total = 2, keys = Object.keys(value);
+                for (var i = 0; i < keys.length && total <= max; i++) {
+                    total += keys[i].length + 4 + size(value[keys[i]], depth + 1);
+                }
+                return total;
+            }
+            Object.defineProperty(JSON, 'stringify', { writable: true, configurable: true, enumerable: false, value: function (value, replacer, space) {
+                if (typeof replacer !== 'function' && size(value, 0) * (space ? 2 : 1) > max) { throw new RangeError('Invalid string length'); }
+                return stringify.apply(JSON, arguments);
+            } });
         })();
         """, source: "guards", strict: true);
 

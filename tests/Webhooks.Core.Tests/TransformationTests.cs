@@ -83,8 +83,38 @@ public class TransformationTests
             $"{(GC.GetAllocatedBytesForCurrentThread() - before) / 1024 / 1024} MiB allocated");
     }
 
+    /// <summary>
+    /// One built-in call per family that can build a large string or array from a few large strings: each is refused (or
+    /// charged) within a few MiB of the 16 MiB limit — five 4-Mi-character strings are 40 MiB when joined.
+    /// </summary>
+    [Theory]
+    [InlineData("[s, s, s, s, s].join('')")]
+    [InlineData("String([s, s, s, s, s])")]
+    [InlineData("JSON.stringify([s, s, s, s, s])")]
+    [InlineData("JSON.stringify({a: s, b: s, c: s, d: s, e: s})")]
+    [InlineData("s.padStart(5 * s.length)")]
+    [InlineData("s.padEnd(5 * s.length, 'y')")]
+    [InlineData("s.repeat(5)")]
+    [InlineData("s.concat(s, s, s, s)")]
+    [InlineData("s.replace(/x/g, 'xxxxx')")]
+    [InlineData("s + s + s + s + s")]
+    [InlineData("Array.from({length: 5}, () => s).join('')")]
+    [InlineData("new Array(5).fill(s).join('')")]
+    [InlineData("[...[s, s, s, s, s]].join('')")]
+    public void Each_family_of_growing_built_ins_keeps_within_a_few_mib_of_the_memory_limit(string expression)
+    {
+        var script = $"function handler(w) {{ var s = 'x'.repeat(4 * 1024 * 1024 - 1); w.payload = ({expression}).length; return w; }}";
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<TransformationException>(() => Run(script));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // s itself is 8 MiB; the limit is 16 MiB; one more call's worth on top is the most a check between statements lets by.
+        Assert.True(allocated < 36L * 1024 * 1024, $"{expression}: {allocated / 1024 / 1024} MiB allocated");
+    }
+
     [Theory]
     [InlineData("function handler(w) { w.payload = 'a,b'.repeat(3).replaceAll(',', ';').replace('a', '$&$&').concat('!', 1); return w; }", "\"aa;ba;ba;b!1\"")]
+    [InlineData("function handler(w) { w.payload = [1, null, 'a', [2, 3]].join('-') + String([4, 5]) + 'x'.padStart(3, '.') + 'y'.padEnd(2); return w; }", "\"1--a-2,34,5..xy \"")]
+    [InlineData("function handler(w) { w.payload = JSON.stringify({a: [1, 'b', null, {c: true}]}) === '{\"a\":[1,\"b\",null,{\"c\":true}]}' && JSON.stringify([1], null, 2) === '[\\n  1\\n]' && JSON.stringify('q', function (k, v) { return v; }) === '\"q\"'; return w; }", "true")]
     public void Guarded_string_built_ins_still_work(string script, string body) =>
         Assert.Equal(body, Encoding.UTF8.GetString(Run(script).Body));
 
