@@ -16,7 +16,8 @@ namespace Webhooks.Api.Tests;
 /// Generated input (FsCheck) for every operation of the running API's OpenAPI document: random path, query and header
 /// values (any text, unicode, huge and negative numbers, dates at the ends of the calendar and in any offset, empty,
 /// very long) and random JSON bodies (the operation's own shape with values of any type, or any shape at all: nulls,
-/// wrong types, deep nesting, self-referring schemas), each sent with an application key and with an admin key.
+/// wrong types, deep nesting, self-referring schemas, nulls inside lists and maps, control and non-ASCII characters in every
+/// string), each sent with an application key and with an admin key.
 /// Whatever comes in: never a 5xx, every error is problem details, and a request that answered an error stored nothing.
 /// The seed is fixed (set WEBHOOKS_GENERATED_SEED to try another) and printed, so a failure is reproducible.
 /// </summary>
@@ -313,7 +314,7 @@ public sealed partial class GeneratedInputTests(StackFixture fixture, ITestOutpu
             "schema" => Schema(3),
             // Names the world has, or takes, so requests reach the schema check, the uid rules and the URL guard.
             "eventType" or "name" => Gen.Frequency((3, Quoted(Gen.Elements("a.b", "c.d", "order.created", "a.b.c.d.e.f"))), (2, Quoted(Text))),
-            "eventTypes" => Gen.Elements("[\"a.b\"]", "[]", "[\"a.b\",\"a.b\"]", "[\"\"]", "null"),
+            "eventTypes" => Gen.Elements("[\"a.b\"]", "[]", "[\"a.b\",\"a.b\"]", "[\"\"]", "null", "[null]", "[\"a.b\",null]"),
             "uid" => Gen.Frequency((2, Quoted(Gen.Elements("operational", "Operational", " operational", "generated-x", "app_x", "a"))), (2, Quoted(Text))),
             "url" => Gen.Frequency((2, Quoted(Gen.Elements("https://example.com/x", "http://127.0.0.1:9/x", "http://[::1]/x", "https://example.com:99999/", "https://user:pw@example.com/"))), (2, Quoted(Text))),
             _ => TypeOf(schema) switch
@@ -321,15 +322,19 @@ public sealed partial class GeneratedInputTests(StackFixture fixture, ITestOutpu
                 "integer" or "number" => Gen.Frequency((3, JsonNumbers), (1, Quoted(Numbers))),
                 "boolean" => Gen.Elements("true", "false", "\"true\"", "1"),
                 "array" when schema?["items"]?["properties"] is not null =>
-                    Gen.Choose(0, 3).SelectMany(n => Shaped(schema["items"]!.AsObject(), depth - 1).ListOf(n)).Select(items => "[" + string.Join(",", items) + "]"),
-                "array" => Gen.Choose(0, 4).SelectMany(n => ValueFor("", schema?["items"], depth - 1).ListOf(n)).Select(items => "[" + string.Join(",", items) + "]"),
-                "object" => Object(Text, Quoted(Text)),
+                    Gen.Choose(0, 3).SelectMany(n => OrNull(Shaped(schema["items"]!.AsObject(), depth - 1)).ListOf(n)).Select(items => "[" + string.Join(",", items) + "]"),
+                "array" => Gen.Choose(0, 4).SelectMany(n => OrNull(ValueFor("", schema?["items"], depth - 1)).ListOf(n)).Select(items => "[" + string.Join(",", items) + "]"),
+                // Maps (headers, metadata) with null values now and then, keys and values in any text.
+                "object" => Object(Text, OrNull(Quoted(Text))),
                 _ when schema?["format"]?.GetValue<string>() == "date-time" => Quoted(Dates),
                 _ => Quoted(Text),
             },
         };
         return depth <= 0 ? typed : Gen.Frequency((4, typed), (1, Json(Math.Min(depth, 2))));
     }
+
+    /// <summary>Usually a value of <paramref name="value"/>, now and then a JSON null in its place (inside a list or a map).</summary>
+    private static Gen<string> OrNull(Gen<string> value) => Gen.Frequency((5, value), (1, Gen.Constant("null")));
 
     /// <summary>An object of the operation's shape: its required fields (mostly) and some others, each with a value for it.</summary>
     private static Gen<string> Shaped(JsonObject schema, int depth)
