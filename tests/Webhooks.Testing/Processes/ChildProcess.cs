@@ -146,57 +146,19 @@ public sealed partial class ChildProcess : IAsyncDisposable
     private static bool Signal(int pid, int signal) => NativeMethods.kill(pid, signal) == 0;
 
     /// <summary>Whether this process runs as root, where Postgres refuses to run and is started as 'postgres'.</summary>
-    public static bool IsRoot => !OperatingSystem.IsWindows() && NativeMethods.geteuid() == 0;
+    public static bool IsRoot => Webhooks.AppHost.Data.MachineBinaries.IsRoot;
 
     private static partial class NativeMethods
     {
         [LibraryImport("libc", SetLastError = true)]
         internal static partial int kill(int pid, int sig);
 
-        [LibraryImport("libc")]
-        internal static partial uint geteuid();
     }
 
     /// <summary>Runs a short command to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout)
-    {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"'{fileName}' did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"'{fileName} {string.Join(' ', info.ArgumentList)}' did not finish within {timeout.TotalSeconds} s.");
-        }
-        return (process.ExitCode, (await stdout) + (await stderr));
-    }
+    public static Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout) =>
+        Webhooks.AppHost.Data.MachineBinaries.RunAsync(fileName, arguments, timeout);
 
     /// <summary>Finds an executable on PATH.</summary>
-    public static string? FindOnPath(string name)
-    {
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(directory, name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-        return null;
-    }
+    public static string? FindOnPath(string name) => Webhooks.AppHost.Data.MachineBinaries.FindOnPath(name);
 }

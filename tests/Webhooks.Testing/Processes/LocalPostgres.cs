@@ -38,27 +38,7 @@ public sealed class LocalPostgres : IAsyncDisposable
         $"Host=127.0.0.1;Port={Port};Username={Superuser};Database={database};Pooling=true;Maximum Pool Size=50;Timeout=15";
 
     /// <summary>The folder of initdb/postgres/pg_ctl: <c>PG_BIN</c>, Debian's /usr/lib/postgresql/N/bin (newest), or PATH.</summary>
-    public static string? FindBinaries()
-    {
-        if (Environment.GetEnvironmentVariable("PG_BIN") is { Length: > 0 } configured && File.Exists(Path.Combine(configured, "postgres")))
-        {
-            return configured;
-        }
-        const string debian = "/usr/lib/postgresql";
-        if (Directory.Exists(debian))
-        {
-            var newest = Directory.GetDirectories(debian)
-                .Select(d => (Directory: d, Version: int.TryParse(Path.GetFileName(d), out var v) ? v : 0))
-                .Where(d => File.Exists(Path.Combine(d.Directory, "bin", "postgres")))
-                .OrderByDescending(d => d.Version)
-                .FirstOrDefault();
-            if (newest.Directory is not null)
-            {
-                return Path.Combine(newest.Directory, "bin");
-            }
-        }
-        return ChildProcess.FindOnPath("pg_ctl") is { } pgCtl ? Path.GetDirectoryName(pgCtl) : null;
-    }
+    public static string? FindBinaries() => Webhooks.AppHost.Data.MachineBinaries.PostgresBin();
 
     public const string InstallHint =
         "PostgreSQL server binaries (initdb, postgres, pg_ctl) were not found. Install them — Debian/Ubuntu: " +

@@ -26,10 +26,7 @@ public sealed class LocalRedis : IAsyncDisposable
         "redis-server was not found. Install it — Debian/Ubuntu: 'apt-get install redis-server', macOS: 'brew install redis' — " +
         "or set REDIS_SERVER to its path.";
 
-    public static string? FindBinary() =>
-        Environment.GetEnvironmentVariable("REDIS_SERVER") is { Length: > 0 } configured && File.Exists(configured)
-            ? configured
-            : ChildProcess.FindOnPath("redis-server") ?? (File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : null);
+    public static string? FindBinary() => Webhooks.AppHost.Data.MachineBinaries.RedisServer();
 
     public static async Task<LocalRedis> StartAsync(string dataDirectory, int port, Action<string> output, CancellationToken ct = default)
     {

@@ -1,9 +1,8 @@
 namespace Webhooks.Testing.Processes;
 
 /// <summary>
-/// Makes sure the Postgres and Redis server binaries are on the machine. Where they are missing and this runs as
-/// root on a Debian-like system, installs them with apt-get (what a fresh build machine needs); elsewhere it
-/// names what to install, as a laptop's owner should decide that.
+/// Makes sure the Postgres and Redis server binaries are on the machine, as the AppHost does (installed with apt-get when
+/// root on a Debian-like system; otherwise the command to run is said).
 /// </summary>
 public static class Prerequisites
 {
@@ -15,36 +14,7 @@ public static class Prerequisites
         await Gate.WaitAsync();
         try
         {
-            var packages = new List<string>();
-            if (LocalPostgres.FindBinaries() is null)
-            {
-                packages.Add("postgresql");
-            }
-            if (LocalRedis.FindBinary() is null)
-            {
-                packages.Add("redis-server");
-            }
-            if (packages.Count > 0 && ChildProcess.IsRoot && ChildProcess.FindOnPath("apt-get") is { } aptGet)
-            {
-                output($"[setup] installing {string.Join(", ", packages)} with apt-get (running as root)");
-                await ChildProcess.RunAsync(aptGet, ["update", "-qq"], TimeSpan.FromMinutes(5));
-                var (code, text) = await ChildProcess.RunAsync("env",
-                    ["DEBIAN_FRONTEND=noninteractive", aptGet, "install", "-y", "-qq", "--no-install-recommends", .. packages], TimeSpan.FromMinutes(10));
-                if (code != 0)
-                {
-                    output($"[setup] apt-get failed ({code}): {text}");
-                }
-            }
-            var problems = new List<string>();
-            if (LocalPostgres.FindBinaries() is null)
-            {
-                problems.Add(LocalPostgres.InstallHint);
-            }
-            if (LocalRedis.FindBinary() is null)
-            {
-                problems.Add(LocalRedis.InstallHint);
-            }
-            return problems;
+            return await Webhooks.AppHost.Data.MachineBinaries.EnsureAsync(output) is { } problem ? [problem] : [];
         }
         finally
         {
