@@ -31,22 +31,10 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>The exit code (128 + the signal's number when a signal ended it), still readable after disposal.</summary>
     public int ExitCode => _exitCode ?? _process.ExitCode;
 
-    /// <param name="ownSession">
-    /// Runs the process in a session of its own (through util-linux <c>setsid</c>, where it exists), so a terminal's
-    /// Ctrl+C reaches only this process, which then stops the child in its own order, rather than every process at once.
-    /// Only for a parent that handles SIGINT, SIGTERM and SIGHUP by stopping its children: nothing else will.
-    /// </param>
     public static ChildProcess Start(
         string name, string fileName, IEnumerable<string> arguments, Action<string> output,
-        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, bool ownSession = false)
+        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
-        // setsid execs the program in place (a child of .NET is never a process group leader, so it does not fork):
-        // the pid is the program's own, signalled and reaped directly.
-        if (ownSession && !OperatingSystem.IsWindows() && FindOnPath("setsid") is { } setsid)
-        {
-            arguments = ["--wait", fileName, .. arguments];
-            fileName = setsid;
-        }
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,

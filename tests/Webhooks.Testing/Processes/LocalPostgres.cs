@@ -18,18 +18,16 @@ public sealed class LocalPostgres : IAsyncDisposable
     private readonly string _dataDirectory;
     private readonly Action<string> _output;
     private readonly bool _durable;
-    private readonly bool _ownSession;
     private IReadOnlyList<string> _settings = [];
     private ChildProcess? _server;
 
-    private LocalPostgres(string bin, string dataDirectory, int port, Action<string> output, bool durable, bool ownSession)
+    private LocalPostgres(string bin, string dataDirectory, int port, Action<string> output, bool durable)
     {
         _bin = bin;
         _dataDirectory = dataDirectory;
         Port = port;
         _output = output;
         _durable = durable;
-        _ownSession = ownSession;
     }
 
     public int Port { get; }
@@ -72,13 +70,12 @@ public sealed class LocalPostgres : IAsyncDisposable
 
     /// <summary>
     /// Readies the data folder (initdb on first use, a server left running by a killed run stopped) and checks the
-    /// port is free; <see cref="StartServerAsync"/> then starts the server (in a session of its own with
-    /// <paramref name="ownSession"/>, see <see cref="ChildProcess.Start"/>).
+    /// port is free; <see cref="StartServerAsync"/> then starts the server.
     /// </summary>
-    public static async Task<LocalPostgres> PrepareAsync(string dataDirectory, int port, Action<string> output, bool durable = true, bool ownSession = false)
+    public static async Task<LocalPostgres> PrepareAsync(string dataDirectory, int port, Action<string> output, bool durable = true)
     {
         var bin = FindBinaries() ?? throw new InvalidOperationException(InstallHint);
-        var postgres = new LocalPostgres(bin, Path.GetFullPath(dataDirectory), port, output, durable, ownSession);
+        var postgres = new LocalPostgres(bin, Path.GetFullPath(dataDirectory), port, output, durable);
         await postgres.InitialiseAsync();
         await postgres.StopLeftoverAsync();
         EnsurePortFree(port, "Postgres");
@@ -203,7 +200,7 @@ public sealed class LocalPostgres : IAsyncDisposable
     private ChildProcess StartAsOwner(string program, IEnumerable<string> arguments, Action<string> output)
     {
         var (file, args) = AsOwner(program, arguments);
-        return ChildProcess.Start("postgres", file, args, output, ownSession: _ownSession);
+        return ChildProcess.Start("postgres", file, args, output);
     }
 
     private Task<(int, string)> RunAsOwnerAsync(string program, IEnumerable<string> arguments, TimeSpan timeout)

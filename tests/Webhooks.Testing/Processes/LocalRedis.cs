@@ -6,16 +6,14 @@ public sealed class LocalRedis : IAsyncDisposable
     private readonly string _binary;
     private readonly string _dataDirectory;
     private readonly Action<string> _output;
-    private readonly bool _ownSession;
     private ChildProcess? _server;
 
-    private LocalRedis(string binary, string dataDirectory, int port, Action<string> output, bool ownSession)
+    private LocalRedis(string binary, string dataDirectory, int port, Action<string> output)
     {
         _binary = binary;
         _dataDirectory = dataDirectory;
         Port = port;
         _output = output;
-        _ownSession = ownSession;
     }
 
     public int Port { get; }
@@ -36,15 +34,14 @@ public sealed class LocalRedis : IAsyncDisposable
     }
 
     /// <summary>
-    /// Finds the binary and checks the port is free; <see cref="StartServerAsync"/> then starts the server (in a session
-    /// of its own with <paramref name="ownSession"/>, see <see cref="ChildProcess.Start"/>).
+    /// Finds the binary and checks the port is free; <see cref="StartServerAsync"/> then starts the server.
     /// </summary>
-    public static LocalRedis Prepare(string dataDirectory, int port, Action<string> output, bool ownSession = false)
+    public static LocalRedis Prepare(string dataDirectory, int port, Action<string> output)
     {
         var binary = FindBinary() ?? throw new InvalidOperationException(InstallHint);
         LocalPostgres.EnsurePortFree(port, "Redis");
         Directory.CreateDirectory(dataDirectory);
-        return new LocalRedis(binary, Path.GetFullPath(dataDirectory), port, output, ownSession);
+        return new LocalRedis(binary, Path.GetFullPath(dataDirectory), port, output);
     }
 
     /// <summary>
@@ -64,7 +61,7 @@ public sealed class LocalRedis : IAsyncDisposable
         var server = ChildProcess.Start("redis", _binary,
             ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", _dataDirectory, "--loglevel", "warning"],
-            _output, ownSession: _ownSession);
+            _output);
         _server = server;
         try
         {

@@ -16,16 +16,15 @@ public sealed record ServiceProject(string Name, string ProjectDirectory)
         Path.Combine(ProjectDirectory, "bin", configuration, "net10.0", Name + ".dll");
 
     /// <summary>Starts the service with the environment Aspire would inject (connection strings, URLs, OTLP).</summary>
-    /// <param name="ownSession">See <see cref="ChildProcess.Start"/>: for a supervisor that stops its children itself.</param>
     public ChildProcess Start(
-        string processName, string configuration, IReadOnlyDictionary<string, string?> environment, Action<string> output, bool ownSession = false)
+        string processName, string configuration, IReadOnlyDictionary<string, string?> environment, Action<string> output)
     {
         var assembly = AssemblyPath(configuration);
         if (!File.Exists(assembly))
         {
             throw new InvalidOperationException($"{assembly} is missing: build the solution first ('dotnet build').");
         }
-        return ChildProcess.Start(processName, "dotnet", [assembly], output, environment, ProjectDirectory, ownSession);
+        return ChildProcess.Start(processName, "dotnet", [assembly], output, environment, ProjectDirectory);
     }
 
     /// <summary>Waits until <c>GET {baseUrl}/health</c> answers 200, failing early if the process exits.</summary>
