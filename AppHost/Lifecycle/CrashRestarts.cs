@@ -60,11 +60,18 @@ internal sealed partial class CrashRestarts(
                 instance.RunningSince = time.GetTimestamp();
             }
             instance.LastState = state;
+            var run = RunOf(update);
+            if (state == KnownResourceStates.Stopping)
+            {
+                // Asked to stop (the dashboard's Stop, a restart): however this run ends, even killed after the stop's
+                // timeout, it is not a crash.
+                instance.HandledRun = run;
+                continue;
+            }
             if (!IsCrash(update) || lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 continue;
             }
-            var run = RunOf(update);
             if (run == instance.HandledRun)
             {
                 continue;
