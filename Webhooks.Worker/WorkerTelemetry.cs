@@ -38,7 +38,16 @@ public static class WorkerTelemetry
     /// </summary>
     public static void Span(string name, string? traceParent, DateTimeOffset started, DateTimeOffset ended, string messageId)
     {
-        if (!ActivitySource.HasListeners() || !ActivityContext.TryParse(traceParent, null, out var parent))
+        if (ActivitySource.HasListeners() && ActivityContext.TryParse(traceParent, null, out var parent))
+        {
+            Span(name, parent, started, ended, messageId);
+        }
+    }
+
+    /// <summary><see cref="Span(string, string?, DateTimeOffset, DateTimeOffset, string)"/> for a parent already parsed.</summary>
+    public static void Span(string name, ActivityContext parent, DateTimeOffset started, DateTimeOffset ended, string messageId)
+    {
+        if (parent == default || !ActivitySource.HasListeners())
         {
             return;
         }

@@ -39,7 +39,7 @@ internal static class ExecutableData
         IDistributedApplicationBuilder builder, StackSettings settings, string dataPath, string databaseName)
     {
         var postgresData = Path.Combine(dataPath, "postgres");
-        var bin = BinariesFor(postgresData);
+        var bin = await BinariesForAsync(postgresData);
         await InitialiseAsync(bin, postgresData);
         RefuseLeftoverServer(postgresData);
 
@@ -105,7 +105,7 @@ internal static class ExecutableData
     /// The binaries of the Postgres major version that made the folder (a newer server refuses an older folder), or the
     /// newest for a new folder.
     /// </summary>
-    private static string BinariesFor(string dataDirectory)
+    private static async Task<string> BinariesForAsync(string dataDirectory)
     {
         var newest = MachineBinaries.PostgresBin()!;
         var versionFile = Path.Combine(dataDirectory, "PG_VERSION");
@@ -119,7 +119,7 @@ internal static class ExecutableData
         {
             return matching;
         }
-        if (File.Exists(Path.Combine(newest, "postgres")) && RunVersion(newest)?.StartsWith(major + ".", StringComparison.Ordinal) == true)
+        if (File.Exists(Path.Combine(newest, "postgres")) && (await RunVersionAsync(newest))?.StartsWith(major + ".", StringComparison.Ordinal) == true)
         {
             return newest;
         }
@@ -128,11 +128,11 @@ internal static class ExecutableData
             $"Install them (Debian/Ubuntu: apt-get install postgresql-{major}), or move that folder away to start with an empty database.");
     }
 
-    private static string? RunVersion(string bin)
+    private static async Task<string?> RunVersionAsync(string bin)
     {
         try
         {
-            var (code, text) = MachineBinaries.RunAsync(Path.Combine(bin, "postgres"), ["--version"], TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
+            var (code, text) = await MachineBinaries.RunAsync(Path.Combine(bin, "postgres"), ["--version"], TimeSpan.FromSeconds(10));
             return code == 0 ? text.Trim().Split(' ').LastOrDefault() : null;
         }
         catch (System.ComponentModel.Win32Exception)

@@ -40,7 +40,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         ActivityContext.TryParse(delivery.TraceParent, null, out var parent);
         if (delivery.Claim.Started != default)
         {
-            WorkerTelemetry.Span("webhook claim", delivery.TraceParent, delivery.Claim.Started, delivery.Claim.Ended, delivery.MessageId);
+            WorkerTelemetry.Span("webhook claim", parent, delivery.Claim.Started, delivery.Claim.Ended, delivery.MessageId);
         }
         using var activity = WorkerTelemetry.ActivitySource.StartActivity("webhook deliver", ActivityKind.Client, parent);
         activity?.SetTag("webhook.message_id", delivery.MessageId);
