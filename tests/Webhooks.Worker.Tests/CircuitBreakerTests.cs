@@ -19,11 +19,12 @@ public sealed class CircuitBreakerTests(StackFixture fixture)
     public async Task A_receiver_that_alternates_failure_and_success_never_opens_its_circuit()
     {
         // Records are written in batches: failures with a success between them must not add up as "in a row" because
-        // they share a batch. A threshold of 4, and requests arriving together (16 in flight), as a flapping receiver sees them.
+        // they share a batch. One request in flight, so the receiver's alternation is also the order the attempts started.
         await using var isolated = await fixture.Stack.IsolatedAsync(new Dictionary<string, string?>
         {
             ["Webhooks__Delivery__CircuitBreakerThreshold"] = "4",
             ["Webhooks__Delivery__CircuitBreakerCooldownSeconds"] = "60",
+            ["Webhooks__Delivery__MaxInFlightPerEndpoint"] = "1",
         });
         var api = isolated.Client();
         var answered = 0;
@@ -31,7 +32,7 @@ public sealed class CircuitBreakerTests(StackFixture fixture)
             _ => Task.FromResult(Interlocked.Increment(ref answered) % 2 == 1 ? 503 : (int?)null));
 
         await s.PublishManyAsync(60);
-        await s.WaitForHandledAsync(60, TimeSpan.FromSeconds(60));
+        await s.WaitForHandledAsync(60, TimeSpan.FromSeconds(150));
 
         var opened = await isolated.QueryAsync<long>(
             "SELECT count(*) FROM endpoint_events WHERE endpoint_id = @id AND kind = 'circuit_opened'", ("id", s.Endpoint.Id));
