@@ -17,6 +17,7 @@ app.UseRequestTimeouts();
 app.UseOutageRecovery();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseMiddleware<Webhooks.Api.Svix.SvixIdempotency>();
 
 app.MapDefaultEndpoints();
 app.MapWebhooksApi();

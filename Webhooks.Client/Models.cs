@@ -172,7 +172,12 @@ public sealed record EventTypeIn(string Name, string? Description = null, JsonEl
 /// <summary>Replaces an event type's description and schema; <see cref="Archived"/> false un-archives it.</summary>
 public sealed record EventTypeUpdateIn(string? Description = null, JsonElement? Schema = null, bool Archived = false);
 
-public sealed record EventTypeOut(string Id, string Name, string? Description, JsonElement? Schema, bool Archived, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+/// <summary>
+/// An event type. <see cref="DeploymentWide"/>: one of the deployment's catalogue, which every application sees (managed
+/// with an admin key at <c>/api/v1/event-type</c>, Svix's route); an application's own type of the same name wins.
+/// </summary>
+public sealed record EventTypeOut(string Id, string Name, string? Description, JsonElement? Schema, bool Archived, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    bool DeploymentWide = false);
 
 public sealed record EndpointOut(
     string Id,

@@ -26,7 +26,8 @@ public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, 
         public static Change Refused(string refusal) => new(Outcome.Forbidden, Refusal: refusal);
     }
 
-    public async Task<Change> CreateAsync(ApiCaller caller, ApplicationIn input, CancellationToken ct)
+    /// <param name="metadata">Svix's free metadata; null: none.</param>
+    public async Task<Change> CreateAsync(ApiCaller caller, ApplicationIn input, CancellationToken ct, IReadOnlyDictionary<string, string>? metadata = null)
     {
         if (!caller.IsAdmin)
         {
@@ -36,13 +37,19 @@ public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, 
         {
             return new Change(Outcome.UidTaken);
         }
-        var application = new Application(input.Name, input.Uid, time.GetUtcNow()) { RetrySchedule = input.RetrySchedule?.ToArray() };
+        var application = new Application(input.Name, input.Uid, time.GetUtcNow())
+        {
+            RetrySchedule = input.RetrySchedule?.ToArray(),
+            Metadata = metadata?.ToDictionary() ?? [],
+        };
         db.Applications.Add(application);
         return await SaveUnlessUidTakenAsync(ct) ? new Change(Outcome.Done, application) : new Change(Outcome.UidTaken);
     }
 
     /// <summary>Replaces name, uid and retry schedule; nothing changes unless the outcome is <see cref="Outcome.Done"/>.</summary>
-    public async Task<Change> UpdateAsync(ApiCaller caller, Application application, ApplicationIn input, CancellationToken ct)
+    /// <param name="metadata">Svix's free metadata; null: kept as stored.</param>
+    public async Task<Change> UpdateAsync(ApiCaller caller, Application application, ApplicationIn input, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         // Refused before the uid-taken check: an application key learns nothing of whether the operational application exists.
         if (!caller.IsAdmin && operational.Value.IsReserved(application.Uid))
@@ -58,6 +65,10 @@ public sealed class ApplicationService(WebhooksDbContext db, TimeProvider time, 
             return new Change(Outcome.UidTaken);
         }
         application.Update(input.Name, input.Uid, input.RetrySchedule?.ToArray(), time.GetUtcNow());
+        if (metadata is not null)
+        {
+            application.Metadata = metadata.ToDictionary();
+        }
         if (!await SaveUnlessUidTakenAsync(ct))
         {
             return new Change(Outcome.UidTaken);

@@ -209,7 +209,7 @@ public static class EndpointAuthRules
 
     public static EndpointAuthOut? OutOf(string? summary) => summary is null ? null : JsonSerializer.Deserialize<EndpointAuthOut>(summary, Json);
 
-    private static bool SameOrigin(string url, string? storedUrl) =>
+    internal static bool SameOrigin(string url, string? storedUrl) =>
         storedUrl is not null && Uri.TryCreate(url, UriKind.Absolute, out var a) && Uri.TryCreate(storedUrl, UriKind.Absolute, out var b) &&
         Uri.Compare(a, b, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0;
 }

@@ -43,8 +43,7 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.Headers!).Must(h => h.Count <= CustomHeaders.MaxCount).WithMessage($"At most {CustomHeaders.MaxCount} headers.").When(e => e.Headers is not null);
         RuleForEach(e => e.Headers).Must(h => CustomHeaders.IsAllowed(h.Key, h.Value))
             .WithMessage((_, h) => $"Header '{h.Key}': names must be tokens, not reserved (webhook-*, content-*, host, …), and values visible ASCII (no accents, no control characters).");
-        RuleFor(e => e.Metadata!).Must(m => m.Count <= 50 && m.All(kv => kv.Key.Length <= 256 && kv.Value.Length <= 4096))
-            .WithMessage("At most 50 metadata entries, keys up to 256 and values up to 4096 characters.").When(e => e.Metadata is not null);
+        RuleFor(e => e.Metadata!).Must(MetadataRules.IsValid).WithMessage(MetadataRules.Rule).When(e => e.Metadata is not null);
         RuleFor(e => e.Auth!).SetValidator(new EndpointAuthInValidator(configuration, time)).When(e => e.Auth is not null);
         RuleFor(e => e.Format).IsFormat();
         RuleFor(e => e.Transformation).IsTransformation();

@@ -17,7 +17,9 @@ public sealed class EndpointService(
     IConfiguration configuration)
 {
     /// <summary>The new endpoint, or the errors of its <c>auth</c> (a secret missing).</summary>
-    public async Task<(Endpoint? Endpoint, Dictionary<string, string[]>? Errors)> CreateAsync(Application application, EndpointIn input, CancellationToken ct)
+    /// <param name="uid">The endpoint's uid (unique in the application; a taken one fails the save with a unique violation).</param>
+    public async Task<(Endpoint? Endpoint, Dictionary<string, string[]>? Errors)> CreateAsync(Application application, EndpointIn input, CancellationToken ct,
+        string? uid = null)
     {
         var auth = EndpointAuthRules.Resolve(input.Auth, input.Url, null, null);
         if (auth.Errors is not null)
@@ -26,7 +28,7 @@ public sealed class EndpointService(
         }
         var secret = input.Secret is null ? WebhookSecret.Generate() : WebhookSecret.Parse(input.Secret);
         var now = time.GetUtcNow();
-        var endpoint = new Endpoint(application.Id, input.Url, secrets.Protect(secret.ToString()), now);
+        var endpoint = new Endpoint(application.Id, input.Url, secrets.Protect(secret.ToString()), now) { Uid = uid };
         Configure(endpoint, input, now);
         endpoint.SetTransformation(TransformationOf(input), input.Format, now);
         SetAuth(endpoint, auth.Auth, now);
@@ -55,6 +57,20 @@ public sealed class EndpointService(
             await signal.NotifyAsync();
         }
         return null;
+    }
+
+    /// <summary>
+    /// Changes what Svix's surface knows of an endpoint — URL, description, event types, channels, rate, metadata, custom
+    /// headers — and keeps everything else (authentication, filter, transformation, retries, ordering, circuit). Callers
+    /// validate first and refuse a move to another origin while the endpoint has credentials.
+    /// </summary>
+    public async Task ConfigureBasicsAsync(Endpoint endpoint, string url, string? description, IEnumerable<string>? eventTypes,
+        IEnumerable<string>? channels, int? rateLimitPerSecond, IReadOnlyDictionary<string, string> metadata, IReadOnlyDictionary<string, string> headers,
+        CancellationToken ct)
+    {
+        endpoint.Configure(url, description, eventTypes, channels, rateLimitPerSecond, endpoint.TimeoutSeconds, headers, metadata,
+            endpoint.RetrySchedule, endpoint.CircuitBreakerThreshold, time.GetUtcNow(), endpoint.MaxInFlight, endpoint.Ordering);
+        await db.SaveSettingsAsync(endpoint, endpoint.Ordering, transformationChanged: false, ct);
     }
 
     /// <summary>The transformation as stored: an empty one is none.</summary>
@@ -98,11 +114,13 @@ public sealed class EndpointService(
         await signal.NotifyAsync();
     }
 
-    public async Task<EndpointSecretOut> RotateSecretAsync(Endpoint endpoint, string? key, CancellationToken ct)
+    /// <param name="overlap">How long the old secret keeps signing; null: <c>Webhooks:SecretRotationOverlapHours</c> (24 h).</param>
+    public async Task<EndpointSecretOut> RotateSecretAsync(Endpoint endpoint, string? key, CancellationToken ct, TimeSpan? overlap = null)
     {
         var now = time.GetUtcNow();
         var secret = key is null ? WebhookSecret.Generate() : WebhookSecret.Parse(key);
-        endpoint.RotateSecret(secrets.Protect(secret.ToString()), TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
+        endpoint.RotateSecret(secrets.Protect(secret.ToString()),
+            overlap ?? TimeSpan.FromHours(configuration.GetValue("Webhooks:SecretRotationOverlapHours", 24.0)), now);
         await db.SaveChangesAsync(ct);
         return SecretOf(endpoint);
     }
@@ -113,10 +131,17 @@ public sealed class EndpointService(
             ? new EndpointSecretOut(secrets.Unprotect(endpoint.Secret), secrets.UnprotectOrNull(endpoint.PreviousSecret), endpoint.PreviousSecretExpiresAt)
             : new EndpointSecretOut(secrets.Unprotect(endpoint.Secret), null, null);
 
-    /// <summary>Re-queues every failed or exhausted delivery created since <paramref name="since"/> (parked while disabled).</summary>
-    public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct)
+    /// <summary>
+    /// Re-queues every failed or exhausted delivery created since <paramref name="since"/> (and before <paramref name="until"/>,
+    /// if given), parked while the endpoint is disabled.
+    /// </summary>
+    public async Task<int> RecoverAsync(Endpoint endpoint, DateTimeOffset since, CancellationToken ct, DateTimeOffset? until = null)
     {
-        var requeued = await db.RequeueAsync(DeliveryLifecycle.Recover, endpoint.Id, [new Npgsql.NpgsqlParameter("since", since.ToUniversalTime())], ct);
+        var requeued = await db.RequeueAsync(DeliveryLifecycle.Recover, endpoint.Id,
+            [
+                new Npgsql.NpgsqlParameter("since", since.ToUniversalTime()),
+                new Npgsql.NpgsqlParameter("until", NpgsqlTypes.NpgsqlDbType.TimestampTz) { Value = until is { } u ? u.ToUniversalTime() : DBNull.Value },
+            ], ct);
         await signal.NotifyAsync();
         return requeued;
     }

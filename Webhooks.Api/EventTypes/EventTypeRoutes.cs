@@ -9,7 +9,11 @@ using Webhooks.Core.Data;
 
 namespace Webhooks.Api.EventTypes;
 
-/// <summary>An application's event types, named as messages name them, each with an optional JSON Schema for its payloads.</summary>
+/// <summary>
+/// An application's event types, named as messages name them, each with an optional JSON Schema for its payloads. The
+/// deployment-wide catalogue (Svix's <c>/api/v1/event-type</c>) shows through: listed and found here unless the
+/// application has its own type of that name, and changed only through its own routes.
+/// </summary>
 public static class EventTypeRoutes
 {
     /// <param name="tenant">The <c>/apps/{appId}</c> group: one application, resolved by its filter.</param>
@@ -32,7 +36,7 @@ public static class EventTypeRoutes
             using var document = JsonDocument.Parse(t.Schema);
             schema = document.RootElement.Clone();
         }
-        return new EventTypeOut(t.Id, t.Name, t.Description, schema, t.Archived, t.CreatedAt, t.UpdatedAt);
+        return new EventTypeOut(t.Id, t.Name, t.Description, schema, t.Archived, t.CreatedAt, t.UpdatedAt, DeploymentWide: t.ApplicationId is null);
     }
 
     private static async Task<Results<Created<EventTypeOut>, ProblemHttpResult>> CreateAsync(
@@ -50,7 +54,10 @@ public static class EventTypeRoutes
     {
         var application = tenant.Application;
         var take = Paging.Clamp(page.Limit);
-        var query = db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == application.Id && (includeArchived == true || !t.Archived));
+        var query = db.EventTypes.AsNoTracking()
+            .Where(t => t.ApplicationId == application.Id ||
+                        (t.ApplicationId == null && !db.EventTypes.Any(own => own.ApplicationId == application.Id && own.Name == t.Name)))
+            .Where(t => includeArchived == true || !t.Archived);
         if (page.Iterator is not null)
         {
             query = query.Where(t => string.Compare(t.Name, page.Iterator) > 0);
@@ -62,7 +69,8 @@ public static class EventTypeRoutes
     private static async Task<Results<Ok<EventTypeOut>, ProblemHttpResult>> GetAsync(
         Tenant tenant, string name, WebhooksDbContext db, CancellationToken ct)
     {
-        var type = await db.FindEventTypeAsync(tenant, name, ct);
+        var type = await db.FindEventTypeAsync(tenant, name, ct) ??
+                   await db.EventTypes.AsNoTracking().FirstOrDefaultAsync(t => t.ApplicationId == null && t.Name == name, ct);
         return type is null ? Problems.NotFound($"Event type '{name}'") : TypedResults.Ok(type.ToOut());
     }
 
@@ -72,7 +80,7 @@ public static class EventTypeRoutes
         var type = await db.FindEventTypeAsync(tenant, name, ct);
         if (type is null)
         {
-            return Problems.NotFound($"Event type '{name}'");
+            return await NotOwnAsync(db, name, ct);
         }
         await service.UpdateAsync(type, input, ct);
         return TypedResults.Ok(type.ToOut());
@@ -84,11 +92,17 @@ public static class EventTypeRoutes
         var type = await db.FindEventTypeAsync(tenant, name, ct);
         if (type is null)
         {
-            return Problems.NotFound($"Event type '{name}'");
+            return await NotOwnAsync(db, name, ct);
         }
         await service.ArchiveAsync(type, ct);
         return TypedResults.Ok(type.ToOut());
     }
+
+    /// <summary>No own type of that name: a deployment-wide one is changed at its own route (admin key), else there is none.</summary>
+    private static async Task<ProblemHttpResult> NotOwnAsync(WebhooksDbContext db, string name, CancellationToken ct) =>
+        await db.EventTypes.AnyAsync(t => t.ApplicationId == null && t.Name == name, ct)
+            ? Problems.ConflictProblem($"'{name}' is a deployment-wide event type: change it at /api/v1/event-type/{name} with an admin key.")
+            : Problems.NotFound($"Event type '{name}'");
 
     private static Task<EventType?> FindEventTypeAsync(this WebhooksDbContext db, Tenant tenant, string name, CancellationToken ct) =>
         db.EventTypes.FirstOrDefaultAsync(t => t.ApplicationId == tenant.Application.Id && t.Name == name, ct);

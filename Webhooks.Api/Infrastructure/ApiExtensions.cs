@@ -10,6 +10,7 @@ using Webhooks.Api.Endpoints;
 using Webhooks.Api.EventTypes;
 using Webhooks.Api.Messages;
 using Webhooks.Api.PortalLinks;
+using Webhooks.Api.Svix;
 using Webhooks.Api.Transformations;
 using Webhooks.Core.Delivery;
 
@@ -20,6 +21,8 @@ public static class ApiExtensions
     public static WebApplicationBuilder AddWebhooksApi(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        // Before AddProblemDetails: the first writer that can write a problem writes it, and on Svix's paths it is this one.
+        services.AddSingleton<IProblemDetailsWriter, Svix.SvixProblemWriter>();
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         // Binding failures throw, so the exception handler can answer with a problem naming the field.
@@ -134,6 +137,7 @@ public static class ApiExtensions
         tenant.MapMessageRoutes();
         tenant.MapPortalLinkRoutes();
         api.MapApiKeyRoutes();
+        app.MapSvixApi();
         return app;
     }
 }

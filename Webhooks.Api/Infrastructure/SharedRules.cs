@@ -40,3 +40,12 @@ public static class ChannelRules
     public static IRuleBuilderOptions<T, string> IsChannel<T>(this IRuleBuilder<T, string> rule) =>
         rule.NotEmpty().MaximumLength(MaxLength).Matches(Pattern);
 }
+
+/// <summary>Free key-value metadata (applications, endpoints): bounded so a tenant cannot store megabytes in it.</summary>
+public static class MetadataRules
+{
+    public const string Rule = "At most 50 metadata entries, keys up to 256 and values up to 4096 characters.";
+
+    public static bool IsValid(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.Count <= 50 && metadata.All(kv => kv.Key.Length <= 256 && (kv.Value?.Length ?? 0) <= 4096);
+}

@@ -58,7 +58,9 @@ public sealed class TenantFilter : IEndpointFilter
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var tenant = await Tenant.ResolveAsync(context.HttpContext);
-        return tenant.Found ? await next(context) : Problems.NotFound($"Application '{tenant.IdOrUid}'");
+        return tenant.Found || context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<TenantMayBeCreated>() is not null
+            ? await next(context)
+            : Problems.NotFound($"Application '{tenant.IdOrUid}'");
     }
 }
 
@@ -71,6 +73,20 @@ public sealed class CachedTenant
     public static readonly CachedTenant Instance = new();
 
     private CachedTenant()
+    {
+    }
+}
+
+/// <summary>
+/// Marks a route that creates its application when the path names none (Svix's upsert, and a message or portal access
+/// with an <c>application</c>): the tenant filter lets it through with <see cref="Tenant.Found"/> false, and the route
+/// answers 404 itself unless it creates the application (an admin key only).
+/// </summary>
+public sealed class TenantMayBeCreated
+{
+    public static readonly TenantMayBeCreated Instance = new();
+
+    private TenantMayBeCreated()
     {
     }
 }

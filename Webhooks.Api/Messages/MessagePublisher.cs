@@ -92,6 +92,52 @@ public sealed class MessagePublisher(WebhooksDbContext db, PublishWriter writer,
         return (ResendOutcome.Requeued, delivery);
     }
 
+    /// <summary>
+    /// Publishes a message as Svix does (see <see cref="Message.Raw"/>): its payload is the delivered body. Null when
+    /// <paramref name="eventId"/> is taken in the application (nothing is stored then).
+    /// </summary>
+    public async Task<Published?> PublishRawAsync(Application application, string eventType, JsonElement payload, IReadOnlyList<string>? channels,
+        string? eventId, CancellationToken ct)
+    {
+        var message = new Message(application.Id, eventType, payload.GetRawText(), channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [], null,
+            Activity.Current?.Id, time.GetUtcNow(), eventId: eventId, raw: true);
+        try
+        {
+            // Without an event id nothing can make it fail but an outage: it joins the grouped writes.
+            await (eventId is null ? writer.WriteAsync([message], ct) : writer.WriteNowAsync([message], ct));
+        }
+        catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: Message.EventIdIndex })
+        {
+            return null;
+        }
+        return new Published(message, true, payload);
+    }
+
+    /// <summary>
+    /// Sends a message to one endpoint that it did not go to (its filters left it out, or the endpoint is newer), now, as a
+    /// manual delivery; false when there is a delivery already (resend that instead).
+    /// </summary>
+    public async Task<bool> DeliverToAsync(Message message, Core.Data.Endpoint endpoint, CancellationToken ct)
+    {
+        var inserted = await db.Database.ExecuteSqlRawAsync(DeliverToSql,
+            [new NpgsqlParameter("message_id", message.Id), new NpgsqlParameter("endpoint_id", endpoint.Id), new NpgsqlParameter("priority", message.Priority)], ct);
+        if (inserted > 0)
+        {
+            await signal.NotifyAsync();
+        }
+        return inserted > 0;
+    }
+
+    // As the fan-out places a delivery (parked while the endpoint is disabled, held while its circuit is open), but manual.
+    private static readonly string DeliverToSql = $"""
+        INSERT INTO deliveries (message_id, endpoint_id, application_id, status, attempt_count, next_attempt_at, held_due_at, trigger, priority,
+                                queued, created_at, updated_at)
+        SELECT @message_id, e.id, e.application_id, 'pending', 0, {DeliveryLifecycle.DueNowUnlessDisabled("e")}, {DeliveryLifecycle.HeldNowIfOpen("e")},
+               'manual', @priority, false, now(), now()
+        FROM endpoints e WHERE e.id = @endpoint_id AND e.deleted_at IS NULL
+        ON CONFLICT (message_id, endpoint_id) DO NOTHING
+        """;
+
     /// <summary>Stores an event for one endpoint only (a test), due now whatever the endpoint's filters.</summary>
     public async Task<Core.Data.Delivery> PublishTestAsync(Application application, Core.Data.Endpoint endpoint, string eventType, System.Text.Json.JsonElement payload, CancellationToken ct)
     {

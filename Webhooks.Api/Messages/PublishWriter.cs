@@ -149,12 +149,14 @@ public sealed partial class PublishWriter : IAsyncDisposable
     // the filters see it parsed to jsonb, once per message. Messages may be of several applications.
     private static readonly string InsertSql = $"""
         WITH input AS (
-            SELECT * FROM unnest(@ids, @apps, @event_types, @payloads, @channels, @keys, @traces, @priorities, @ordering_keys, @created) WITH ORDINALITY
-                AS u(id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at, ord)
+            SELECT * FROM unnest(@ids, @apps, @event_types, @payloads, @channels, @keys, @traces, @priorities, @ordering_keys, @created, @event_ids, @raw)
+                WITH ORDINALITY
+                AS u(id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at, event_id, raw, ord)
         ), inserted AS (
-            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at)
+            INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at,
+                                  event_id, raw)
             SELECT id, application_id, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, trace_parent,
-                   priority, ordering_key, created_at
+                   priority, ordering_key, created_at, event_id, raw
             FROM input
             RETURNING id, application_id, event_type, channels, priority, ordering_key
         ), published AS MATERIALIZED (
@@ -179,6 +181,8 @@ public sealed partial class PublishWriter : IAsyncDisposable
         command.Parameters.AddWithValue("ordering_keys", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, Nullable(messages.Select(m => m.OrderingKey)));
         // The microsecond-precision instants the returned messages carry.
         command.Parameters.AddWithValue("created", messages.Select(m => m.CreatedAt.AtStoragePrecision()).ToArray());
+        command.Parameters.AddWithValue("event_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, Nullable(messages.Select(m => m.EventId)));
+        command.Parameters.AddWithValue("raw", messages.Select(m => m.Raw).ToArray());
         await command.ExecuteNonQueryAsync(ct);
     }
 

@@ -32,11 +32,17 @@ public static class PortalLinkRoutes
         var lifetime = input?.ExpiresInSeconds ?? options.Value.PortalLinkLifetimeSeconds;
         var types = input?.AllowedEventTypes?.Distinct(StringComparer.Ordinal).ToArray();
         var created = await PortalLinkStore.CreateAsync(db, tenant.Application.Id, lifetime, input?.ReadOnly ?? false, types, ct);
-        var baseUrl = string.IsNullOrEmpty(options.Value.PublicUrl)
-            ? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}"
-            : options.Value.PublicUrl.TrimEnd('/');
         return TypedResults.Created($"/api/v1/apps/{tenant.Application.Id}/portal-links/{created.Id}",
-            new PortalLinkCreated(created.Id, baseUrl + RedeemPath + created.Token, created.ExpiresAt));
+            new PortalLinkCreated(created.Id, UrlOf(created.Token, options.Value, http), created.ExpiresAt));
+    }
+
+    /// <summary>The URL that redeems <paramref name="token"/>: on <c>Webhooks:Dashboard:PublicUrl</c>, else on the request's own origin.</summary>
+    internal static string UrlOf(string token, DashboardOptions options, HttpContext http)
+    {
+        var baseUrl = string.IsNullOrEmpty(options.PublicUrl)
+            ? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}"
+            : options.PublicUrl.TrimEnd('/');
+        return baseUrl + RedeemPath + token;
     }
 
     private static async Task<Ok<ListResponse<PortalLinkOut>>> ListAsync(Tenant tenant, WebhooksDbContext db, CancellationToken ct)

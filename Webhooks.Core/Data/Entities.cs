@@ -28,6 +28,8 @@ public sealed class Application
     public DateTimeOffset UpdatedAt { get; private set; }
     /// <summary>Retry delays in seconds for this application's endpoints; null: the worker's default.</summary>
     public int[]? RetrySchedule { get; set; }
+    /// <summary>Free key-value pairs for the platform's user (Svix's <c>metadata</c>); never read by the platform.</summary>
+    public Dictionary<string, string> Metadata { get; set; } = [];
     /// <summary>
     /// Set when the application is deleted: from then on it is invisible and nothing of it is delivered; the row
     /// (and everything of it, by cascade) goes once no delivery of it is in flight.
@@ -113,7 +115,8 @@ public sealed class EventType
     {
     }
 
-    public EventType(string applicationId, string name, string? description, string? schema, DateTimeOffset now)
+    /// <param name="applicationId">The application it belongs to; null: the deployment-wide catalogue every application sees.</param>
+    public EventType(string? applicationId, string name, string? description, string? schema, DateTimeOffset now)
     {
         Id = Ids.New(Ids.EventType);
         ApplicationId = applicationId;
@@ -125,11 +128,19 @@ public sealed class EventType
     }
 
     public string Id { get; private set; }
-    public string ApplicationId { get; private set; }
+    /// <summary>The application it belongs to; null for a deployment-wide event type (the catalogue of Svix's <c>/api/v1/event-type</c>).</summary>
+    public string? ApplicationId { get; private set; }
     public string Name { get; private set; }
     public string? Description { get; private set; }
-    /// <summary>An optional JSON Schema the payloads of this type must match.</summary>
+    /// <summary>An optional JSON Schema the payloads of this type must match (application event types only).</summary>
     public string? Schema { get; private set; }
+    /// <summary>
+    /// A deployment-wide event type's schemas by version, as Svix keeps them (<c>{"1": {…}}</c>, JSON): documentation and
+    /// examples for the catalogue, never checked against payloads (as in Svix).
+    /// </summary>
+    public string? Schemas { get; private set; }
+    public bool Deprecated { get; private set; }
+    public string? FeatureFlag { get; private set; }
     public bool Archived { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
     public DateTimeOffset UpdatedAt { get; private set; }
@@ -139,6 +150,17 @@ public sealed class EventType
         Description = description;
         Schema = schema;
         Archived = archived;
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
+    /// <summary>Replaces what Svix's surface shows of a deployment-wide event type.</summary>
+    public void UpdateCatalogue(string description, string? schemas, bool archived, bool deprecated, string? featureFlag, DateTimeOffset now)
+    {
+        Description = description;
+        Schemas = schemas;
+        Archived = archived;
+        Deprecated = deprecated;
+        FeatureFlag = featureFlag;
         UpdatedAt = now.AtStoragePrecision();
     }
 }
@@ -165,6 +187,8 @@ public sealed class Endpoint
 
     public string Id { get; private set; }
     public string ApplicationId { get; private set; }
+    /// <summary>A client-chosen id, unique in its application, usable in place of <see cref="Id"/> (Svix's <c>uid</c>); freed on delete.</summary>
+    public string? Uid { get; set; }
     public string Url { get; private set; }
     public string? Description { get; private set; }
     /// <summary>Event types delivered here; empty means all.</summary>
@@ -300,6 +324,7 @@ public sealed class Endpoint
     public void MarkDeleted(DateTimeOffset now)
     {
         DeletedAt = now.AtStoragePrecision();
+        Uid = null;
         if (!Disabled)
         {
             Disable("Deleted.", now);
@@ -425,9 +450,14 @@ public sealed class Message
     /// <summary>The priority of a message published without one.</summary>
     public const short DefaultPriority = 5;
 
+    /// <summary>The unique index of <see cref="EventId"/> in its application: a publish that breaks it answers 409.</summary>
+    public const string EventIdIndex = "ix_messages_application_id_event_id";
+
     public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now,
-        short priority = DefaultPriority, string? orderingKey = null)
+        short priority = DefaultPriority, string? orderingKey = null, string? eventId = null, bool raw = false)
     {
+        EventId = eventId;
+        Raw = raw;
         Priority = priority;
         OrderingKey = orderingKey;
         Id = Ids.New(Ids.Message);
@@ -453,6 +483,13 @@ public sealed class Message
     public short Priority { get; private set; } = DefaultPriority;
     /// <summary>For <c>fifo</c> endpoints: the sequence this message joins (null: the endpoint's keyless one).</summary>
     public string? OrderingKey { get; private set; }
+    /// <summary>Svix's <c>eventId</c>: unique in its application for as long as the message is kept; usable in place of <see cref="Id"/>.</summary>
+    public string? EventId { get; private set; }
+    /// <summary>
+    /// Sent as Svix sends it: the payload's bytes are the body (no envelope), with <c>svix-*</c> headers besides the
+    /// <c>webhook-*</c> ones. Messages published through the Svix surface are raw.
+    /// </summary>
+    public bool Raw { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
 }
 
@@ -575,6 +612,27 @@ public sealed class DeliveryAttempt
     public string? TraceId { get; set; }
     /// <summary>The receiver answered 401 to a cached OAuth 2.0 token, and the attempt was sent again with a fresh one.</summary>
     public bool TokenRefreshed { get; set; }
+}
+
+/// <summary>
+/// The first answer to a POST of the Svix surface sent with an <c>idempotency-key</c>, kept 12 hours and given back to
+/// every repeat of the same key, path and credential (see <c>SvixIdempotency</c>). While <see cref="Status"/> is null the first
+/// request is still running; a repeat waits for it, unless <see cref="LockedUntil"/> passed (that request died).
+/// </summary>
+public sealed class IdempotentResponse
+{
+    // For EF Core materialization.
+    private IdempotentResponse()
+    {
+    }
+
+    /// <summary>SHA-256 of the credential, the key and the path with its query.</summary>
+    public byte[] KeyHash { get; private set; }
+    public int? Status { get; private set; }
+    public string? ContentType { get; private set; }
+    public byte[]? Body { get; private set; }
+    public DateTimeOffset LockedUntil { get; private set; }
+    public DateTimeOffset CreatedAt { get; private set; }
 }
 
 public static class StoragePrecision

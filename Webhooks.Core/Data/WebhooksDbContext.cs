@@ -18,6 +18,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
     public DbSet<EventType> EventTypes => Set<EventType>();
     public DbSet<Endpoint> Endpoints => Set<Endpoint>();
     public DbSet<Message> Messages => Set<Message>();
+    public DbSet<IdempotentResponse> IdempotentResponses => Set<IdempotentResponse>();
     public DbSet<Delivery> Deliveries => Set<Delivery>();
     public DbSet<DeliveryAttempt> DeliveryAttempts => Set<DeliveryAttempt>();
     public DbSet<EndpointEvent> EndpointEvents => Set<EndpointEvent>();
@@ -35,6 +36,8 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
         modelBuilder.Entity<Application>(e =>
         {
             e.HasIndex(a => a.Uid).IsUnique().HasFilter("uid IS NOT NULL");
+            e.Property(a => a.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer)
+                .HasDefaultValueSql("'{}'::jsonb");
             // A deleted application is gone for every query; only the purge (raw SQL) still sees it.
             e.HasQueryFilter(a => a.DeletedAt == null);
         });
@@ -54,14 +57,17 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 
         modelBuilder.Entity<EventType>(e =>
         {
-            e.HasIndex(t => new { t.ApplicationId, t.Name }).IsUnique();
+            // NULLS NOT DISTINCT: one deployment-wide event type (no application) per name, too.
+            e.HasIndex(t => new { t.ApplicationId, t.Name }).IsUnique().AreNullsDistinct(false);
             e.Property(t => t.Schema).HasColumnType("jsonb");
+            e.Property(t => t.Schemas).HasColumnType("jsonb");
             e.HasOne<Application>().WithMany().HasForeignKey(t => t.ApplicationId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<Endpoint>(e =>
         {
             e.HasIndex(p => p.ApplicationId);
+            e.HasIndex(p => new { p.ApplicationId, p.Uid }).IsUnique().HasFilter("uid IS NOT NULL");
             // The worker's probe promotion: circuits whose cool-down has passed (only open circuits are in it).
             e.HasIndex(p => p.CircuitRetryAt).HasDatabaseName("ix_endpoints_circuit_retry_at").HasFilter("circuit_retry_at IS NOT NULL");
             e.Ignore(p => p.CircuitState);
@@ -82,6 +88,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(m => new { m.ApplicationId, m.Id });
             e.HasIndex(m => new { m.ApplicationId, m.EventType, m.Id });
             e.HasIndex(m => new { m.ApplicationId, m.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
+            e.HasIndex(m => new { m.ApplicationId, m.EventId }).IsUnique().HasFilter("event_id IS NOT NULL").HasDatabaseName(Message.EventIdIndex);
             e.HasIndex(m => m.CreatedAt);
             // The database default serves raw inserts (operational events); EF always writes the value it holds.
             e.Property(m => m.Priority).HasDefaultValue(Message.DefaultPriority).HasSentinel((short)-1);
@@ -123,6 +130,12 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(v => new { v.EndpointId, v.Id });
             e.HasIndex(v => v.CreatedAt);
             e.HasOne<Endpoint>().WithMany().HasForeignKey(v => v.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<IdempotentResponse>(e =>
+        {
+            e.HasKey(r => r.KeyHash);
+            e.HasIndex(r => r.CreatedAt);
         });
 
         modelBuilder.Entity<DeliveryAttempt>(e =>

@@ -47,11 +47,15 @@ public static class ChatFormats
     /// <summary>Whether <paramref name="format"/> is one an endpoint may have (null: standard).</summary>
     public static bool IsKnown(string? format) => format is null || All.Contains(format, StringComparer.Ordinal);
 
-    /// <summary>The body of a delivery in <paramref name="format"/>: the envelope for standard, else the chat message.</summary>
-    public static byte[] Render(string? format, string eventType, DateTimeOffset timestamp, string payload) => format switch
+    /// <summary>
+    /// The body of a delivery in <paramref name="format"/>: for standard, the envelope (or, for a <paramref name="raw"/>
+    /// message, published through the Svix surface, the payload's own bytes, as Svix sends them); else the chat message.
+    /// </summary>
+    public static byte[] Render(string? format, string eventType, DateTimeOffset timestamp, string payload, bool raw = false) => format switch
     {
         Slack => RenderSlack(eventType, timestamp, payload),
         Discord => RenderDiscord(eventType, timestamp, payload),
+        _ when raw => System.Text.Encoding.UTF8.GetBytes(payload),
         _ => WebhookEnvelope.Build(eventType, timestamp, payload),
     };
 

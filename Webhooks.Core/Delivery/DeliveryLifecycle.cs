@@ -515,8 +515,12 @@ public static class DeliveryLifecycle
     /// </summary>
     public static readonly string Resend = Requeue("d.message_id = @message_id AND d.status <> 'in_flight'");
 
-    /// <summary>Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> is requeued (see <see cref="Requeue"/>).</summary>
-    public static readonly string Recover = Requeue("d.created_at >= @since AND d.status IN ('failed', 'exhausted')");
+    /// <summary>
+    /// Recover: every failed or exhausted delivery to <c>@endpoint_id</c> created since <c>@since</c> (and before <c>@until</c>,
+    /// unless null) is requeued (see <see cref="Requeue"/>).
+    /// </summary>
+    public static readonly string Recover =
+        Requeue("d.created_at >= @since AND (@until::timestamptz IS NULL OR d.created_at < @until) AND d.status IN ('failed', 'exhausted')");
 
     // ---- Ordered delivery (fifo endpoints). A key's deliveries carry sequence numbers (FanOut); only its head, the
     // lowest unfinished one (ordering_heads.active_seq), is ever due; the others are queued (not due, next_attempt_at NULL,

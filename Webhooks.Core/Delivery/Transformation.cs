@@ -226,9 +226,9 @@ public static class Transformation
     /// </summary>
     public static TransformationOutput Shape(
         string? format, string? script, string eventType, DateTimeOffset timestamp, string payload, string url, IReadOnlyDictionary<string, string> headers,
-        int maxBodyBytes = WebhookEnvelope.DefaultMaxBytes)
+        int maxBodyBytes = WebhookEnvelope.DefaultMaxBytes, bool raw = false)
     {
-        var body = ChatFormats.Render(format, eventType, timestamp, payload);
+        var body = ChatFormats.Render(format, eventType, timestamp, payload, raw);
         return script is null
             ? new TransformationOutput(body, "POST", url, new Dictionary<string, string>(headers), Cancel: false)
             : Run(script, new TransformationInput(eventType, body, url, "POST", headers, timestamp), maxBodyBytes);

@@ -31,7 +31,8 @@ public sealed record ClaimedDelivery(
     int? MaxInFlight = null,
     string? Transformation = null,
     string Format = ChatFormats.Standard,
-    bool Ordered = false)
+    bool Ordered = false,
+    bool Raw = false)
 {
     /// <summary>When the claim that leased this delivery started and ended (its span in the message's trace).</summary>
     public (DateTimeOffset Started, DateTimeOffset Ended) Claim { get; set; }
@@ -115,7 +116,7 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                e.id, c.application_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers::text, e.timeout_seconds,
                e.rate_limit_per_second, coalesce(e.retry_schedule, a.retry_schedule), c.trigger, e.auth, e.circuit_probe_id IS NOT DISTINCT FROM c.id,
                e.max_in_flight, e.transformation, e.format,
-               c.ordered
+               c.ordered, m.raw
         FROM claimed c
         JOIN messages m ON m.id = c.message_id
         JOIN endpoints e ON e.id = c.endpoint_id
@@ -337,7 +338,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 MaxInFlight: reader.IsDBNull(20) ? null : reader.GetInt32(20),
                 Transformation: reader.IsDBNull(21) ? null : reader.GetString(21),
                 Format: reader.GetString(22),
-                Ordered: reader.GetBoolean(23)));
+                Ordered: reader.GetBoolean(23),
+                Raw: reader.GetBoolean(24)));
         }
         return claimed;
     }
@@ -612,7 +614,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Deletes up to <paramref name="batchSize"/> attempts, endpoint history entries, then messages (with their deliveries)
-    /// older than the cut-off, and idle ordering heads (see <see cref="DeliveryLifecycle.ForgetIdleOrderingHeads"/>).
+    /// older than the cut-off, idle ordering heads (see <see cref="DeliveryLifecycle.ForgetIdleOrderingHeads"/>) and the Svix
+    /// surface's idempotent responses past their 12 hours.
     /// </summary>
     public async Task<int> PurgeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
@@ -635,9 +638,14 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             ), idle_heads AS (
                 {DeliveryLifecycle.ForgetIdleOrderingHeads}
                 RETURNING 1
+            ), old_responses AS (
+                -- The Svix surface's idempotent responses are kept 12 hours, whatever the retention.
+                DELETE FROM idempotent_responses WHERE key_hash IN (
+                    SELECT key_hash FROM idempotent_responses WHERE created_at < now() - interval '12 hours' LIMIT @batch)
+                RETURNING 1
             )
             SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_events) + (SELECT count(*) FROM old_messages)
-                 + (SELECT count(*) FROM idle_heads)
+                 + (SELECT count(*) FROM idle_heads) + (SELECT count(*) FROM old_responses)
             """);
         command.Parameters.AddWithValue("cutoff", cutoff);
         command.Parameters.AddWithValue("batch", batchSize);

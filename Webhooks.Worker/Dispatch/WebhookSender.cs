@@ -202,7 +202,15 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         request.Headers.UserAgent.ParseAdd(UserAgent);
         request.Headers.Add("webhook-id", delivery.MessageId);
         request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
-        request.Headers.Add("webhook-signature", SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body));
+        var signature = SignatureScheme.Sign(SecretsOf(delivery, now), delivery.MessageId, timestamp, body);
+        request.Headers.Add("webhook-signature", signature);
+        if (delivery.Raw)
+        {
+            // Published through the Svix surface: also under Svix's names, so the svix library's verifier finds them.
+            request.Headers.Add("svix-id", delivery.MessageId);
+            request.Headers.Add("svix-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+            request.Headers.Add("svix-signature", signature);
+        }
         // The endpoint's authentication wins over a custom header of the same name.
         switch (auth?.Type)
         {
@@ -235,16 +243,14 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         }
     }
 
-    /// <summary>The Standard Webhooks body: <c>{"type", "timestamp", "data"}</c>, the same bytes on every attempt.</summary>
-    public static byte[] BuildBody(ClaimedDelivery delivery) => WebhookEnvelope.Build(delivery.EventType, delivery.MessageCreatedAt, delivery.Payload);
-
     /// <summary>
     /// The request to send: the body in the endpoint's format (the envelope, or a Slack or Discord message), POSTed to its
     /// URL with its custom headers; then, if it has one, what its transformation makes of that. Throws
     /// <see cref="TransformationException"/> when the transformation fails.
     /// </summary>
     public static TransformationOutput Shape(ClaimedDelivery delivery) =>
-        Transformation.Shape(delivery.Format, delivery.Transformation, delivery.EventType, delivery.MessageCreatedAt, delivery.Payload, delivery.Url, delivery.Headers);
+        Transformation.Shape(delivery.Format, delivery.Transformation, delivery.EventType, delivery.MessageCreatedAt, delivery.Payload, delivery.Url, delivery.Headers,
+            raw: delivery.Raw);
 
     private IEnumerable<WebhookSecret> SecretsOf(ClaimedDelivery delivery, DateTimeOffset now)
     {

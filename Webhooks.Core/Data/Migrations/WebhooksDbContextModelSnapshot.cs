@@ -105,6 +105,13 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("deleted_at");
 
+                    b.Property<string>("Metadata")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("metadata")
+                        .HasDefaultValueSql("'{}'::jsonb");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("text")
@@ -490,6 +497,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("transformation");
 
+                    b.Property<string>("Uid")
+                        .HasColumnType("text")
+                        .HasColumnName("uid");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -508,6 +519,11 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("CircuitRetryAt")
                         .HasDatabaseName("ix_endpoints_circuit_retry_at")
                         .HasFilter("circuit_retry_at IS NOT NULL");
+
+                    b.HasIndex("ApplicationId", "Uid")
+                        .IsUnique()
+                        .HasDatabaseName("ix_endpoints_application_id_uid")
+                        .HasFilter("uid IS NOT NULL");
 
                     b.ToTable("endpoints", (string)null);
                 });
@@ -564,7 +580,6 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnName("id");
 
                     b.Property<string>("ApplicationId")
-                        .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("application_id");
 
@@ -576,9 +591,17 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<bool>("Deprecated")
+                        .HasColumnType("boolean")
+                        .HasColumnName("deprecated");
+
                     b.Property<string>("Description")
                         .HasColumnType("text")
                         .HasColumnName("description");
+
+                    b.Property<string>("FeatureFlag")
+                        .HasColumnType("text")
+                        .HasColumnName("feature_flag");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -588,6 +611,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.Property<string>("Schema")
                         .HasColumnType("jsonb")
                         .HasColumnName("schema");
+
+                    b.Property<string>("Schemas")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("schemas");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -600,7 +627,44 @@ namespace Webhooks.Core.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_event_types_application_id_name");
 
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("ApplicationId", "Name"), false);
+
                     b.ToTable("event_types", (string)null);
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.IdempotentResponse", b =>
+                {
+                    b.Property<byte[]>("KeyHash")
+                        .HasColumnType("bytea")
+                        .HasColumnName("key_hash");
+
+                    b.Property<byte[]>("Body")
+                        .HasColumnType("bytea")
+                        .HasColumnName("body");
+
+                    b.Property<string>("ContentType")
+                        .HasColumnType("text")
+                        .HasColumnName("content_type");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("LockedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("locked_until");
+
+                    b.Property<int?>("Status")
+                        .HasColumnType("integer")
+                        .HasColumnName("status");
+
+                    b.HasKey("KeyHash")
+                        .HasName("pk_idempotent_responses");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_idempotent_responses_created_at");
+
+                    b.ToTable("idempotent_responses", (string)null);
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.Message", b =>
@@ -622,6 +686,10 @@ namespace Webhooks.Core.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<string>("EventId")
+                        .HasColumnType("text")
+                        .HasColumnName("event_id");
 
                     b.Property<string>("EventType")
                         .IsRequired()
@@ -647,6 +715,10 @@ namespace Webhooks.Core.Data.Migrations
                         .HasDefaultValue((short)5)
                         .HasColumnName("priority");
 
+                    b.Property<bool>("Raw")
+                        .HasColumnType("boolean")
+                        .HasColumnName("raw");
+
                     b.Property<string>("TraceParent")
                         .HasColumnType("text")
                         .HasColumnName("trace_parent");
@@ -656,6 +728,11 @@ namespace Webhooks.Core.Data.Migrations
 
                     b.HasIndex("CreatedAt")
                         .HasDatabaseName("ix_messages_created_at");
+
+                    b.HasIndex("ApplicationId", "EventId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_messages_application_id_event_id")
+                        .HasFilter("event_id IS NOT NULL");
 
                     b.HasIndex("ApplicationId", "Id")
                         .HasDatabaseName("ix_messages_application_id_id");
@@ -810,7 +887,6 @@ namespace Webhooks.Core.Data.Migrations
                         .WithMany()
                         .HasForeignKey("ApplicationId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
                         .HasConstraintName("fk_event_types_applications_application_id");
                 });
 
