@@ -174,10 +174,19 @@ public sealed partial class WebhookReceiver
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object ||
-                !root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String ||
-                !root.TryGetProperty("data", out var data))
+                !root.TryGetProperty("type", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
             {
                 return new Outcome(StatusCodes.Status400BadRequest, "malformed body", "The body must be an object with a string 'type' and a 'data'.");
+            }
+            if (!root.TryGetProperty("data", out var data))
+            {
+                if (!options.AcceptUnwrappedBodies)
+                {
+                    return new Outcome(StatusCodes.Status400BadRequest, "malformed body",
+                        "The body must be an object with a string 'type' and a 'data' (set AcceptUnwrappedBodies to take Svix-style bodies whole).");
+                }
+                // Svix style: the payload is the body, and names its own type.
+                data = root;
             }
             var eventType = typeElement.GetString()!;
             if (!_handlers.TryGetValue(eventType, out var registration))

@@ -23,4 +23,12 @@ public sealed class WebhookReceiverOptions
     /// Standard Webhooks advise; unsubscribe the endpoint from types it does not want). Default 204.
     /// </summary>
     public int UnknownEventTypeStatusCode { get; set; } = StatusCodes.Status204NoContent;
+
+    /// <summary>
+    /// Also accept bodies that are the payload itself rather than the <c>{"type", "timestamp", "data"}</c> envelope, as
+    /// Svix sends them (and as the platform sends the messages created through its Svix API): the event type is the
+    /// body's own <c>type</c>, and the handler's data is the whole body. A body with both <c>type</c> and <c>data</c>
+    /// is still read as an envelope. Default false: such a body is refused as malformed.
+    /// </summary>
+    public bool AcceptUnwrappedBodies { get; set; }
 }

@@ -47,14 +47,21 @@ public sealed class TestReceiver : IAsyncDisposable
     /// <summary>The body of answers given through <see cref="Respond"/>.</summary>
     public string? ResponseBody { get; set; }
 
-    public static async Task<TestReceiver> StartAsync(string secret, params string[] eventTypes)
+    public static Task<TestReceiver> StartAsync(string secret, params string[] eventTypes) => StartAsync(secret, _ => { }, eventTypes);
+
+    /// <summary>A receiver whose SDK settings <paramref name="configure"/> adjusts (its secret is set already).</summary>
+    public static async Task<TestReceiver> StartAsync(string secret, Action<WebhookReceiverOptions> configure, params string[] eventTypes)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var recorder = new WebhookRecorder();
         builder.Services.AddSingleton(recorder);
-        var receiver = builder.Services.AddWebhookReceiver(o => o.Secrets.Add(secret));
+        var receiver = builder.Services.AddWebhookReceiver(o =>
+        {
+            o.Secrets.Add(secret);
+            configure(o);
+        });
         foreach (var eventType in eventTypes.Length == 0 ? ["order.created"] : eventTypes)
         {
             receiver.AddHandler<JsonElement, RecordingHandler>(eventType);
