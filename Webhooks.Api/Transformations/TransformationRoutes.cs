@@ -51,17 +51,18 @@ public sealed class TransformationPreview(WebhooksDbContext db, TimeProvider tim
     {
         string eventType, payload;
         DateTimeOffset timestamp;
+        var raw = false;
         if (input.MessageId is { } messageId)
         {
             var message = await db.Messages.AsNoTracking()
                 .Where(m => m.Id == messageId && m.ApplicationId == applicationId)
-                .Select(m => new { m.EventType, m.Payload, m.CreatedAt })
+                .Select(m => new { m.EventType, m.Payload, m.CreatedAt, m.Raw })
                 .FirstOrDefaultAsync(ct);
             if (message is null)
             {
                 return (null, $"Message '{messageId}'", null);
             }
-            (eventType, payload, timestamp) = (message.EventType, message.Payload, message.CreatedAt);
+            (eventType, payload, timestamp, raw) = (message.EventType, message.Payload, message.CreatedAt, message.Raw);
         }
         else
         {
@@ -72,7 +73,7 @@ public sealed class TransformationPreview(WebhooksDbContext db, TimeProvider tim
         try
         {
             output = ScriptGate.Run(applicationId, () => Transformation.Shape(input.Format, script, eventType, timestamp, payload,
-                input.Url ?? DefaultUrl, input.Headers ?? new Dictionary<string, string>(), publish.Value.MaxBodyBytes));
+                input.Url ?? DefaultUrl, input.Headers ?? new Dictionary<string, string>(), publish.Value.MaxBodyBytes, raw));
         }
         catch (TransformationException ex)
         {
