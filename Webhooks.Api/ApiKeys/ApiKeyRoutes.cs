@@ -14,7 +14,7 @@ public sealed class ApiKeyInValidator : AbstractValidator<ApiKeyIn>
     {
         RuleFor(k => k.Name).NotEmpty().MaximumLength(256).Must(Text.IsPrintable);
         // An application's id or uid: looked up as it is, so it has their shape (a NUL, say, would reach the database).
-        RuleFor(k => k.ApplicationId!).MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+$").When(k => k.ApplicationId is not null)
+        RuleFor(k => k.ApplicationId!).MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+\\z").When(k => k.ApplicationId is not null)
             .WithMessage("'applicationId' must be an application's id or uid.");
     }
 }

@@ -41,6 +41,8 @@ public abstract class EndpointSettingsValidator<T> : AbstractValidator<T> where 
         RuleFor(e => e.Ordering).Must(o => o is null or OrderingModes.None or OrderingModes.Fifo)
             .WithMessage($"'ordering' must be '{OrderingModes.None}' or '{OrderingModes.Fifo}'.");
         RuleFor(e => e.Headers!).Must(h => h.Count <= CustomHeaders.MaxCount).WithMessage($"At most {CustomHeaders.MaxCount} headers.").When(e => e.Headers is not null);
+        RuleFor(e => e.Headers!).Must(h => h.Keys.Distinct(StringComparer.OrdinalIgnoreCase).Count() == h.Count)
+            .WithMessage("Header names are case-insensitive: give each name once.").When(e => e.Headers is not null);
         RuleForEach(e => e.Headers).Must(h => CustomHeaders.IsAllowed(h.Key, h.Value))
             .WithMessage((_, h) => $"Header '{h.Key}': names must be tokens, not reserved (webhook-*, content-*, host, …), and values visible ASCII (no accents, no control characters).");
         RuleFor(e => e.Metadata!).Must(MetadataRules.IsValid).WithMessage(MetadataRules.Rule).When(e => e.Metadata is not null);

@@ -13,7 +13,7 @@ public sealed class PageQueryValidator : AbstractValidator<PageQuery>
     public PageQueryValidator()
     {
         RuleFor(q => q.Limit).InclusiveBetween(1, Paging.MaxLimit).When(q => q.Limit is not null);
-        RuleFor(q => q.Iterator!).MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+$").When(q => q.Iterator is not null)
+        RuleFor(q => q.Iterator!).MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+\\z").When(q => q.Iterator is not null)
             .WithMessage("'iterator' must be the iterator of a previous page.");
     }
 }

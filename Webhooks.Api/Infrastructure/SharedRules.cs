@@ -26,7 +26,7 @@ public sealed class EventTypeNameValidator : AbstractValidator<string>
 {
     public EventTypeNameValidator()
     {
-        RuleFor(name => name).NotEmpty().MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+$")
+        RuleFor(name => name).NotEmpty().MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+\\z")
             .WithMessage("An event type name may contain only letters, digits, '_', '.' and '-'.");
     }
 }
@@ -35,7 +35,7 @@ public sealed class EventTypeNameValidator : AbstractValidator<string>
 public static class ChannelRules
 {
     public const int MaxLength = 128;
-    public const string Pattern = "^[a-zA-Z0-9_.:-]+$";
+    public const string Pattern = "^[a-zA-Z0-9_.:-]+\\z";
 
     public static IRuleBuilderOptions<T, string> IsChannel<T>(this IRuleBuilder<T, string> rule) =>
         rule.NotEmpty().MaximumLength(MaxLength).Matches(Pattern);

@@ -93,22 +93,34 @@ public sealed class MessagePublisher(WebhooksDbContext db, PublishWriter writer,
     }
 
     /// <summary>
-    /// Publishes a message as Svix does (see <see cref="Message.Raw"/>): its payload is the delivered body. Null when
-    /// <paramref name="eventId"/> is taken in the application (nothing is stored then).
+    /// Publishes a message as Svix does (see <see cref="Message.Raw"/>): its payload is the delivered body. With an
+    /// <paramref name="idempotencyKey"/> already used in the application within the window, the first message is returned
+    /// (<see cref="Published.Created"/> false) and nothing is stored: a retry after a cut-off answer never publishes twice.
+    /// Null when <paramref name="eventId"/> is taken in the application (nothing is stored then).
     /// </summary>
     public async Task<Published?> PublishRawAsync(Application application, string eventType, JsonElement payload, IReadOnlyList<string>? channels,
-        string? eventId, CancellationToken ct)
+        string? eventId, string? idempotencyKey, CancellationToken ct)
     {
-        var message = new Message(application.Id, eventType, payload.GetRawText(), channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [], null,
-            Activity.Current?.Id, time.GetUtcNow(), eventId: eventId, raw: true);
+        var now = time.GetUtcNow();
+        if (idempotencyKey is not null && (await FindByIdempotencyKeysAsync(application.Id, [idempotencyKey], now, ct)).TryGetValue(idempotencyKey, out var first))
+        {
+            return new Published(first, false);
+        }
+        var message = new Message(application.Id, eventType, payload.GetRawText(), channels?.Distinct(StringComparer.Ordinal).ToArray() ?? [], idempotencyKey,
+            Activity.Current?.Id, now, eventId: eventId, raw: true);
         try
         {
-            // Without an event id nothing can make it fail but an outage: it joins the grouped writes.
-            await (eventId is null ? writer.WriteAsync([message], ct) : writer.WriteNowAsync([message], ct));
+            // Without an event id or a key nothing can make it fail but an outage: it joins the grouped writes.
+            await (eventId is null && idempotencyKey is null ? writer.WriteAsync([message], ct) : writer.WriteNowAsync([message], ct));
         }
         catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: Message.EventIdIndex })
         {
             return null;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && idempotencyKey is not null)
+        {
+            // A concurrent publish with the same key won: its message is the answer.
+            return await PublishRawAsync(application, eventType, payload, channels, eventId, idempotencyKey, ct);
         }
         return new Published(message, true, payload);
     }

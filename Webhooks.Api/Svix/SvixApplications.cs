@@ -50,6 +50,10 @@ public static class SvixApplications
         {
             return new() { [input.ThrottleRate is null ? "rateLimit" : "throttleRate"] = ["An application-wide throttle rate is not supported by this server: set 'throttleRate' on each endpoint."] };
         }
+        if (RequestShape.Problems(input) is { Count: > 0 } malformed)
+        {
+            return malformed;
+        }
         if (input.Metadata is not null && !MetadataRules.IsValid(input.Metadata))
         {
             return new() { ["metadata"] = [MetadataRules.Rule] };
@@ -71,6 +75,12 @@ public static class SvixApplications
             return TypedResults.Ok(existing.ToSvix());
         }
         var change = await service.CreateAsync(caller, new Client.ApplicationIn(input.Name, input.Uid), ct, input.Metadata);
+        if (getIfExists == true && change.Outcome == ApplicationService.Outcome.UidTaken &&
+            await db.FindApplicationAsync(caller, input.Uid!, ct) is { } created)
+        {
+            // A concurrent getOrCreate created it first: it is the answer.
+            return TypedResults.Ok(created.ToSvix());
+        }
         return Outcome(change, created: true);
     }
 
@@ -106,9 +116,14 @@ public static class SvixApplications
         Tenant tenant, [FromBody] JsonElement patch, ApplicationService service, IValidator<Client.ApplicationIn> validator, CancellationToken ct)
     {
         var application = tenant.Application;
-        if (SvixChecks.Merge(application.ToSvixIn(), patch) is not { } input)
+        if (patch.ValueKind == JsonValueKind.Object && patch.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Null)
         {
-            return SvixChecks.Invalid("body", "The body must be a JSON object.");
+            return SvixChecks.Invalid("metadata", "'metadata' must be an object (send {} to clear it).");
+        }
+        var (input, refused) = SvixChecks.Merge(application.ToSvixIn(), patch);
+        if (input is null)
+        {
+            return refused!;
         }
         if (await CheckAsync(input, validator, ct) is { } errors)
         {

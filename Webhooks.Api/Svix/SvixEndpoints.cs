@@ -159,9 +159,10 @@ public static class SvixEndpoints
         {
             current = current with { ThrottleRate = null };
         }
-        if (SvixChecks.Merge(current, patch) is not { } input)
+        var (input, refused) = SvixChecks.Merge(current, patch);
+        if (input is null)
         {
-            return SvixChecks.Invalid("body", "The body must be a JSON object.");
+            return refused!;
         }
         return await ReplaceAsync(endpoint, input with { Headers = endpoint.Headers, Secret = null }, service, validator, db, ct);
     }
@@ -288,9 +289,19 @@ public static class SvixEndpoints
         {
             return SvixChecks.Invalid("headers", "'headers' is required: an object of header names and values (null removes a header).");
         }
-        var headers = new Dictionary<string, string>(endpoint.Headers, StringComparer.OrdinalIgnoreCase);
+        // Names compare without case; a row stored with two spellings of one name keeps the last.
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in endpoint.Headers)
+        {
+            headers[name] = value;
+        }
+        var named = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var header in patch.EnumerateObject())
         {
+            if (!named.Add(header.Name))
+            {
+                return SvixChecks.Invalid("headers", $"Header names are case-insensitive: '{header.Name}' is given more than once.");
+            }
             switch (header.Value.ValueKind)
             {
                 case JsonValueKind.Null:
@@ -321,6 +332,10 @@ public static class SvixEndpoints
         if (headers.Count > CustomHeaders.MaxCount)
         {
             return SvixChecks.Invalid("headers", $"At most {CustomHeaders.MaxCount} headers.");
+        }
+        if (headers.Keys.GroupBy(name => name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            return SvixChecks.Invalid("headers", $"Header names are case-insensitive: '{twice.Key}' is given more than once.");
         }
         foreach (var (name, value) in headers)
         {

@@ -22,7 +22,8 @@ public static class SvixSurface
         var segment = slash < 0 ? first : first[..slash];
         foreach (var collection in Collections)
         {
-            if (segment.Equals(collection, StringComparison.Ordinal))
+            // Routing matches paths whatever their case: so does this.
+            if (segment.Equals(collection, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }
@@ -38,6 +39,9 @@ public static class SvixSurface
 /// </summary>
 public sealed partial class SvixProblemWriter : IProblemDetailsWriter
 {
+    /// <summary>The title of a problem about a body or value that could not be read as the JSON expected (as the exception handler writes it).</summary>
+    public const string UnreadableTitle = "The request could not be read.";
+
     /// <summary>A problem's extension that sets the Svix <c>code</c> (else it follows from the status).</summary>
     public const string CodeExtension = "svixCode";
 
@@ -52,7 +56,7 @@ public sealed partial class SvixProblemWriter : IProblemDetailsWriter
         if (problem is HttpValidationProblemDetails { Errors.Count: > 0 } invalid && status is 400 or 422)
         {
             status = 422;
-            var type = problem.Title == "The request could not be read." ? "value_error.jsondecode" : "value_error";
+            var type = problem.Title == UnreadableTitle ? "value_error.jsondecode" : "value_error";
             body = new ValidationOut(invalid.Errors
                 .SelectMany(e => e.Value.Select(message => new ValidationItem(Location(http, e.Key), message, type)))
                 .ToList());

@@ -49,9 +49,10 @@ public static class SvixEventTypes
     private static Dictionary<string, string[]>? Check(string? name, SvixEventTypeUpdate input)
     {
         var errors = RequestShape.Problems(input);
-        if (name is not null && !SvixChecks.IsUid(name))
+        if (name is not null && (!SvixChecks.IsUid(name) || name.StartsWith('-')))
         {
-            errors["name"] = ["'name' must be 1 to 256 letters, digits, '-', '_' or '.'."];
+            // A list's iterator is the last name of a page, and one starting with '-' means 'the page before'.
+            errors["name"] = ["'name' must be 1 to 256 letters, digits, '-', '_' or '.', and must not start with '-'."];
         }
         if (input.Description is null)
         {
@@ -176,9 +177,10 @@ public static class SvixEventTypes
         {
             return SvixLookup.NotFound("Event type");
         }
-        if (SvixChecks.Merge(type.ToSvixUpdate(), patch) is not { } input)
+        var (input, refused) = SvixChecks.Merge(type.ToSvixUpdate(), patch);
+        if (input is null)
         {
-            return SvixChecks.Invalid("body", "The body must be a JSON object.");
+            return refused!;
         }
         if (Check(null, input) is { } errors)
         {

@@ -78,9 +78,9 @@ public static class SvixMessages
             Add("eventId", "'eventId' must be 1 to 256 letters, digits, '-', '_' or '.', and must not start with 'msg_'.");
         }
         if (input.Channels is { } channels &&
-            (channels.Count is 0 or > 10 || channels.Any(c => c is null || c.Length > ChannelRules.MaxLength || !System.Text.RegularExpressions.Regex.IsMatch(c, ChannelRules.Pattern))))
+            (channels.Count is 0 or > 5 || channels.Any(c => c is null || c.Length > ChannelRules.MaxLength || !System.Text.RegularExpressions.Regex.IsMatch(c, ChannelRules.Pattern))))
         {
-            Add("channels", $"'channels' must be 1 to 10 names of letters, digits, '_', '.', ':' or '-', up to {ChannelRules.MaxLength} characters each.");
+            Add("channels", $"'channels' must be 1 to 5 names of letters, digits, '_', '.', ':' or '-', up to {ChannelRules.MaxLength} characters each.");
         }
         if (input.PayloadRetentionPeriod is < 1 or > 90)
         {
@@ -98,7 +98,8 @@ public static class SvixMessages
     }
 
     private static async Task<IResult> CreateAsync(
-        Tenant tenant, SvixMessageIn input, [FromQuery(Name = "with_content")] bool? withContent, MessagePublisher publisher, PayloadSchemas schemas,
+        Tenant tenant, SvixMessageIn input, [FromQuery(Name = "with_content")] bool? withContent,
+        [FromHeader(Name = SvixIdempotency.Header)] string? idempotencyKey, MessagePublisher publisher, PayloadSchemas schemas,
         WebhooksDbContext db, ApplicationService applications, IValidator<Client.ApplicationIn> applicationValidator, IOptions<PublishOptions> options,
         CancellationToken ct)
     {
@@ -139,13 +140,16 @@ public static class SvixMessages
         {
             return Problems.Rejected(rejected);
         }
-        var published = await publisher.PublishRawAsync(application, input.EventType, input.Payload, input.Channels, input.EventId, ct);
+        // The request's idempotency key goes with the message too: a first try whose answer was cut off (a deadline, a
+        // dropped connection) may have committed, and its retry must find that message rather than publish again.
+        var published = await publisher.PublishRawAsync(application, input.EventType, input.Payload, input.Channels, input.EventId,
+            string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey, ct);
         if (published is null)
         {
             return SvixLookup.Conflict($"A message with eventId '{input.EventId}' exists in this application.");
         }
         return TypedResults.Accepted($"/api/v1/app/{application.Id}/msg/{published.Message.Id}",
-            published.Message.ToSvix(withContent ?? true, input.Payload));
+            published.Message.ToSvix(withContent ?? true, published.Payload));
     }
 
     private static bool IsIterator(string? iterator, string prefix) => iterator is null || Ids.IsValid(iterator.TrimStart('-'), prefix);

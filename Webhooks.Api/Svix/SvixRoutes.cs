@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using FluentValidation;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 using Webhooks.Api.Applications;
 using Webhooks.Api.Dashboard;
@@ -77,13 +78,17 @@ public static class SvixRoutes
                 return Problems.Invalid(invalid.ToDictionary(e => "application." + e.Key, e => e.Value));
             }
             var change = await applications.CreateAsync(tenant.Caller, new Client.ApplicationIn(given.Name, given.Uid), ct, given.Metadata);
-            if (change.Application is null)
+            application = change.Outcome switch
             {
-                return change.Outcome == ApplicationService.Outcome.Forbidden
-                    ? TypedResults.Problem(statusCode: 403, detail: change.Refusal)
-                    : SvixLookup.Conflict("An application with that uid was created meanwhile; ask again.");
+                ApplicationService.Outcome.Done => change.Application,
+                // Created meanwhile by a concurrent request: use it.
+                ApplicationService.Outcome.UidTaken => await db.FindApplicationAsync(tenant.Caller, tenant.IdOrUid, ct),
+                _ => null,
+            };
+            if (application is null)
+            {
+                return TypedResults.Problem(statusCode: 403, detail: change.Refusal ?? "The application could not be created.");
             }
-            application = change.Application;
         }
         var readOnly = input.ReadOnly == true ||
                        (input.Capabilities is { } capabilities && !capabilities.Any(c => c.StartsWith("Manage", StringComparison.Ordinal) || c == "CreateAttempts"));
@@ -119,16 +124,36 @@ public static class SvixRoutes
 
     private static Regex Op(string pattern) => new($"^{pattern}/?$", RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
 
-    private static IResult Unsupported(HttpContext http)
+    private static IResult Unsupported(HttpContext http, EndpointDataSource endpoints)
     {
         var path = http.Request.Path.Value!["/api/v1/".Length..];
         var method = http.Request.Method;
+        // A route of this surface that turned the request down (its method, or a body that is not JSON) is not a 404.
+        if (SvixRouteMatchers(endpoints).Where(r => r.Matcher.TryMatch(http.Request.Path, [])).SelectMany(r => r.Methods).ToList() is { Count: > 0 } methods)
+        {
+            return methods.Contains(method, StringComparer.OrdinalIgnoreCase)
+                ? TypedResults.Problem(statusCode: 415, detail: $"{method} /api/v1/{Template(path)} takes a JSON body: send it with 'content-type: application/json'.")
+                : TypedResults.Problem(statusCode: 405, detail: $"/api/v1/{Template(path)} takes {string.Join(", ", methods.Distinct())}, not {method}.");
+        }
         var operation = CloudOnly.FirstOrDefault(o => o.Methods.Split(' ').Contains(method, StringComparer.Ordinal) && o.Path.IsMatch(path));
         return operation is null
-            ? TypedResults.Problem(statusCode: 404, detail: $"No Svix operation is {method} /api/v1/{path}.")
+            ? TypedResults.Problem(statusCode: 404, detail: $"No Svix operation is {method} /api/v1/{Template(path)}.")
             : TypedResults.Problem(statusCode: 501,
                 detail: $"Svix's {operation.Name} ({method} /api/v1/{Template(path)}) is not supported by this server (see 'Coming from Svix' in its README).");
     }
+
+    private sealed record RouteMatcher(Microsoft.AspNetCore.Routing.Template.TemplateMatcher Matcher, IReadOnlyList<string> Methods);
+
+    private static IReadOnlyList<RouteMatcher>? _matchers;
+
+    /// <summary>The routes of this surface (not the catch-alls), as matchers of their templates, built once.</summary>
+    private static IReadOnlyList<RouteMatcher> SvixRouteMatchers(EndpointDataSource endpoints) => _matchers ??= endpoints.Endpoints
+        .OfType<RouteEndpoint>()
+        .Where(e => e.Metadata.GetMetadata<ITagsMetadata>()?.Tags.Contains(Tag) == true && e.RoutePattern.Parameters.All(p => !p.IsCatchAll))
+        .Select(e => new RouteMatcher(
+            new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(new Microsoft.AspNetCore.Routing.Template.RouteTemplate(e.RoutePattern), []),
+            e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? []))
+        .ToList();
 
     private static readonly string[] Collections = ["app", "endpoint", "msg", "attempt", "dashboard-access", "stream-portal-access", "app-portal-access"];
 

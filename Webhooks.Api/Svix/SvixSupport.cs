@@ -93,21 +93,37 @@ public static class SvixChecks
 
     /// <summary>
     /// A PATCH: <paramref name="current"/> (as JSON) with the body's fields laid over it; a field absent keeps its value,
-    /// a null clears it. Null when the body is not a JSON object.
+    /// a null clears it. Else the 422 to answer: the body is not a JSON object, or a field has the wrong JSON type.
     /// </summary>
-    public static T? Merge<T>(T current, JsonElement patch) where T : class
+    public static (T? Merged, IResult? Refused) Merge<T>(T current, JsonElement patch) where T : class
     {
         if (patch.ValueKind != JsonValueKind.Object)
         {
-            return null;
+            return (null, Invalid("body", "The body must be a JSON object."));
         }
         var merged = JsonSerializer.SerializeToNode(current, Json)!.AsObject();
         foreach (var property in patch.EnumerateObject())
         {
             merged[property.Name] = JsonNode.Parse(property.Value.GetRawText());
         }
-        return merged.Deserialize<T>(Json);
+        try
+        {
+            return (merged.Deserialize<T>(Json), null);
+        }
+        catch (JsonException ex)
+        {
+            var field = ex.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : "body";
+            return (null, Unreadable(field, "The value is not valid JSON of the expected type."));
+        }
     }
+
+    /// <summary>422 for a value of the wrong JSON type (Svix's <c>value_error.jsondecode</c>).</summary>
+    public static IResult Unreadable(string field, string message) =>
+        TypedResults.Problem(new Microsoft.AspNetCore.Http.HttpValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
+        {
+            Title = SvixProblemWriter.UnreadableTitle,
+            Status = 422,
+        });
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

@@ -187,12 +187,17 @@ public sealed class SvixApiTests(StackFixture fixture)
         await PostAsync(http, $"/api/v1/app/{app}/msg", new { eventType = "a.b", payload = 1 }, HttpStatusCode.UnprocessableEntity, refusedKey);
         await PostAsync(http, $"/api/v1/app/{app}/msg", new { eventType = "a.b", payload = new { n = 10 } }, HttpStatusCode.Accepted, refusedKey);
 
-        // The key is per credential: an application key using the same one gets its own answer.
+        // The kept answers are per credential: an application key using the same key gets its own. (A message also keeps
+        // the key itself, per application, so a retry whose first answer was lost finds it: see below.)
         var admin = await fixture.Stack.AdminClientAsync();
         var appKey = await admin.CreateApiKeyAsync(new ApiKeyIn("svix idempotency", app));
         using var tenant = await HttpAsync(appKey.Key);
-        var theirs = await PostAsync(tenant, $"/api/v1/app/{app}/msg", new { eventType = "a.b", payload = new { n = 11 } }, HttpStatusCode.Accepted, key);
-        Assert.NotEqual(answers[0].GetProperty("id").GetString(), theirs.GetProperty("id").GetString());
+        var endpointKey = "auto_" + Guid.NewGuid();
+        var ours = await PostAsync(http, $"/api/v1/app/{app}/endpoint", new { url = "https://example.com/a" }, HttpStatusCode.Created, endpointKey);
+        Assert.Equal(ours.GetProperty("id").GetString(),
+            (await PostAsync(http, $"/api/v1/app/{app}/endpoint", new { url = "https://example.com/a" }, HttpStatusCode.Created, endpointKey)).GetProperty("id").GetString());
+        var theirs = await PostAsync(tenant, $"/api/v1/app/{app}/endpoint", new { url = "https://example.com/a" }, HttpStatusCode.Created, endpointKey);
+        Assert.NotEqual(ours.GetProperty("id").GetString(), theirs.GetProperty("id").GetString());
 
         using var bad = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/app/{app}/msg")
         {
@@ -358,5 +363,91 @@ public sealed class SvixApiTests(StackFixture fixture)
             HttpStatusCode.Accepted);
         using var app = await http.GetAsync($"/api/v1/app/{uid}");
         Assert.Equal("Auto", (await JsonOf(app)).GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Wrong_types_case_twins_and_bad_names_are_422s_not_500s()
+    {
+        using var http = await HttpAsync();
+        var app = await AppAsync(http);
+        var endpoint = (await PostAsync(http, $"/api/v1/app/{app}/endpoint", new { url = "https://example.com/h" }, HttpStatusCode.Created))
+            .GetProperty("id").GetString();
+        var type = "patch." + Guid.NewGuid().ToString("N")[..8];
+        await PostAsync(http, "/api/v1/event-type", new { name = type, description = "d" }, HttpStatusCode.Created);
+
+        foreach (var (path, body) in new[]
+                 {
+                     ($"/api/v1/app/{app}", "{\"name\": 5}"),
+                     ($"/api/v1/app/{app}", "{\"metadata\": {\"a\": 1}}"),
+                     ($"/api/v1/app/{app}", "{\"metadata\": null}"),
+                     ($"/api/v1/app/{app}", "{\"metadata\": {\"a\": null}}"),
+                     ($"/api/v1/app/{app}/endpoint/{endpoint}", "{\"url\": 5}"),
+                     ($"/api/v1/app/{app}/endpoint/{endpoint}", "{\"disabled\": \"yes\"}"),
+                     ($"/api/v1/event-type/{type}", "{\"deprecated\": \"x\"}"),
+                     ($"/api/v1/app/{app}/endpoint/{endpoint}/headers", "{\"headers\": {\"X-A\": \"1\", \"x-a\": \"2\"}}"),
+                 })
+        {
+            using var response = await http.PatchAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"PATCH {path} {body}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            Assert.NotEmpty((await JsonOf(response)).GetProperty("detail").EnumerateArray());
+        }
+        using (var twins = await http.PutAsJsonAsync($"/api/v1/app/{app}/endpoint/{endpoint}/headers",
+                   new { headers = new Dictionary<string, string> { ["X-A"] = "1", ["x-a"] = "2" } }))
+        {
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, twins.StatusCode);
+        }
+        await PostAsync(http, "/api/v1/event-type", new { name = "-leading", description = "d" }, HttpStatusCode.UnprocessableEntity);
+        await PostAsync(http, "/api/v1/app", new { name = "newline", uid = "abc\n" }, HttpStatusCode.UnprocessableEntity);
+        await PostAsync(http, $"/api/v1/app/{app}/msg", new { eventType = "a.b", payload = new { n = 1 }, channels = new[] { "ch\n" } }, HttpStatusCode.UnprocessableEntity);
+
+        // A body that is not JSON, or a method the path does not take: said so, not 'no such operation'.
+        using (var plain = await http.PostAsync($"/api/v1/app/{app}/msg", new StringContent("eventType=a", Encoding.UTF8, "text/plain")))
+        {
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, plain.StatusCode);
+            AssertError(await JsonOf(plain), "generic_error");
+        }
+        using (var method = await http.DeleteAsync("/api/v1/app"))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, method.StatusCode);
+        }
+        // Paths match whatever their case: so do Svix's error shapes.
+        using var shouted = await http.GetAsync($"/API/V1/APP/{Uid()}");
+        Assert.Equal(HttpStatusCode.NotFound, shouted.StatusCode);
+        AssertError(await JsonOf(shouted), "not_found");
+    }
+
+    [Fact]
+    public async Task Concurrent_get_or_create_calls_all_get_the_one_application()
+    {
+        using var http = await HttpAsync();
+        var uid = Uid();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var response = await http.PostAsJsonAsync("/api/v1/app?get_if_exists=true", new { name = "race", uid });
+            Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            return (await JsonOf(response)).GetProperty("id").GetString();
+        }));
+        Assert.Single(answers.Distinct());
+    }
+
+    [Fact]
+    public async Task A_message_retried_after_its_answer_was_lost_is_stored_once()
+    {
+        using var http = await HttpAsync();
+        var app = await AppAsync(http);
+        var key = "auto_" + Guid.NewGuid();
+        var first = await PostAsync(http, $"/api/v1/app/{app}/msg", new { eventType = "a.b", payload = new { n = 1 } }, HttpStatusCode.Accepted, key);
+        // As if the first answer had been cut off before it was kept (a deadline, a dropped connection): the retry runs again.
+        await using (var connection = new Npgsql.NpgsqlConnection(fixture.Stack.PostgresConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var forget = new Npgsql.NpgsqlCommand("DELETE FROM idempotent_responses WHERE key_hash = @hash", connection);
+            forget.Parameters.AddWithValue("hash", System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes($"admin\n{key}\n/api/v1/app/{app}/msg")));
+            Assert.Equal(1, await forget.ExecuteNonQueryAsync());
+        }
+        var retried = await PostAsync(http, $"/api/v1/app/{app}/msg", new { eventType = "a.b", payload = new { n = 1 } }, HttpStatusCode.Accepted, key);
+        Assert.Equal(first.GetProperty("id").GetString(), retried.GetProperty("id").GetString());
+        using var list = await http.GetAsync($"/api/v1/app/{app}/msg");
+        Assert.Single((await JsonOf(list)).GetProperty("data").EnumerateArray());
     }
 }
