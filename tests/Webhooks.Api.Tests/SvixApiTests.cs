@@ -41,6 +41,13 @@ public sealed class SvixApiTests(StackFixture fixture)
     private static async Task<string> AppAsync(HttpClient http, string? uid = null) =>
         (await PostAsync(http, "/api/v1/app", new { name = "Svix shapes", uid = uid ?? Uid() }, HttpStatusCode.Created)).GetProperty("id").GetString()!;
 
+    /// <summary>Removes a deployment-wide event type: every application of the suite's stack sees the catalogue.</summary>
+    private static async Task ExpungeAsync(HttpClient http, string name)
+    {
+        using var response = await http.DeleteAsync($"/api/v1/event-type/{name}?expunge=true");
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+    }
+
     private static void AssertError(JsonElement body, string code)
     {
         Assert.Equal(code, body.GetProperty("code").GetString());
@@ -217,6 +224,18 @@ public sealed class SvixApiTests(StackFixture fixture)
         var theirs = await AppAsync(http);
         var type = "catalogue." + Guid.NewGuid().ToString("N")[..8];
         await PostAsync(http, "/api/v1/event-type", new { name = type, description = "Deployment-wide" }, HttpStatusCode.Created);
+        try
+        {
+            await TenantSeesTheCatalogueAsync(http, mine, theirs, type);
+        }
+        finally
+        {
+            await ExpungeAsync(http, type);
+        }
+    }
+
+    private async Task TenantSeesTheCatalogueAsync(HttpClient http, string mine, string theirs, string type)
+    {
         var admin = await fixture.Stack.AdminClientAsync();
         var key = await admin.CreateApiKeyAsync(new ApiKeyIn("svix tenant", mine));
         using var tenant = await HttpAsync(key.Key);
@@ -320,8 +339,9 @@ public sealed class SvixApiTests(StackFixture fixture)
     [Fact]
     public async Task A_svix_message_arrives_as_its_payload_bytes_with_svix_headers_and_our_sdk_accepts_it()
     {
-        using var http = await HttpAsync();
-        await fixture.Stack.WorkerAsync();
+        // A stack of its own: a worker of the shared one would deliver the other tests' messages, which expect none to run.
+        await using var stack = await fixture.Stack.IsolatedAsync();
+        using var http = stack.Api.Http();
         var app = await AppAsync(http);
         var secret = WebhookSecret.Generate().ToString();
         await using var receiver = await TestReceiver.StartAsync(secret, o => o.AcceptUnwrappedBodies = true, "invoice.paid");
@@ -374,6 +394,18 @@ public sealed class SvixApiTests(StackFixture fixture)
             .GetProperty("id").GetString();
         var type = "patch." + Guid.NewGuid().ToString("N")[..8];
         await PostAsync(http, "/api/v1/event-type", new { name = type, description = "d" }, HttpStatusCode.Created);
+        try
+        {
+            await PatchesAreRefusedAsync(http, app, endpoint!, type);
+        }
+        finally
+        {
+            await ExpungeAsync(http, type);
+        }
+    }
+
+    private async Task PatchesAreRefusedAsync(HttpClient http, string app, string endpoint, string type)
+    {
 
         foreach (var (path, body) in new[]
                  {

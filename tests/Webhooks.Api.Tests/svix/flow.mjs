@@ -814,7 +814,7 @@ await step("j. 404 body {code, detail}; 422 body {detail: [{loc, msg, type}]}", 
 });
 
 // k. Cleanup ----------------------------------------------------------------------------------------------------------
-await step("k. endpoint.delete, eventType.delete, application.delete", async () => {
+await step("k. endpoint.delete, eventType.delete (archive, then expunge), application.delete", async () => {
   assert.equal(await svix.endpoint.delete(appId, epA.id), undefined);
   await svix.endpoint.delete(appId, "ep-b");
   await expectApiError("endpoint.get after delete", 404, () => svix.endpoint.get(appId, epA.id));
@@ -824,6 +824,9 @@ await step("k. endpoint.delete, eventType.delete, application.delete", async () 
   // Contract §5: without expunge a delete archives; get still answers, with archived: true.
   const archived = await svix.eventType.get(typeName);
   assert.equal(archived.archived, true, `eventType.get after delete: ${JSON.stringify(archived)}`);
+  // expunge: gone for good (the catalogue is shared by every application of the deployment, tests included).
+  await svix.eventType.delete(typeName, { expunge: true });
+  await expectApiError("eventType.get after expunge", 404, () => svix.eventType.get(typeName));
 
   await svix.application.delete(appId);
   await expectApiError("application.get after delete", 404, () => svix.application.get(appId));
