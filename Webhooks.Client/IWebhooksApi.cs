@@ -48,6 +48,13 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/portal-links")]
     Task<PortalLinkCreated> CreatePortalLinkAsync(string appId, [Body] PortalLinkIn input, CancellationToken cancellationToken = default);
 
+    /// <summary>Where the application's tenant portal may be embedded, and how it looks.</summary>
+    [Get("/api/v1/apps/{appId}/portal")]
+    Task<PortalSettingsOut> GetPortalSettingsAsync(string appId, CancellationToken cancellationToken = default);
+
+    [Put("/api/v1/apps/{appId}/portal")]
+    Task<PortalSettingsOut> UpdatePortalSettingsAsync(string appId, [Body] PortalSettingsIn settings, CancellationToken cancellationToken = default);
+
     [Get("/api/v1/apps/{appId}/portal-links")]
     Task<ListResponse<PortalLinkOut>> ListPortalLinksAsync(string appId, CancellationToken cancellationToken = default);
 

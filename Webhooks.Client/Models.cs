@@ -275,7 +275,8 @@ public sealed record MessageOut(
     DateTimeOffset CreatedAt,
     IReadOnlyList<DeliveryOut>? Deliveries = null,
     int Priority = 5,
-    string? OrderingKey = null);
+    string? OrderingKey = null,
+    string? Status = null);
 
 public sealed record DeliveryOut(
     string Id,
@@ -332,7 +333,20 @@ public sealed record RecoverOut(int Requeued);
 /// <param name="ExpiresInSeconds">How long the link, and the session it opens, lasts: 1 s to 24 h.</param>
 /// <param name="ReadOnly">The session may look but not change anything.</param>
 /// <param name="AllowedEventTypes">The only event types the session's endpoints may subscribe to and its message lists show.</param>
-public sealed record PortalLinkIn(int? ExpiresInSeconds = null, bool? ReadOnly = null, IReadOnlyList<string>? AllowedEventTypes = null);
+/// <param name="Embeddable">The link is for a frame on the application's own site: refused (422) unless the application's portal
+/// names the origins that may frame it (<see cref="PortalSettingsIn.FrameAncestors"/>).</param>
+public sealed record PortalLinkIn(int? ExpiresInSeconds = null, bool? ReadOnly = null, IReadOnlyList<string>? AllowedEventTypes = null, bool? Embeddable = null);
+
+/// <summary>
+/// How an application's tenant portal looks and where it may be embedded: the origins allowed to frame it
+/// (<c>https://app.example.com</c>, or <c>https://*.example.com</c>; at most 10), the name shown instead of the
+/// application's (this product's is never shown in a portal), a logo (an https URL), an accent colour (<c>#rrggbb</c>)
+/// and <c>light</c> or <c>dark</c>.
+/// </summary>
+public sealed record PortalSettingsIn(IReadOnlyList<string>? FrameAncestors = null, string? Name = null, string? LogoUrl = null, string? AccentColor = null,
+    string? Theme = null);
+
+public sealed record PortalSettingsOut(IReadOnlyList<string> FrameAncestors, string? Name, string? LogoUrl, string? AccentColor, string Theme);
 
 /// <summary>A new portal link: the URL (shown this once; only its hash is stored) and when it, and its session, end.</summary>
 public sealed record PortalLinkCreated(string Id, string Url, DateTimeOffset ExpiresAt);

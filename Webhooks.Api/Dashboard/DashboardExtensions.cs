@@ -137,27 +137,51 @@ public static class DashboardExtensions
         }
     }
 
+    /// <summary>The request item holding the origins that may frame this response, besides the dashboard's own (a portal's application's).</summary>
+    public const string FrameAncestorsItem = "webhooks:frame-ancestors";
+
+    /// <summary>The request item holding this response's CSP nonce, for the one inline style a portal's theme needs.</summary>
+    public const string NonceItem = "webhooks:csp-nonce";
+
+    public static string Nonce(this HttpContext context) => context.Items[NonceItem] as string ?? "";
+
     public static WebApplication MapWebhooksDashboard(this WebApplication app)
     {
-        // Who may frame the dashboard: itself, and the origins of Webhooks:Dashboard:FrameAncestors (the tenants' sites
-        // that embed portal sessions). X-Frame-Options cannot list origins: it is sent (SAMEORIGIN) only when none is
-        // configured, for browsers without CSP. An API-key session's cookie is SameSite=Strict: never sent to a frame
-        // on another site, so only portal sessions can be used framed.
+        // Every dashboard response carries a full CSP: nothing but this origin (no inline script at all; the one inline
+        // style, a portal's theme colours, by nonce; images also over https, for a portal's logo), the framing allowed —
+        // itself, the origins of Webhooks:Dashboard:FrameAncestors, and in a portal session its application's — and no
+        // referrer (a portal link's token is in its URL). X-Frame-Options cannot list origins: it is sent (SAMEORIGIN)
+        // only when nothing else may frame the page, for browsers without CSP. An API-key session's cookie is
+        // SameSite=Strict: never sent to a frame on another site, so only portal sessions can be used framed.
         var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<DashboardOptions>>().Value;
-        var framing = string.Join(' ', options.FrameAncestors.Select(o => o.TrimEnd('/')).Prepend("'self'"));
+        var configured = options.FrameAncestors.Select(o => o.TrimEnd('/')).ToArray();
         app.Use((context, next) =>
         {
             if (context.Request.Path.StartsWithSegments("/dashboard"))
             {
-                context.Response.Headers.ContentSecurityPolicy = "frame-ancestors " + framing;
-                if (options.FrameAncestors.Length == 0)
+                var nonce = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+                context.Items[NonceItem] = nonce;
+                context.Response.OnStarting(() =>
                 {
-                    context.Response.Headers.XFrameOptions = "SAMEORIGIN";
-                }
-                context.Response.Headers.XContentTypeOptions = "nosniff";
+                    var portal = context.Items[FrameAncestorsItem] as IReadOnlyList<string> ?? [];
+                    var ancestors = configured.Concat(portal).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                    var headers = context.Response.Headers;
+                    headers.ContentSecurityPolicy =
+                        $"default-src 'self'; img-src 'self' data: https:; style-src 'self' 'nonce-{nonce}'; script-src 'none'; object-src 'none'; " +
+                        $"base-uri 'none'; form-action 'self'; frame-ancestors {string.Join(' ', ancestors.Prepend("'self'"))}";
+                    if (ancestors.Count == 0)
+                    {
+                        headers.XFrameOptions = "SAMEORIGIN";
+                    }
+                    headers.XContentTypeOptions = "nosniff";
+                    headers["Referrer-Policy"] = "no-referrer";
+                    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()";
+                    return Task.CompletedTask;
+                });
             }
             return next(context);
         });
+        app.MapDashboardAssets();
         app.MapRazorPages();
         return app;
     }

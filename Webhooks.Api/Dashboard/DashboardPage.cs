@@ -29,6 +29,11 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
     protected async Task<bool> LoadApplicationAsync(string appId)
     {
         Application = await Db.FindApplicationAsync(Caller, appId, HttpContext.RequestAborted);
+        if (Application is not null && Portal is not null)
+        {
+            // A portal session's pages may be framed by its application's own sites.
+            HttpContext.Items[DashboardExtensions.FrameAncestorsItem] = Application.PortalFrameAncestors;
+        }
         return Application is not null;
     }
 
@@ -104,8 +109,17 @@ public abstract class DashboardPage(WebhooksDbContext db) : PageModel
         }
     }
 
-    protected IActionResult Missing(string what) => NotFound($"{what} does not exist, or this key may not see it.");
+    /// <summary>404, on the dashboard's error page.</summary>
+    protected IActionResult Missing(string what)
+    {
+        var result = Partial("_Error", new ErrorInfo(404, "Not found", $"{what} does not exist, or this session may not see it."));
+        result.StatusCode = StatusCodes.Status404NotFound;
+        return result;
+    }
 }
+
+/// <summary>What the dashboard's error page shows.</summary>
+public sealed record ErrorInfo(int Status, string Title, string Detail);
 
 /// <summary>Small formatting helpers for the pages.</summary>
 public static class Display

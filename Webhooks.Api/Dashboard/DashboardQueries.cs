@@ -9,7 +9,8 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
     public sealed record HourBar(DateTimeOffset Hour, long Succeeded, long Failed);
 
     public sealed record FailingEndpoint(string ApplicationId, string ApplicationName, string EndpointId, string Url, int ConsecutiveFailures,
-        bool Disabled, string? DisabledReason, DateTimeOffset? LastSuccessAt);
+        bool Disabled, string? DisabledReason, DateTimeOffset? LastSuccessAt, DateTimeOffset? CircuitOpenedAt = null, DateTimeOffset? CircuitRetryAt = null,
+        bool ProbeOut = false);
 
     public sealed record Overview(
         IReadOnlyDictionary<string, long> DeliveriesByStatus,
@@ -46,11 +47,13 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
             GROUP BY 1 ORDER BY 1
             """);
         Add(batch, """
-            SELECT a.id, a.name, e.id, e.url, e.consecutive_failures, e.disabled, e.disabled_reason, e.last_success_at
+            SELECT a.id, a.name, e.id, e.url, e.consecutive_failures, e.disabled, e.disabled_reason, e.last_success_at,
+                   e.circuit_opened_at, e.circuit_retry_at, e.circuit_probe_id IS NOT NULL
             FROM endpoints e
             JOIN applications a ON a.id = e.application_id AND a.deleted_at IS NULL
-            WHERE e.deleted_at IS NULL AND (e.disabled OR e.consecutive_failures > 0) AND (@app::text IS NULL OR e.application_id = @app)
-            ORDER BY e.disabled DESC, e.consecutive_failures DESC
+            WHERE e.deleted_at IS NULL AND (e.disabled OR e.consecutive_failures > 0 OR e.circuit_opened_at IS NOT NULL)
+              AND (@app::text IS NULL OR e.application_id = @app)
+            ORDER BY e.disabled DESC, e.circuit_opened_at IS NOT NULL DESC, e.consecutive_failures DESC
             LIMIT 20
             """);
         foreach (NpgsqlBatchCommand command in batch.BatchCommands)
@@ -81,7 +84,9 @@ public sealed class DashboardQueries(NpgsqlDataSource dataSource, TimeProvider t
         while (await reader.ReadAsync(ct))
         {
             failing.Add(new FailingEndpoint(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
-                reader.GetBoolean(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
+                reader.GetBoolean(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8), reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+                reader.GetBoolean(10)));
         }
 
         // 24 bars, one per hour, the empty ones included.

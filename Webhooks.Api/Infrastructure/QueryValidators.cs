@@ -29,6 +29,15 @@ public sealed class MessageQueryValidator : AbstractValidator<MessageQuery>
         RuleFor(q => q.Limit).InclusiveBetween(1, Paging.MaxLimit).When(q => q.Limit is not null);
         RuleFor(q => q.Iterator).Must(i => Ids.IsValid(i, Ids.Message)).When(q => q.Iterator is not null)
             .WithMessage("'iterator' must be the iterator of a previous page.");
+        RuleFor(q => q.NewerThan).Must(i => Ids.IsValid(i, Ids.Message)).When(q => q.NewerThan is not null)
+            .WithMessage("'newerThan' must be a message id (the first of a page).");
+        RuleFor(q => q.NewerThan).Null().When(q => q.Iterator is not null).WithMessage("Give 'iterator' or 'newerThan', not both.");
+        RuleFor(q => q.Status).Must(s => MessageStatuses.All.Contains(s!)).When(q => q.Status is not null)
+            .WithMessage($"'status' must be one of: {string.Join(", ", MessageStatuses.All)}.");
+        RuleFor(q => q.EndpointId).Must(e => Ids.IsValid(e, Ids.Endpoint)).When(q => q.EndpointId is not null)
+            .WithMessage("'endpointId' must be an endpoint id (ep_…).");
+        RuleFor(q => q.Search!).Length(1, 256).Must(Text.IsPrintable).When(q => q.Search is not null)
+            .WithMessage("'search' must be 1 to 256 printable characters: a message id, an idempotency key or an event id.");
     }
 }
 

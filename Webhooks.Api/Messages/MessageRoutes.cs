@@ -86,17 +86,20 @@ public static class MessageRoutes
         return TypedResults.Accepted((string?)null, new MessageBatchOut(published.Select(p => p.ToOut()).ToList()));
     }
 
-    /// <summary>An application's messages, newest first, filtered by event type, channel and creation time.</summary>
+    /// <summary>
+    /// An application's messages, newest first, each with its status, filtered by event type, channel, creation time,
+    /// status and endpoint, or found by id, idempotency key or event id.
+    /// </summary>
     private static async Task<Results<Ok<ListResponse<MessageOut>>, ProblemHttpResult>> ListAsync(
         Tenant tenant, [AsParameters] MessageQuery query, WebhooksDbContext db, CancellationToken ct)
     {
         var application = tenant.Application;
-        return TypedResults.Ok(await db.Messages.Where(m => m.ApplicationId == application.Id).PageAsync(query, ct));
+        return TypedResults.Ok(await db.Messages.Where(m => m.ApplicationId == application.Id).PageAsync(db, query, ct));
     }
 
-    internal static async Task<ListResponse<MessageOut>> PageAsync(this IQueryable<Message> messages, MessageQuery query, CancellationToken ct)
+    /// <summary>The filters of <paramref name="query"/> but the paging ones (the counts per status use these).</summary>
+    internal static IQueryable<Message> Filter(this IQueryable<Message> messages, WebhooksDbContext db, MessageQuery query)
     {
-        var take = Paging.Clamp(query.Limit);
         messages = messages.AsNoTracking();
         if (query.EventType is not null)
         {
@@ -105,6 +108,14 @@ public static class MessageRoutes
         if (query.Channel is not null)
         {
             messages = messages.Where(m => m.Channels.Contains(query.Channel));
+        }
+        if (query.Search is { } search)
+        {
+            messages = messages.Where(m => m.Id == search || m.IdempotencyKey == search || m.EventId == search);
+        }
+        if (query.EndpointId is { } endpointId)
+        {
+            messages = messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id && d.EndpointId == endpointId));
         }
         // Ids start with their creation time: time bounds become id bounds on the (application_id, …, id) indexes.
         if (query.Since is { } since)
@@ -119,12 +130,86 @@ public static class MessageRoutes
             until = TimeFilter.Utc(until);
             messages = messages.Where(m => string.Compare(m.Id, bound) < 0 && m.CreatedAt < until);
         }
+        return query.Status is { } status ? messages.WithStatus(db, status) : messages;
+    }
+
+    /// <summary>The messages whose deliveries put them in <paramref name="status"/> (<see cref="MessageStatuses"/>).</summary>
+    private static IQueryable<Message> WithStatus(this IQueryable<Message> messages, WebhooksDbContext db, string status) => status switch
+    {
+        MessageStatuses.FilteredOut => messages.Where(m => !db.Deliveries.Any(d => d.MessageId == m.Id)),
+        MessageStatuses.Exhausted => messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id && d.Status == DeliveryStatus.Exhausted)),
+        MessageStatuses.Failing => messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id && d.Status == DeliveryStatus.Failed) &&
+                                                      !db.Deliveries.Any(d => d.MessageId == m.Id && d.Status == DeliveryStatus.Exhausted)),
+        MessageStatuses.Pending => messages.Where(m =>
+            db.Deliveries.Any(d => d.MessageId == m.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.InFlight)) &&
+            !db.Deliveries.Any(d => d.MessageId == m.Id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Exhausted))),
+        _ => messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id) &&
+                                 !db.Deliveries.Any(d => d.MessageId == m.Id && d.Status != DeliveryStatus.Succeeded && d.Status != DeliveryStatus.Cancelled)),
+    };
+
+    internal static async Task<ListResponse<MessageOut>> PageAsync(this IQueryable<Message> messages, WebhooksDbContext db, MessageQuery query, CancellationToken ct)
+    {
+        var take = Paging.Clamp(query.Limit);
+        messages = messages.Filter(db, query);
+        List<Message> rows;
+        bool done;
+        if (query.NewerThan is { } newer)
+        {
+            // The page just newer than a message: read upwards, then turned round to newest first.
+            rows = await messages.Where(m => string.Compare(m.Id, newer) > 0).OrderBy(m => m.Id).Take(take + 1).ToListAsync(ct);
+            done = rows.Count <= take;
+            rows = (done ? rows : rows[..take]).AsEnumerable().Reverse().ToList();
+            var statuses = await StatusesAsync(db, rows, ct);
+            // Older pages exist (the one it was asked from): the iterator is the last of this page.
+            return new ListResponse<MessageOut>(rows.Select(m => m.ToOut() with { Status = statuses[m.Id] }).ToList(), rows.Count > 0 ? rows[^1].Id : null, false);
+        }
         if (query.Iterator is not null)
         {
             messages = messages.Where(m => string.Compare(m.Id, query.Iterator) < 0);
         }
-        var rows = await messages.OrderByDescending(m => m.Id).Take(take + 1).ToListAsync(ct);
-        return Paging.Page(rows, take, m => m.Id, m => m.ToOut());
+        rows = await messages.OrderByDescending(m => m.Id).Take(take + 1).ToListAsync(ct);
+        done = rows.Count <= take;
+        var page = done ? rows : rows[..take];
+        var status = await StatusesAsync(db, page, ct);
+        return new ListResponse<MessageOut>(page.Select(m => m.ToOut() with { Status = status[m.Id] }).ToList(), page.Count > 0 ? page[^1].Id : null, done);
+    }
+
+    private sealed record DeliveryCounts(string MessageId, int All, bool Exhausted, bool Failed, bool Waiting);
+
+    /// <summary>Each message's status, from its deliveries, in one query (<see cref="MessageStatuses"/>).</summary>
+    internal static Task<Dictionary<string, string>> StatusesAsync(WebhooksDbContext db, IReadOnlyCollection<Message> messages, CancellationToken ct) =>
+        StatusesAsync(db, messages.Select(m => m.Id).ToArray(), ct);
+
+    private static async Task<Dictionary<string, string>> StatusesAsync(WebhooksDbContext db, string[] ids, CancellationToken ct)
+    {
+        var counts = await db.Deliveries.AsNoTracking().Where(d => ids.Contains(d.MessageId))
+            .GroupBy(d => d.MessageId)
+            .Select(g => new DeliveryCounts(g.Key, g.Count(), g.Any(d => d.Status == DeliveryStatus.Exhausted), g.Any(d => d.Status == DeliveryStatus.Failed),
+                g.Any(d => d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.InFlight)))
+            .ToDictionaryAsync(c => c.MessageId, ct);
+        return ids.ToDictionary(id => id, id => counts.GetValueOrDefault(id) switch
+        {
+            null => MessageStatuses.FilteredOut,
+            { Exhausted: true } => MessageStatuses.Exhausted,
+            { Failed: true } => MessageStatuses.Failing,
+            { Waiting: true } => MessageStatuses.Pending,
+            _ => MessageStatuses.Delivered,
+        });
+    }
+
+    /// <summary>How many of the newest <paramref name="cap"/> messages of the filtered list are in each status.</summary>
+    internal static async Task<Dictionary<string, int>> CountByStatusAsync(this IQueryable<Message> filtered, WebhooksDbContext db, int cap, CancellationToken ct)
+    {
+        var newest = await filtered.OrderByDescending(m => m.Id).Select(m => m.Id).Take(cap).ToListAsync(ct);
+        var statuses = new Dictionary<string, string>();
+        foreach (var chunk in newest.Chunk(1000))
+        {
+            foreach (var (id, status) in await StatusesAsync(db, chunk, ct))
+            {
+                statuses[id] = status;
+            }
+        }
+        return MessageStatuses.All.ToDictionary(s => s, s => statuses.Values.Count(v => v == s));
     }
 
     /// <summary>Delivers one message to one endpoint again, now (after the endpoint was fixed, say).</summary>

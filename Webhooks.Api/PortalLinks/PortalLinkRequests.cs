@@ -19,3 +19,27 @@ public sealed class PortalLinkInValidator : AbstractValidator<PortalLinkIn>
         RuleForEach(l => l.AllowedEventTypes).SetValidator(new EventTypeNameValidator());
     }
 }
+
+public sealed partial class PortalSettingsInValidator : AbstractValidator<PortalSettingsIn>
+{
+    public const int MaxFrameAncestors = 10;
+
+    public PortalSettingsInValidator()
+    {
+        RuleFor(p => p.FrameAncestors!).Must(a => a.Count <= MaxFrameAncestors).WithMessage($"At most {MaxFrameAncestors} origins.")
+            .When(p => p.FrameAncestors is not null);
+        RuleForEach(p => p.FrameAncestors).Must(o => o is not null && o.Length <= 256 && Origin().IsMatch(o))
+            .WithMessage("Each frame ancestor is an origin: https://app.example.com (or https://*.example.com), with an optional port and nothing else.");
+        RuleFor(p => p.Name!).Length(1, 100).Must(Text.IsPrintable).When(p => p.Name is not null)
+            .WithMessage("'name' must be 1 to 100 printable characters.");
+        RuleFor(p => p.LogoUrl!).MaximumLength(2048)
+            .Must(u => Uri.TryCreate(u, UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttps && !u.Any(char.IsWhiteSpace))
+            .When(p => p.LogoUrl is not null).WithMessage("'logoUrl' must be an absolute https URL.");
+        RuleFor(p => p.AccentColor!).Matches("^#[0-9a-fA-F]{6}\\z").When(p => p.AccentColor is not null)
+            .WithMessage("'accentColor' must be a colour as #rrggbb.");
+        RuleFor(p => p.Theme).Must(t => t is null or "light" or "dark").WithMessage("'theme' must be 'light' or 'dark'.");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^https?://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?\z")]
+    private static partial System.Text.RegularExpressions.Regex Origin();
+}

@@ -20,15 +20,43 @@ public static class PortalLinkRoutes
         links.MapPost("/", CreateAsync).Validate<PortalLinkIn>();
         links.MapGet("/", ListAsync);
         links.MapDelete("/{linkId}", RevokeAsync);
+        tenant.MapGet("/portal", GetSettings).WithTags("Portal links");
+        tenant.MapPut("/portal", UpdateSettingsAsync).Validate<PortalSettingsIn>().WithTags("Portal links");
         return tenant;
+    }
+
+    internal static PortalSettingsOut SettingsOf(Application a) =>
+        new(a.PortalFrameAncestors, a.PortalName, a.PortalLogoUrl, a.PortalAccentColor, a.PortalTheme ?? "light");
+
+    private static Ok<PortalSettingsOut> GetSettings(Tenant tenant) => TypedResults.Ok(SettingsOf(tenant.Application));
+
+    /// <summary>Replaces the application's portal settings (a field left out is cleared).</summary>
+    private static async Task<Ok<PortalSettingsOut>> UpdateSettingsAsync(Tenant tenant, PortalSettingsIn input, WebhooksDbContext db, LookupCache cache,
+        CancellationToken ct)
+    {
+        var application = tenant.Application;
+        application.PortalFrameAncestors = input.FrameAncestors?.Select(o => o.ToLowerInvariant()).Distinct(StringComparer.Ordinal).ToArray() ?? [];
+        application.PortalName = input.Name;
+        application.PortalLogoUrl = input.LogoUrl;
+        application.PortalAccentColor = input.AccentColor?.ToLowerInvariant();
+        application.PortalTheme = input.Theme;
+        await db.SaveChangesAsync(ct);
+        cache.Invalidate();
+        return TypedResults.Ok(SettingsOf(application));
     }
 
     /// <summary>The dashboard path that redeems a token (the token follows it).</summary>
     public const string RedeemPath = "/dashboard/portal/";
 
-    private static async Task<Created<PortalLinkCreated>> CreateAsync(
+    private static async Task<Results<Created<PortalLinkCreated>, ValidationProblem>> CreateAsync(
         Tenant tenant, PortalLinkIn? input, WebhooksDbContext db, IOptions<DashboardOptions> options, HttpContext http, CancellationToken ct)
     {
+        if (input?.Embeddable == true && tenant.Application.PortalFrameAncestors.Length == 0 && options.Value.FrameAncestors.Length == 0)
+        {
+            // Asked for a frame no site may show: the browser would refuse it, after its load used up the link.
+            return Problems.Invalid("embeddable",
+                "No site may frame this application's portal: set its origins first (PUT /api/v1/apps/{app}/portal with 'frameAncestors').");
+        }
         var lifetime = input?.ExpiresInSeconds ?? options.Value.PortalLinkLifetimeSeconds;
         var types = input?.AllowedEventTypes?.Distinct(StringComparer.Ordinal).ToArray();
         var created = await PortalLinkStore.CreateAsync(db, tenant.Application.Id, lifetime, input?.ReadOnly ?? false, types, ct);

@@ -54,6 +54,20 @@ public static class PortalLinkStore
         return ids.Count == 0 ? null : await db.PortalLinks.AsNoTracking().FirstAsync(l => l.Id == ids[0], ct);
     }
 
+    /// <summary>The application of the link the token names if it could be redeemed now (nothing is changed); null otherwise.</summary>
+    public static async Task<Application?> PeekAsync(WebhooksDbContext db, string token, CancellationToken ct)
+    {
+        if (!token.StartsWith(TokenPrefix, StringComparison.Ordinal) || token.Length > 100)
+        {
+            return null;
+        }
+        var hash = Hash(token);
+        return await db.PortalLinks.AsNoTracking()
+            .Where(l => l.TokenHash == hash && l.UsedAt == null && l.RevokedAt == null)
+            .Join(db.Applications.AsNoTracking(), l => l.ApplicationId, a => a.Id, (l, a) => a)
+            .FirstOrDefaultAsync(ct);
+    }
+
     /// <summary>Whether the session of a used link still stands: not revoked, not expired (database clock), application not deleted.</summary>
     public static async Task<bool> StillValidAsync(WebhooksDbContext db, string linkId, CancellationToken ct) =>
         (await db.Database.SqlQuery<bool>($"""

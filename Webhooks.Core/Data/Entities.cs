@@ -30,6 +30,16 @@ public sealed class Application
     public int[]? RetrySchedule { get; set; }
     /// <summary>Free key-value pairs for the platform's user (Svix's <c>metadata</c>); never read by the platform.</summary>
     public Dictionary<string, string> Metadata { get; set; } = [];
+    /// <summary>The origins (<c>https://app.example.com</c>) allowed to frame this application's tenant portal.</summary>
+    public string[] PortalFrameAncestors { get; set; } = [];
+    /// <summary>The portal's name for this application's users (default: the application's name); the product's own is never shown.</summary>
+    public string? PortalName { get; set; }
+    /// <summary>An https URL of a logo shown in the portal's header.</summary>
+    public string? PortalLogoUrl { get; set; }
+    /// <summary>The portal's accent colour, <c>#rrggbb</c>.</summary>
+    public string? PortalAccentColor { get; set; }
+    /// <summary><c>light</c> (default) or <c>dark</c>.</summary>
+    public string? PortalTheme { get; set; }
     /// <summary>
     /// Set when the application is deleted: from then on it is invisible and nothing of it is delivered; the row
     /// (and everything of it, by cascade) goes once no delivery of it is in flight.

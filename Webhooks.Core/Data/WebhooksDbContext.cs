@@ -38,6 +38,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(a => a.Uid).IsUnique().HasFilter("uid IS NOT NULL");
             e.Property(a => a.Metadata).HasColumnType("jsonb").HasConversion(JsonConversion.Dictionary, JsonConversion.DictionaryComparer)
                 .HasDefaultValueSql("'{}'::jsonb");
+            e.Property(a => a.PortalFrameAncestors).HasDefaultValueSql("'{}'::text[]");
             // A deleted application is gone for every query; only the purge (raw SQL) still sees it.
             e.HasQueryFilter(a => a.DeletedAt == null);
         });

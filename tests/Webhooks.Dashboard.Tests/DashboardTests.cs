@@ -127,20 +127,21 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
 
         // Messages, filtered by event type.
         await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{appId}/messages").ToString());
-        await page.FillAsync("#eventType", "invoice.paid");
-        await page.ClickAsync("text=Filter");
+        // The event type is chosen from the application's own, not typed.
+        await page.SelectOptionAsync("#eventType", "invoice.paid");
+        await page.ClickAsync("button:text('Filter')");
         await Assertions.Expect(page.Locator("[data-testid=messages] tbody tr")).ToHaveCountAsync(2);
-        await page.FillAsync("#eventType", "nothing.like.this");
-        await page.ClickAsync("text=Filter");
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{appId}/messages?eventType=nothing.like.this").ToString());
         await Assertions.Expect(page.Locator("[data-testid=messages]")).ToContainTextAsync("No messages match");
         // By time: everything is older than an hour from now, and newer than an hour ago.
-        await page.FillAsync("#eventType", "");
+        await page.SelectOptionAsync("#eventType", "");
+        await page.SelectOptionAsync("#range", "custom");
         await page.FillAsync("#since", DateTime.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
-        await page.ClickAsync("text=Filter");
+        await page.ClickAsync("button:text('Filter')");
         await Assertions.Expect(page.Locator("[data-testid=messages]")).ToContainTextAsync("No messages match");
         await page.FillAsync("#since", DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
         await page.FillAsync("#until", DateTime.UtcNow.AddHours(1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
-        await page.ClickAsync("text=Filter");
+        await page.ClickAsync("button:text('Filter')");
         await Assertions.Expect(page.Locator("[data-testid=messages] tbody tr")).ToHaveCountAsync(2);
         await BrowserFixture.ScreenshotAsync(page, "09-messages");
 
@@ -231,7 +232,9 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
 
         // With its token (the page's own form, no script needed) it works.
         await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{mine.Id}/endpoints/{endpoint.Id}").ToString());
-        await page.ClickAsync("button:text('Disable')");
+        // Disabling asks first: the button is behind a confirmation that says what it does.
+        await page.ClickAsync("summary:text('Disable…')");
+        await page.ClickAsync("button:text('Disable the endpoint')");
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Endpoint disabled");
         Assert.True((await admin.GetEndpointAsync(mine.Id, endpoint.Id)).Disabled);
 
@@ -467,7 +470,8 @@ public sealed partial class DashboardTests(StackFixture fixture, BrowserFixture 
 
         // Enabling starts over: the circuit closes, and the history says why; the held delivery then goes.
         loopback.Respond = null;
-        await page.GetByRole(AriaRole.Button, new() { Name = "Disable", Exact = true }).ClickAsync();
+        await page.ClickAsync("summary:text('Disable…')");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Disable the endpoint", Exact = true }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Enable", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("[data-testid=circuit]")).ToHaveTextAsync("closed");
         await Assertions.Expect(page.Locator("[data-testid=history] tbody tr").First).ToContainTextAsync("the endpoint was enabled");

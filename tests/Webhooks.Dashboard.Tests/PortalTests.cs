@@ -286,7 +286,8 @@ public sealed partial class DashboardTests
         var frame = page.FrameLocator("iframe");
         await Assertions.Expect(frame.Locator("[data-testid=endpoints]")).ToContainTextAsync("https://example.com/forms");
         await frame.Locator($"a[href$='/endpoints/{endpoint.Id}']").ClickAsync();
-        await frame.Locator("button", new() { HasTextString = "Disable" }).ClickAsync();
+        await frame.Locator("summary", new() { HasTextString = "Disable…" }).ClickAsync();
+        await frame.Locator("button", new() { HasTextString = "Disable the endpoint" }).ClickAsync();
         await Assertions.Expect(frame.GetByRole(AriaRole.Status)).ToContainTextAsync("Endpoint disabled");
         Assert.True((await admin.GetEndpointAsync(app.Id, endpoint.Id)).Disabled);
         await BrowserFixture.ScreenshotAsync(page, "portal-framed");
@@ -294,10 +295,10 @@ public sealed partial class DashboardTests
         // The headers that say so: the listed origin for the configured instance; only the dashboard itself otherwise.
         using var http = new HttpClient();
         var framed = await http.GetAsync(new Uri(embeddable.Url, "/dashboard/portal"));
-        Assert.Equal($"frame-ancestors 'self' {tenantSite}", string.Join(";", framed.Headers.GetValues("Content-Security-Policy")));
+        Assert.EndsWith($"; frame-ancestors 'self' {tenantSite}", string.Join(";", framed.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
         Assert.False(framed.Headers.Contains("X-Frame-Options"));
         var own = await http.GetAsync(new Uri(shared.Url, "/dashboard/portal"));
-        Assert.Equal("frame-ancestors 'self'", string.Join(";", own.Headers.GetValues("Content-Security-Policy")));
+        Assert.EndsWith("; frame-ancestors 'self'", string.Join(";", own.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
         Assert.Equal("SAMEORIGIN", string.Join(";", own.Headers.GetValues("X-Frame-Options")));
 
         // Not listed: the browser shows nothing of the dashboard in the frame (the page's load event waits for the frame).
@@ -306,6 +307,54 @@ public sealed partial class DashboardTests
         var child = other.Frames.Single(f => f != other.MainFrame);
         Assert.Equal(0, await child.Locator("[data-testid=endpoints]").CountAsync());
         Assert.DoesNotContain("/dashboard/apps/", child.Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_application_names_the_sites_that_embed_its_portal_and_a_refused_frame_does_not_use_up_the_link()
+    {
+        var tenantSite = $"http://localhost:{LocalPostgres.FreePort()}";
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var (app, _, _, _) = await FormTargetsAsync(admin, "portal embedded per app");
+        await admin.CreateEventTypeAsync(app.Id, new EventTypeIn("forms.catalogued", "A form was catalogued.",
+            System.Text.Json.JsonSerializer.SerializeToElement(new { type = "object", examples = new[] { new { form = 1 } } })));
+
+        // No origin named yet: an embeddable link is refused, saying why.
+        var refused = await Assert.ThrowsAnyAsync<Refit.ApiException>(() => admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn(Embeddable: true)));
+        Assert.Contains("frameAncestors", refused.Content, StringComparison.Ordinal);
+        var settings = await admin.UpdatePortalSettingsAsync(app.Id, new PortalSettingsIn([tenantSite], "Acme Hooks", AccentColor: "#0B6E4F", Theme: "dark"));
+        Assert.Equal([tenantSite], settings.FrameAncestors);
+        var link = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn(Embeddable: true));
+        var spare = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn(Embeddable: true));
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(tenantSite);
+        await using var site = builder.Build();
+        site.MapGet("/embed", (string url) => Results.Content(
+            $"<!DOCTYPE html><html><head><meta name=\"viewport\" content=\"width=device-width\"></head><body><iframe src=\"{url}\" width=\"370\" height=\"780\"></iframe></body></html>",
+            "text/html"));
+        await site.StartAsync();
+
+        // At phone width, inside the tenant's page: the portal, themed and named as the tenant's, with its catalogue.
+        await using var context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 390, Height = 844 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"{tenantSite}/embed?url={Uri.EscapeDataString(link.Url)}");
+        var frame = page.FrameLocator("iframe");
+        await Assertions.Expect(frame.Locator("header .brand")).ToHaveTextAsync("Acme Hooks");
+        await frame.Locator("a", new() { HasTextString = "Event catalogue" }).First.ClickAsync();
+        await Assertions.Expect(frame.Locator("[data-testid=event-types]")).ToContainTextAsync("A form was catalogued.");
+        await Assertions.Expect(frame.Locator("[data-testid=example]").First).ToContainTextAsync("\"form\"");
+        await BrowserFixture.ScreenshotAsync(page, "portal-embedded-phone");
+
+        // Framed by a site the application does not name: refused before the link is used, so it still opens on its own.
+        var otherSite = tenantSite.Replace("localhost", "127.0.0.1", StringComparison.Ordinal);
+        var stranger = await context.NewPageAsync();
+        await stranger.GotoAsync($"{otherSite}/embed?url={Uri.EscapeDataString(spare.Url)}");
+        var child = stranger.Frames.Single(f => f != stranger.MainFrame);
+        Assert.Equal(0, await child.Locator("[data-testid=endpoints]").CountAsync());
+        var direct = await context.NewPageAsync();
+        await direct.GotoAsync(spare.Url);
+        await Assertions.Expect(direct.Locator("[data-testid=endpoints]")).ToBeVisibleAsync();
     }
 
     [Fact]

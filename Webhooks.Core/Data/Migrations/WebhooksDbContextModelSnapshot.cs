@@ -117,6 +117,29 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("name");
 
+                    b.Property<string>("PortalAccentColor")
+                        .HasColumnType("text")
+                        .HasColumnName("portal_accent_color");
+
+                    b.PrimitiveCollection<string[]>("PortalFrameAncestors")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("text[]")
+                        .HasColumnName("portal_frame_ancestors")
+                        .HasDefaultValueSql("'{}'::text[]");
+
+                    b.Property<string>("PortalLogoUrl")
+                        .HasColumnType("text")
+                        .HasColumnName("portal_logo_url");
+
+                    b.Property<string>("PortalName")
+                        .HasColumnType("text")
+                        .HasColumnName("portal_name");
+
+                    b.Property<string>("PortalTheme")
+                        .HasColumnType("text")
+                        .HasColumnName("portal_theme");
+
                     b.PrimitiveCollection<int[]>("RetrySchedule")
                         .HasColumnType("integer[]")
                         .HasColumnName("retry_schedule");

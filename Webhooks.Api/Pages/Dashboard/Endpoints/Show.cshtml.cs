@@ -29,14 +29,29 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
     public string? PreviewError { get; private set; }
     public string? PreviewMessageId { get; private set; }
 
-    public async Task<IActionResult> OnGetAsync(string appId, string endpointId) =>
-        await LoadAsync(appId, endpointId) ? await ShowAsync() : Missing($"Endpoint '{endpointId}'");
+    public async Task<IActionResult> OnGetAsync(string appId, string endpointId)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        RotatedSecret = TempData[RotatedSecretKey] as string;
+        TestResult = TempData[TestResultKey] is string test ? System.Text.Json.JsonSerializer.Deserialize<EndpointTestOut>(test, Json) : null;
+        return await ShowAsync();
+    }
 
     public async Task<IActionResult> OnPostUpdateAsync(string appId, string endpointId, EndpointForm form, [FromServices] IValidator<EndpointUpdateIn> validator)
     {
         if (!await LoadAsync(appId, endpointId))
         {
             return Missing($"Endpoint '{endpointId}'");
+        }
+        if (Portal is not null)
+        {
+            // Not on a portal's form: the operator's values stay.
+            form.CircuitBreakerThreshold = Endpoint!.CircuitBreakerThreshold?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            form.MaxInFlight = Endpoint.MaxInFlight?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            form.Ordering = Endpoint.Ordering == DeliveryOrdering.Fifo ? OrderingModes.Fifo : OrderingModes.None;
         }
         var input = form.ToUpdate(Endpoint!, ModelState);
         var result = input is null ? null : await validator.ValidateAsync(input, HttpContext.RequestAborted);
@@ -129,9 +144,25 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         {
             return Missing($"Endpoint '{endpointId}'");
         }
-        RotatedSecret = (await service.RotateSecretAsync(Endpoint!, null, HttpContext.RequestAborted)).Key;
-        return await ShowAsync();
+        // Shown once, after the redirect (a reload of the result neither rotates again nor shows it again).
+        TempData[RotatedSecretKey] = (await service.RotateSecretAsync(Endpoint!, null, HttpContext.RequestAborted)).Key;
+        return Done("Secret rotated.");
     }
+
+    /// <summary>Deletes the endpoint: nothing more is sent to it; what is in flight finishes and is recorded.</summary>
+    public async Task<IActionResult> OnPostDeleteAsync(string appId, string endpointId, [FromServices] TimeProvider time)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        await Db.DeleteAsync(Endpoint!, time.GetUtcNow(), HttpContext.RequestAborted);
+        Notice = $"Endpoint {Endpoint!.Url} deleted.";
+        return Redirect($"/dashboard/apps/{Application!.Id}");
+    }
+
+    private const string RotatedSecretKey = "RotatedSecret";
+    private const string TestResultKey = "TestResult";
 
     public async Task<IActionResult> OnPostTestAsync(string appId, string endpointId, string? testEventType, string? testPayload,
         [FromServices] IValidator<EndpointTestIn> validator)
@@ -169,11 +200,16 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         {
             AddErrors(rejected);
         }
-        TestResult = result.Sent;
-        // The worker updated the endpoint's health while the test ran.
-        await Db.Entry(Endpoint).ReloadAsync(HttpContext.RequestAborted);
-        return await ShowAsync();
+        if (result.Rejected is not null)
+        {
+            return await ShowAsync();
+        }
+        // The result is shown after the redirect: a reload does not send another test event.
+        TempData[TestResultKey] = System.Text.Json.JsonSerializer.Serialize(result.Sent, Json);
+        return Done("Test event sent.");
     }
+
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     public async Task<IActionResult> OnPostRecoverAsync(string appId, string endpointId, string? since, [FromServices] IValidator<RecoverIn> validator)
     {

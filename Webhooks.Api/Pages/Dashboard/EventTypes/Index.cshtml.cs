@@ -70,11 +70,36 @@ public sealed class IndexModel(WebhooksDbContext db, EventTypeService service) :
 
     private async Task LoadAsync()
     {
-        var types = Db.EventTypes.AsNoTracking().Where(t => t.ApplicationId == Application!.Id);
+        // The application's own types, and the deployment's catalogue where it has none of that name.
+        var id = Application!.Id;
+        var types = Db.EventTypes.AsNoTracking()
+            .Where(t => t.ApplicationId == id || (t.ApplicationId == null && !Db.EventTypes.Any(own => own.ApplicationId == id && own.Name == t.Name)));
+        if (Portal is not null)
+        {
+            types = types.Where(t => !t.Archived);
+        }
         if (Portal?.AllowedEventTypes is { } allowed)
         {
             types = types.Where(t => allowed.Contains(t.Name));
         }
         EventTypes = await types.OrderBy(t => t.Archived).ThenBy(t => t.Name).Take(500).ToListAsync(HttpContext.RequestAborted);
+    }
+
+    /// <summary>An example payload of the type: its JSON Schema's first example, else the first of its versioned schemas'.</summary>
+    public static string? ExampleOf(EventType type)
+    {
+        if (Webhooks.Api.EventTypes.PayloadSchemas.ExampleOf(type.Schema) is { } example)
+        {
+            return Display.Json(example);
+        }
+        if (type.Schemas is null)
+        {
+            return null;
+        }
+        using var schemas = System.Text.Json.JsonDocument.Parse(type.Schemas);
+        return schemas.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+            ? schemas.RootElement.EnumerateObject().Select(v => Webhooks.Api.EventTypes.PayloadSchemas.ExampleOf(v.Value.GetRawText())).OfType<System.Text.Json.JsonElement>()
+                .Select(e => Display.Json(e)).FirstOrDefault()
+            : null;
     }
 }

@@ -19,7 +19,31 @@ public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, 
     public IReadOnlyList<DeliveryAttempt> Attempts { get; private set; } = [];
     public IReadOnlyDictionary<string, Endpoint> Endpoints { get; private set; } = new Dictionary<string, Endpoint>();
 
-    public async Task<IActionResult> OnGetAsync(string appId, string messageId)
+    /// <summary>The request to one endpoint, rebuilt to be sent again by hand (see <see cref="Reproduction"/>).</summary>
+    public Reproduction? Replay { get; private set; }
+
+    /// <summary>
+    /// The request a delivery makes, as the endpoint's current settings build it (its format and transformation, its
+    /// custom headers), signed now with its current secret: a <c>curl</c> to send it again (valid for the receiver's
+    /// tolerance, 5 minutes by default), to the endpoint or to any URL.
+    /// </summary>
+    public sealed record Reproduction(string EndpointId, string Method, string Url, IReadOnlyList<(string Name, string Value)> Headers, string Body, string? Error)
+    {
+        public string Curl
+        {
+            get
+            {
+                static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+                var lines = new List<string> { $"curl -X {Method} {Quote(Url)}" };
+                lines.AddRange(Headers.Select(h => $"  -H {Quote($"{h.Name}: {h.Value}")}"));
+                lines.Add($"  --data-binary {Quote(Body)}");
+                return string.Join(" \\\n", lines);
+            }
+        }
+    }
+
+    public async Task<IActionResult> OnGetAsync(string appId, string messageId, string? replay,
+        [FromServices] Webhooks.Core.Data.SecretProtector secrets, [FromServices] TimeProvider time)
     {
         if (!await LoadApplicationAsync(appId))
         {
@@ -35,7 +59,39 @@ public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, 
         Attempts = await Db.DeliveryAttempts.AsNoTracking().Where(a => a.MessageId == messageId).OrderBy(a => a.Id).Take(1000).ToListAsync(ct);
         var ids = Deliveries.Select(d => d.EndpointId).ToList();
         Endpoints = await Db.Endpoints.AsNoTracking().Where(e => ids.Contains(e.Id)).ToDictionaryAsync(e => e.Id, ct);
+        if (replay is not null && Endpoints.GetValueOrDefault(replay) is { } endpoint)
+        {
+            Replay = Reproduce(Message, endpoint, secrets, time.GetUtcNow());
+        }
         return Page();
+    }
+
+    private Reproduction Reproduce(Message message, Endpoint endpoint, Webhooks.Core.Data.SecretProtector secrets, DateTimeOffset now)
+    {
+        try
+        {
+            // A transformation runs under the same per-application gate as a preview: a page view cannot hog the API.
+            var shaped = Transformations.ScriptGate.Run(Application!.Id, () => Webhooks.Core.Delivery.Transformation.Shape(endpoint.Format, endpoint.Transformation,
+                message.EventType, message.CreatedAt, message.Payload, endpoint.Url, endpoint.Headers, raw: message.Raw));
+            if (shaped.Cancel)
+            {
+                return new Reproduction(endpoint.Id, "POST", endpoint.Url, [], "", "The endpoint's transformation cancels this message: nothing would be sent.");
+            }
+            var timestamp = now.ToUnixTimeSeconds();
+            var signature = Receiver.Sdk.SignatureScheme.Sign([Receiver.Sdk.WebhookSecret.Parse(secrets.Unprotect(endpoint.Secret))], message.Id, timestamp, shaped.Body);
+            var headers = new List<(string, string)> { ("content-type", "application/json"), ("webhook-id", message.Id),
+                ("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("webhook-signature", signature) };
+            if (message.Raw)
+            {
+                headers.AddRange([("svix-id", message.Id), ("svix-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("svix-signature", signature)]);
+            }
+            headers.AddRange(shaped.Headers.Select(h => (h.Key, h.Value)));
+            return new Reproduction(endpoint.Id, shaped.Method, shaped.Url, headers, System.Text.Encoding.UTF8.GetString(shaped.Body), null);
+        }
+        catch (Exception ex) when (ex is Webhooks.Core.Delivery.TransformationException or Transformations.ScriptsBusyException)
+        {
+            return new Reproduction(endpoint.Id, "POST", endpoint.Url, [], "", ex.Message);
+        }
     }
 
     public async Task<IActionResult> OnPostResendAsync(string appId, string messageId, string endpointId)
