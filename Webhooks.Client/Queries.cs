@@ -7,8 +7,10 @@ namespace Webhooks.Client;
 /// <summary>
 /// Filters of <c>GET /apps/{appId}/messages</c>. <see cref="Status"/>: what became of a message's deliveries (see
 /// <see cref="MessageStatuses"/>). <see cref="EndpointId"/>: only messages with a delivery to that endpoint.
-/// <see cref="Search"/>: a message id, idempotency key or <c>eventId</c>, exactly. <see cref="Iterator"/> pages to older
-/// messages, <see cref="NewerThan"/> (the first id of a page) to the newer ones.
+/// <see cref="Search"/>: a message id, idempotency key or <c>eventId</c>, exactly. <see cref="PayloadFilter"/>: a payload
+/// filter in the endpoint filters' syntax (JSON, e.g. <c>{"amount":{"$gte":100}}</c>), run by Postgres on each payload the
+/// other filters leave (give a time range on large lists). <see cref="Iterator"/> pages to older messages,
+/// <see cref="NewerThan"/> (the first id of a page) to the newer ones.
 /// </summary>
 public sealed record MessageQuery(
     string? EventType = null,
@@ -20,7 +22,8 @@ public sealed record MessageQuery(
     string? Status = null,
     string? EndpointId = null,
     string? Search = null,
-    string? NewerThan = null);
+    string? NewerThan = null,
+    string? PayloadFilter = null);
 
 /// <summary>A message's status, from its deliveries: the values of <see cref="MessageOut.Status"/> and of the <c>status</c> filter.</summary>
 public static class MessageStatuses

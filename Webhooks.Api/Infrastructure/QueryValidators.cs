@@ -20,6 +20,21 @@ public sealed class PageQueryValidator : AbstractValidator<PageQuery>
 
 public sealed class MessageQueryValidator : AbstractValidator<MessageQuery>
 {
+    /// <summary>A search's payload filter, translated; or why it cannot be used (not JSON, or not a valid filter).</summary>
+    public static (Webhooks.Core.Delivery.PayloadFilter? Filter, IReadOnlyList<string> Errors) PayloadFilterOf(string text)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(text, new System.Text.Json.JsonDocumentOptions { MaxDepth = 32 });
+            var (filter, errors) = Webhooks.Core.Delivery.PayloadFilter.Parse(document.RootElement);
+            return (filter, errors.Select(e => $"{e.Field.Replace("filter", "payloadFilter", StringComparison.Ordinal)}: {e.Message}").ToList());
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return (null, [$"'payloadFilter' is not valid JSON: {ex.Message}"]);
+        }
+    }
+
     public MessageQueryValidator()
     {
         RuleFor(q => q.EventType!).SetValidator(new EventTypeNameValidator()).When(q => q.EventType is not null);
@@ -36,6 +51,13 @@ public sealed class MessageQueryValidator : AbstractValidator<MessageQuery>
             .WithMessage($"'status' must be one of: {string.Join(", ", MessageStatuses.All)}.");
         RuleFor(q => q.EndpointId).Must(e => Ids.IsValid(e, Ids.Endpoint)).When(q => q.EndpointId is not null)
             .WithMessage("'endpointId' must be an endpoint id (ep_…).");
+        RuleFor(q => q.PayloadFilter!).Custom((text, context) =>
+        {
+            foreach (var error in PayloadFilterOf(text).Errors)
+            {
+                context.AddFailure("payloadFilter", error);
+            }
+        }).When(q => q.PayloadFilter is not null);
         RuleFor(q => q.Search!).Length(1, 256).Must(Text.IsPrintable).When(q => q.Search is not null)
             .WithMessage("'search' must be 1 to 256 printable characters: a message id, an idempotency key or an event id.");
     }

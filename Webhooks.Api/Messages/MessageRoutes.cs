@@ -113,6 +113,11 @@ public static class MessageRoutes
         {
             messages = messages.Where(m => m.Id == search || m.IdempotencyKey == search || m.EventId == search);
         }
+        if (query.PayloadFilter is { } payloadFilter && Infrastructure.MessageQueryValidator.PayloadFilterOf(payloadFilter).Filter is { } filter)
+        {
+            var path = filter.Path;
+            messages = messages.Where(m => PayloadSearch.Matches(m.Payload, path));
+        }
         if (query.EndpointId is { } endpointId)
         {
             messages = messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id && d.EndpointId == endpointId));

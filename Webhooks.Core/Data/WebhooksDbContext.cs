@@ -33,6 +33,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.HasDbFunction(typeof(PayloadSearch).GetMethod(nameof(PayloadSearch.Matches))!).HasName(PayloadSearch.FunctionName);
         modelBuilder.Entity<Application>(e =>
         {
             e.HasIndex(a => a.Uid).IsUnique().HasFilter("uid IS NOT NULL");

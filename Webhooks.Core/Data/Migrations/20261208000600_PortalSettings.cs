@@ -10,6 +10,8 @@ namespace Webhooks.Core.Data.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            // The message list's search by payload (PayloadSearch).
+            migrationBuilder.Sql(PayloadSearch.CreateFunction);
             migrationBuilder.AddColumn<string>(
                 name: "portal_accent_color",
                 table: "applications",
@@ -45,6 +47,7 @@ namespace Webhooks.Core.Data.Migrations
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.Sql(PayloadSearch.DropFunction);
             migrationBuilder.DropColumn(
                 name: "portal_accent_color",
                 table: "applications");

@@ -33,6 +33,7 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
     public string? Status { get; private set; }
     public string? EndpointId { get; private set; }
     public string? Search { get; private set; }
+    public string? PayloadFilter { get; private set; }
     public string Range { get; private set; } = "";
     public string? SinceText { get; private set; }
     public string? UntilText { get; private set; }
@@ -42,7 +43,7 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
     {
         var values = new Dictionary<string, string?>
         {
-            ["status"] = Status, ["endpointId"] = EndpointId, ["eventType"] = EventType, ["search"] = Search, ["range"] = Range,
+            ["status"] = Status, ["endpointId"] = EndpointId, ["eventType"] = EventType, ["search"] = Search, ["payload"] = PayloadFilter, ["range"] = Range,
             ["since"] = Range == "custom" ? SinceText : null, ["until"] = Range == "custom" ? UntilText : null,
         };
         foreach (var (key, value) in change)
@@ -52,8 +53,8 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
         return "?" + string.Join("&", values.Where(v => !string.IsNullOrEmpty(v.Value)).Select(v => $"{v.Key}={Uri.EscapeDataString(v.Value!)}"));
     }
 
-    public async Task<IActionResult> OnGetAsync(string appId, string? eventType, string? status, string? endpointId, string? search, string? range,
-        string? since, string? until, string? iterator, string? newerThan, [FromServices] TimeProvider time)
+    public async Task<IActionResult> OnGetAsync(string appId, string? eventType, string? status, string? endpointId, string? search, string? payload,
+        string? range, string? since, string? until, string? iterator, string? newerThan, [FromServices] TimeProvider time)
     {
         if (!await LoadApplicationAsync(appId))
         {
@@ -61,6 +62,7 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
         }
         static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
         (EventType, Status, EndpointId, Search, Range) = (Blank(eventType), Blank(status), Blank(endpointId), Blank(search), Blank(range) ?? "");
+        PayloadFilter = Blank(payload);
         (SinceText, UntilText) = (since, until);
         DateTimeOffset? from = null, to = null;
         if (Presets.FirstOrDefault(p => p.Value == Range) is { Span: { } span })
@@ -71,7 +73,7 @@ public sealed class IndexModel(WebhooksDbContext db, IValidator<MessageQuery> va
         {
             (from, to) = (FormTime(since, "since"), FormTime(until, "until"));
         }
-        var query = new MessageQuery(EventType, null, from, to, 50, Blank(iterator), Status, EndpointId, Search, Blank(newerThan));
+        var query = new MessageQuery(EventType, null, from, to, 50, Blank(iterator), Status, EndpointId, Search, Blank(newerThan), PayloadFilter);
         AddErrors(await validator.ValidateAsync(query, HttpContext.RequestAborted));
 
         var ct = HttpContext.RequestAborted;
