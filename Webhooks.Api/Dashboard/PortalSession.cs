@@ -68,11 +68,16 @@ public sealed class PortalActionFilter : IAsyncPageFilter
             && context.ActionDescriptor.ViewEnginePath != "/Dashboard/SignOut"
             && (portal.ReadOnly || context.ActionDescriptor.ViewEnginePath.StartsWith("/Dashboard/EventTypes/", StringComparison.Ordinal)))
         {
-            context.Result = new ContentResult
+            var metadata = context.HttpContext.RequestServices.GetRequiredService<Microsoft.AspNetCore.Mvc.ModelBinding.IModelMetadataProvider>();
+            context.Result = new PartialViewResult
             {
+                ViewName = "_Error",
                 StatusCode = StatusCodes.Status403Forbidden,
-                ContentType = "text/plain; charset=utf-8",
-                Content = portal.ReadOnly ? "This session is read-only." : "Event types are managed by the platform, not in a portal session.",
+                ViewData = new Microsoft.AspNetCore.Mvc.ViewFeatures.ViewDataDictionary<ErrorInfo>(metadata, context.ModelState)
+                {
+                    Model = new ErrorInfo(403, "Not allowed here",
+                        portal.ReadOnly ? "This session is read-only." : "Event types are managed by the platform, not in a portal session."),
+                },
             };
             return;
         }
