@@ -35,11 +35,25 @@ public sealed partial class PortalSettingsInValidator : AbstractValidator<Portal
         RuleFor(p => p.LogoUrl!).MaximumLength(2048)
             .Must(u => Uri.TryCreate(u, UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttps && !u.Any(char.IsWhiteSpace))
             .When(p => p.LogoUrl is not null).WithMessage("'logoUrl' must be an absolute https URL.");
-        RuleFor(p => p.AccentColor!).Matches("^#[0-9a-fA-F]{6}\\z").When(p => p.AccentColor is not null)
-            .WithMessage("'accentColor' must be a colour as #rrggbb.");
+        RuleFor(p => p.AccentColor!).Cascade(CascadeMode.Stop).Matches("^#[0-9a-fA-F]{6}\\z").WithMessage("'accentColor' must be a colour as #rrggbb.")
+            .Must(c => ContrastWithWhite(c) >= 4.5).WithMessage("'accentColor' must be dark enough for white text on it (contrast 4.5:1, WCAG AA).")
+            .When(p => p.AccentColor is not null);
         RuleFor(p => p.Theme).Must(t => t is null or "light" or "dark").WithMessage("'theme' must be 'light' or 'dark'.");
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^https?://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?\z")]
+    /// <summary>The WCAG contrast ratio of white on <paramref name="color"/> (#rrggbb).</summary>
+    public static double ContrastWithWhite(string color)
+    {
+        static double Channel(string hex)
+        {
+            var c = Convert.ToInt32(hex, 16) / 255.0;
+            return c <= 0.03928 ? c / 12.92 : Math.Pow((c + 0.055) / 1.055, 2.4);
+        }
+        var luminance = 0.2126 * Channel(color[1..3]) + 0.7152 * Channel(color[3..5]) + 0.0722 * Channel(color[5..7]);
+        return 1.05 / (luminance + 0.05);
+    }
+
+    // ASCII only, spelled out: a case-insensitive match would let look-alikes (the Kelvin sign for 'k') into a header value.
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[hH][tT][tT][pP][sS]?://(\*\.)?[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?\z")]
     private static partial System.Text.RegularExpressions.Regex Origin();
 }

@@ -131,4 +131,38 @@ public sealed class PortalLinkTests(StackFixture fixture)
         Assert.All(answers.Where(a => a != signedIn), a => Assert.Equal(HttpStatusCode.Forbidden, a.StatusCode));
         Assert.NotNull(Assert.Single((await service.Client().ListPortalLinksAsync(app.Id)).Data).UsedAt);
     }
+
+    [Fact]
+    public async Task Portal_settings_take_origins_a_logo_and_a_readable_colour_and_stay_in_their_application()
+    {
+        var service = await fixture.Stack.ApiAsync();
+        var admin = service.Client();
+        var mine = await admin.CreateApplicationAsync(new ApplicationIn("portal settings"));
+        var theirs = await admin.CreateApplicationAsync(new ApplicationIn("portal settings theirs"));
+        var client = service.Client((await admin.CreateApiKeyAsync(new ApiKeyIn("settings", mine.Id))).Key);
+
+        var none = await client.GetPortalSettingsAsync(mine.Id);
+        Assert.Equal((0, null, null, null, "light"), (none.FrameAncestors.Count, none.Name, none.LogoUrl, none.AccentColor, none.Theme));
+        var set = await client.UpdatePortalSettingsAsync(mine.Id,
+            new PortalSettingsIn(["https://App.Example.com", "https://*.tenant.example", "http://localhost:3000"], "Acme", "https://cdn.example.com/logo.svg", "#0B6E4F", "dark"));
+        Assert.Equal(["https://app.example.com", "https://*.tenant.example", "http://localhost:3000"], set.FrameAncestors);
+        Assert.Equal(("Acme", "#0b6e4f", "dark"), (set.Name, set.AccentColor, set.Theme));
+
+        foreach (var bad in new PortalSettingsIn[]
+                 {
+                     new(["https://app.example.com/embed"]), new(["javascript:alert(1)"]), new(["https://app.example.com 'unsafe-inline'"]), new(["*"]), new(["https://\u212Aelvin.example.com"]), new(["https://café.example"]),
+                     new(Enumerable.Range(0, 11).Select(i => $"https://a{i}.example.com").ToList()),
+                     new(LogoUrl: "http://cdn.example.com/logo.svg"), new(AccentColor: "#ffff00"), new(AccentColor: "red; }"), new(Theme: "neon"),
+                     new(Name: "a\u0007b"),
+                 })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, await StatusOf(() => client.UpdatePortalSettingsAsync(mine.Id, bad)));
+        }
+        Assert.Equal("#0b6e4f", (await client.GetPortalSettingsAsync(mine.Id)).AccentColor);
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(() => client.UpdatePortalSettingsAsync(theirs.Id, new PortalSettingsIn(["https://evil.example"]))));
+
+        // An embeddable link needs an origin to be framed by.
+        Assert.Equal(HttpStatusCode.BadRequest, await StatusOf(() => admin.CreatePortalLinkAsync(theirs.Id, new PortalLinkIn(Embeddable: true))));
+        await admin.CreatePortalLinkAsync(mine.Id, new PortalLinkIn(Embeddable: true));
+    }
 }
