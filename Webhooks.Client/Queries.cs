@@ -28,7 +28,7 @@ public sealed record MessageQuery(
 /// <summary>A message's status, from its deliveries: the values of <see cref="MessageOut.Status"/> and of the <c>status</c> filter.</summary>
 public static class MessageStatuses
 {
-    /// <summary>Every delivery succeeded (or was cancelled with its endpoint).</summary>
+    /// <summary>Every delivery succeeded.</summary>
     public const string Delivered = "delivered";
     /// <summary>Some delivery waits for its first attempt or is being attempted; none has failed.</summary>
     public const string Pending = "pending";
@@ -38,8 +38,10 @@ public static class MessageStatuses
     public const string Exhausted = "exhausted";
     /// <summary>No endpoint took it (none subscribed, or their filters left it out).</summary>
     public const string FilteredOut = "filtered_out";
+    /// <summary>Nothing waits or failed, but some delivery ended unsent: its endpoint was deleted, or its transformation cancelled it.</summary>
+    public const string Cancelled = "cancelled";
 
-    public static readonly IReadOnlyList<string> All = [Delivered, Pending, Failing, Exhausted, FilteredOut];
+    public static readonly IReadOnlyList<string> All = [Delivered, Pending, Failing, Exhausted, Cancelled, FilteredOut];
 }
 
 /// <summary>Filters of the delivery lists: <c>status</c> is pending, in_flight, succeeded, failed, exhausted or cancelled.</summary>

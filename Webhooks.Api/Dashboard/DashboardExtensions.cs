@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
@@ -161,9 +162,17 @@ public static class DashboardExtensions
             {
                 var nonce = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
                 context.Items[NonceItem] = nonce;
-                context.Response.OnStarting(() =>
+                context.Response.OnStarting(async () =>
                 {
-                    var portal = context.Items[FrameAncestorsItem] as IReadOnlyList<string> ?? [];
+                    var portal = context.Items[FrameAncestorsItem] as IReadOnlyList<string>;
+                    if (portal is null && PortalSession.Of(context.User) is { } session)
+                    {
+                        // A portal's page that answered before loading its application (a refused form, a 404): still
+                        // shown in the tenant's frame.
+                        portal = await context.RequestServices.GetRequiredService<WebhooksDbContext>().Applications.AsNoTracking()
+                            .Where(a => a.Id == session.ApplicationId).Select(a => a.PortalFrameAncestors).FirstOrDefaultAsync();
+                    }
+                    portal ??= [];
                     var ancestors = configured.Concat(portal).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
                     var headers = context.Response.Headers;
                     headers.ContentSecurityPolicy =
@@ -176,7 +185,6 @@ public static class DashboardExtensions
                     headers.XContentTypeOptions = "nosniff";
                     headers["Referrer-Policy"] = "no-referrer";
                     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()";
-                    return Task.CompletedTask;
                 });
             }
             return next(context);

@@ -12,10 +12,24 @@ public static class NulGuard
     public static IApplicationBuilder UseNulGuard(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var request = context.Request;
-        var field = HasNul(request.Path.Value) ? "path"
-            : request.QueryString.HasValue && HasEncodedNul(request.QueryString.Value) ? Offending(request.Query) ?? "query"
-            : request.HasFormContentType ? Offending(await request.ReadFormAsync(context.RequestAborted))
-            : null;
+        var message = "The value contains a NUL character (%00), which no parameter may hold.";
+        string? field;
+        try
+        {
+            field = HasNul(request.Path.Value) ? "path"
+                : request.QueryString.HasValue && HasEncodedNul(request.QueryString.Value) ? Offending(request.Query) ?? "query"
+                : request.HasFormContentType ? Offending(await request.ReadFormAsync(context.RequestAborted))
+                : null;
+        }
+        catch (InvalidDataException ex)
+        {
+            // The form reader itself refuses a NUL in a form value (and a form past its limits): the sender's error, a 400.
+            field = "form";
+            if (ex.InnerException?.Message.Contains("null characters", StringComparison.Ordinal) != true)
+            {
+                message = $"The form could not be read: {ex.Message}";
+            }
+        }
         if (field is null)
         {
             await next(context);
@@ -27,7 +41,7 @@ public static class NulGuard
             HttpContext = context,
             ProblemDetails = new HttpValidationProblemDetails(new Dictionary<string, string[]>
             {
-                [field] = ["The value contains a NUL character (%00), which no parameter may hold."],
+                [field] = [message],
             })
             {
                 Type = Problems.Validation,

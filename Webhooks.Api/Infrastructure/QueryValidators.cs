@@ -20,13 +20,17 @@ public sealed class PageQueryValidator : AbstractValidator<PageQuery>
 
 public sealed class MessageQueryValidator : AbstractValidator<MessageQuery>
 {
+    /// <summary>How far back a payload search may reach: each payload in its range is parsed.</summary>
+    public static readonly TimeSpan PayloadSearchWindow = TimeSpan.FromDays(31);
+
     /// <summary>A search's payload filter, translated; or why it cannot be used (not JSON, or not a valid filter).</summary>
     public static (Webhooks.Core.Delivery.PayloadFilter? Filter, IReadOnlyList<string> Errors) PayloadFilterOf(string text)
     {
         try
         {
             using var document = System.Text.Json.JsonDocument.Parse(text, new System.Text.Json.JsonDocumentOptions { MaxDepth = 32 });
-            var (filter, errors) = Webhooks.Core.Delivery.PayloadFilter.Parse(document.RootElement);
+            // The endpoint filter's own rules, storable numbers included (1e200000 would overflow the path's cast).
+            var (filter, errors) = FilterRules.Parse(document.RootElement);
             return (filter, errors.Select(e => $"{e.Field.Replace("filter", "payloadFilter", StringComparison.Ordinal)}: {e.Message}").ToList());
         }
         catch (System.Text.Json.JsonException ex)
@@ -35,8 +39,11 @@ public sealed class MessageQueryValidator : AbstractValidator<MessageQuery>
         }
     }
 
-    public MessageQueryValidator()
+    public MessageQueryValidator(TimeProvider time)
     {
+        RuleFor(q => q.Since).Must(since => since is { } s && s >= time.GetUtcNow() - PayloadSearchWindow)
+            .When(q => q.PayloadFilter is not null)
+            .WithMessage($"A payload search reads every payload of its range: give 'since', at most {PayloadSearchWindow.TotalDays:0} days back.");
         RuleFor(q => q.EventType!).SetValidator(new EventTypeNameValidator()).When(q => q.EventType is not null);
         RuleFor(q => q.Channel!).IsChannel().When(q => q.Channel is not null);
         RuleFor(q => q.Until).GreaterThan(q => q.Since).When(q => q.Since is not null && q.Until is not null)

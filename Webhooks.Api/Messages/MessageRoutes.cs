@@ -148,13 +148,16 @@ public static class MessageRoutes
         MessageStatuses.Pending => messages.Where(m =>
             db.Deliveries.Any(d => d.MessageId == m.Id && (d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.InFlight)) &&
             !db.Deliveries.Any(d => d.MessageId == m.Id && (d.Status == DeliveryStatus.Failed || d.Status == DeliveryStatus.Exhausted))),
+        MessageStatuses.Cancelled => messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id && d.Status == DeliveryStatus.Cancelled) &&
+                                                        !db.Deliveries.Any(d => d.MessageId == m.Id && d.Status != DeliveryStatus.Succeeded && d.Status != DeliveryStatus.Cancelled)),
         _ => messages.Where(m => db.Deliveries.Any(d => d.MessageId == m.Id) &&
-                                 !db.Deliveries.Any(d => d.MessageId == m.Id && d.Status != DeliveryStatus.Succeeded && d.Status != DeliveryStatus.Cancelled)),
+                                 !db.Deliveries.Any(d => d.MessageId == m.Id && d.Status != DeliveryStatus.Succeeded)),
     };
 
     internal static async Task<ListResponse<MessageOut>> PageAsync(this IQueryable<Message> messages, WebhooksDbContext db, MessageQuery query, CancellationToken ct)
     {
         var take = Paging.Clamp(query.Limit);
+        var unfiltered = messages;
         messages = messages.Filter(db, query);
         List<Message> rows;
         bool done;
@@ -162,8 +165,12 @@ public static class MessageRoutes
         {
             // The page just newer than a message: read upwards, then turned round to newest first.
             rows = await messages.Where(m => string.Compare(m.Id, newer) > 0).OrderBy(m => m.Id).Take(take + 1).ToListAsync(ct);
-            done = rows.Count <= take;
-            rows = (done ? rows : rows[..take]).AsEnumerable().Reverse().ToList();
+            if (rows.Count <= take)
+            {
+                // Not a whole page newer than it: the newest page (where paging back ends) is the answer.
+                return await unfiltered.PageAsync(db, query with { NewerThan = null }, ct);
+            }
+            rows = rows[..take].AsEnumerable().Reverse().ToList();
             var statuses = await StatusesAsync(db, rows, ct);
             // Older pages exist (the one it was asked from): the iterator is the last of this page.
             return new ListResponse<MessageOut>(rows.Select(m => m.ToOut() with { Status = statuses[m.Id] }).ToList(), rows.Count > 0 ? rows[^1].Id : null, false);
@@ -179,7 +186,7 @@ public static class MessageRoutes
         return new ListResponse<MessageOut>(page.Select(m => m.ToOut() with { Status = status[m.Id] }).ToList(), page.Count > 0 ? page[^1].Id : null, done);
     }
 
-    private sealed record DeliveryCounts(string MessageId, int All, bool Exhausted, bool Failed, bool Waiting);
+    private sealed record DeliveryCounts(string MessageId, int All, bool Exhausted, bool Failed, bool Waiting, bool Cancelled);
 
     /// <summary>Each message's status, from its deliveries, in one query (<see cref="MessageStatuses"/>).</summary>
     internal static Task<Dictionary<string, string>> StatusesAsync(WebhooksDbContext db, IReadOnlyCollection<Message> messages, CancellationToken ct) =>
@@ -190,7 +197,7 @@ public static class MessageRoutes
         var counts = await db.Deliveries.AsNoTracking().Where(d => ids.Contains(d.MessageId))
             .GroupBy(d => d.MessageId)
             .Select(g => new DeliveryCounts(g.Key, g.Count(), g.Any(d => d.Status == DeliveryStatus.Exhausted), g.Any(d => d.Status == DeliveryStatus.Failed),
-                g.Any(d => d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.InFlight)))
+                g.Any(d => d.Status == DeliveryStatus.Pending || d.Status == DeliveryStatus.InFlight), g.Any(d => d.Status == DeliveryStatus.Cancelled)))
             .ToDictionaryAsync(c => c.MessageId, ct);
         return ids.ToDictionary(id => id, id => counts.GetValueOrDefault(id) switch
         {
@@ -198,6 +205,7 @@ public static class MessageRoutes
             { Exhausted: true } => MessageStatuses.Exhausted,
             { Failed: true } => MessageStatuses.Failing,
             { Waiting: true } => MessageStatuses.Pending,
+            { Cancelled: true } => MessageStatuses.Cancelled,
             _ => MessageStatuses.Delivered,
         });
     }

@@ -28,7 +28,9 @@ public sealed partial class PortalSettingsInValidator : AbstractValidator<Portal
     {
         RuleFor(p => p.FrameAncestors!).Must(a => a.Count <= MaxFrameAncestors).WithMessage($"At most {MaxFrameAncestors} origins.")
             .When(p => p.FrameAncestors is not null);
-        RuleForEach(p => p.FrameAncestors).Must(o => o is not null && o.Length <= 256 && Origin().IsMatch(o))
+        RuleForEach(p => p.FrameAncestors).Must(o => o is not null && o.Length <= 256 && Origin().IsMatch(o) &&
+                                                     // A wildcard names a site's subdomains, not a whole top-level domain.
+                                                     (!o.Contains("://*.", StringComparison.Ordinal) || o.Split("://*.")[1].Split(':')[0].Contains('.')))
             .WithMessage("Each frame ancestor is an origin: https://app.example.com (or https://*.example.com), with an optional port and nothing else.");
         RuleFor(p => p.Name!).Length(1, 100).Must(Text.IsPrintable).When(p => p.Name is not null)
             .WithMessage("'name' must be 1 to 100 printable characters.");

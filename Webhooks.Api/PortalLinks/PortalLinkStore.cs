@@ -63,7 +63,7 @@ public static class PortalLinkStore
         }
         var hash = Hash(token);
         return await db.PortalLinks.AsNoTracking()
-            .Where(l => l.TokenHash == hash && l.UsedAt == null && l.RevokedAt == null)
+            .Where(l => l.TokenHash == hash && l.UsedAt == null && l.RevokedAt == null && l.ExpiresAt > DateTimeOffset.UtcNow)
             .Join(db.Applications.AsNoTracking(), l => l.ApplicationId, a => a.Id, (l, a) => a)
             .FirstOrDefaultAsync(ct);
     }

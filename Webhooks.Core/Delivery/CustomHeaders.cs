@@ -24,4 +24,14 @@ public static class CustomHeaders
         !Reserved.Contains(name, StringComparer.OrdinalIgnoreCase) &&
         // Sendable as it is: visible ASCII, spaces and tabs (HttpClient refuses anything else, at every attempt).
         value.All(c => c == '\t' || c is >= ' ' and <= '~');
+
+    /// <summary>Whether a header's name suggests a credential: its value is never shown (attempt log, reproductions).</summary>
+    public static bool IsCredentialName(string name)
+    {
+        var lower = name.ToLowerInvariant();
+        return lower is "authorization" or "proxy-authorization" or "cookie" ||
+               lower.Contains("token", StringComparison.Ordinal) || lower.Contains("secret", StringComparison.Ordinal) ||
+               lower.Contains("key", StringComparison.Ordinal) || lower.Contains("password", StringComparison.Ordinal) ||
+               lower.Contains("auth", StringComparison.Ordinal) || lower.Contains("signature", StringComparison.Ordinal);
+    }
 }

@@ -281,11 +281,7 @@ public sealed class WebhookSender(HttpClient http, TimeProvider time, SecretProt
         return headers;
     }
 
-    private static bool IsCredential(string name) =>
-        name is "authorization" or "proxy-authorization" or "cookie" ||
-        name.Contains("token", StringComparison.Ordinal) || name.Contains("secret", StringComparison.Ordinal) ||
-        name.Contains("key", StringComparison.Ordinal) || name.Contains("password", StringComparison.Ordinal) ||
-        name.Contains("auth", StringComparison.Ordinal) || name.Contains("signature", StringComparison.Ordinal);
+    private static bool IsCredential(string name) => CustomHeaders.IsCredentialName(name);
 
     private static Dictionary<string, string> HeadersOf(HttpResponseMessage response)
     {

@@ -38,7 +38,7 @@ public sealed class MessageSearchTests(StackFixture fixture)
         // Found by idempotency key or id, and by payload (the endpoint filters' syntax, run by Postgres).
         Assert.Equal([published[3].Id], (await api.ListMessagesAsync(app.Id, new MessageQuery(Search: "order-3"))).Data.Select(m => m.Id));
         Assert.Equal([published[2].Id], (await api.ListMessagesAsync(app.Id, new MessageQuery(Search: published[2].Id))).Data.Select(m => m.Id));
-        var big = await api.ListMessagesAsync(app.Id, new MessageQuery(PayloadFilter: """{"amount":{"$gte":200},"currency":"EUR"}"""));
+        var big = await api.ListMessagesAsync(app.Id, new MessageQuery(Since: DateTimeOffset.UtcNow.AddHours(-1), PayloadFilter: """{"amount":{"$gte":200},"currency":"EUR"}"""));
         Assert.Equal([published[4].Id, published[2].Id], big.Data.Select(m => m.Id));
 
         // Paging: older with the iterator, newer with the first id of a page.
@@ -47,10 +47,21 @@ public sealed class MessageSearchTests(StackFixture fixture)
         Assert.Equal([published[3].Id, published[2].Id], second.Data.Select(m => m.Id));
         var back = await api.ListMessagesAsync(app.Id, new MessageQuery(Limit: 2, NewerThan: second.Data[0].Id));
         Assert.Equal(first.Data.Select(m => m.Id), back.Data.Select(m => m.Id));
+        var newest = await api.ListMessagesAsync(app.Id, new MessageQuery(Limit: 2, NewerThan: first.Data[0].Id));
+        Assert.Equal(first.Data.Select(m => m.Id), newest.Data.Select(m => m.Id));
+
+        // The endpoint deleted: what waited for it is cancelled, then (its rows purged) went nowhere; never delivered.
+        await api.DeleteEndpointAsync(app.Id, orders.Id);
+        Assert.All((await api.ListMessagesAsync(app.Id)).Data, m => Assert.Contains(m.Status, new[] { MessageStatuses.Cancelled, MessageStatuses.FilteredOut }));
+        Assert.Empty((await api.ListMessagesAsync(app.Id, new MessageQuery(Status: MessageStatuses.Delivered))).Data);
 
         // What cannot be searched is a 400 naming it.
         using var http = (await fixture.Stack.ApiAsync()).Http();
-        foreach (var query in new[] { "status=lost", "endpointId=nope", "payloadFilter=%7Bnot%20json", "payloadFilter=%7B%22a%22%3A%7B%22%24regex%22%3A1%7D%7D",
+        var hour = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(-1).ToString("o", System.Globalization.CultureInfo.InvariantCulture));
+        var bigNumber = Uri.EscapeDataString("""{"a":1e200000}""");
+        foreach (var query in new[] { "status=lost", "endpointId=nope", $"since={hour}&payloadFilter=%7Bnot%20json",
+                     $"since={hour}&payloadFilter=%7B%22a%22%3A%7B%22%24regex%22%3A1%7D%7D", $"since={hour}&payloadFilter={bigNumber}",
+                     "payloadFilter=%7B%22a%22%3A1%7D",
                      $"iterator={first.Iterator}&newerThan={first.Iterator}" })
         {
             using var response = await http.GetAsync($"/api/v1/apps/{app.Id}/messages?{query}");

@@ -136,4 +136,33 @@ public sealed class RefusedAtTheDoorTests(StackFixture fixture)
         // The health endpoint says nothing but the status.
         Assert.Equal("Healthy", await anonymous.GetStringAsync("/health"));
     }
+
+    [Fact]
+    public async Task A_portal_token_whose_redemption_fails_is_not_written_to_the_log()
+    {
+        // A stack of its own, whose portal links table goes missing: redeeming throws, and the error is logged.
+        await using var stack = await fixture.Stack.IsolatedAsync(workers: 0);
+        var admin = stack.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("token in log"));
+        var link = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+        await using (var connection = new Npgsql.NpgsqlConnection(stack.DatabaseConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var hide = new Npgsql.NpgsqlCommand("ALTER TABLE portal_links RENAME TO portal_links_hidden", connection);
+            await hide.ExecuteNonQueryAsync();
+        }
+        using var http = new HttpClient();
+        using var response = await http.GetAsync(link.Url);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+
+        var token = link.Url[(link.Url.LastIndexOf('/') + 1)..];
+        string log = "";
+        await Eventually.HoldsAsync(() =>
+        {
+            using var stream = new FileStream(TestStack.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            log = new StreamReader(stream).ReadToEnd();
+            return log.Contains("/dashboard/portal/***", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(15), "the failed redemption is logged, its path redacted");
+        Assert.DoesNotContain(token, log, StringComparison.Ordinal);
+    }
 }

@@ -93,4 +93,33 @@ public sealed class ConsoleTests(StackFixture fixture, BrowserFixture browser)
         await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/messages?status=nonsense").ToString());
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("'status' must be one of");
     }
+
+    [Fact]
+    public async Task Recovering_an_endpoint_since_an_hour_ago_sends_its_exhausted_messages_again()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        await fixture.Stack.WorkerAsync();
+        var admin = api.Client();
+        var secret = Receiver.Sdk.WebhookSecret.Generate().ToString();
+        await using var receiver = await TestReceiver.StartAsync(secret);
+        receiver.Respond = _ => Task.FromResult<int?>(500);
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("Recover"));
+        var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn(receiver.WebhookUrl.ToString(), Secret: secret, RetrySchedule: [0]));
+        for (var i = 0; i < 3; i++)
+        {
+            await admin.PublishAsync(app.Id, new MessageIn("order.created", System.Text.Json.JsonSerializer.SerializeToElement(new { n = i })));
+        }
+        await Eventually.HoldsAsync(async () => (await admin.ListMessagesAsync(app.Id, new MessageQuery(Status: MessageStatuses.Exhausted))).Data.Count == 3,
+            TimeSpan.FromSeconds(30), "the three messages are exhausted");
+
+        receiver.Respond = null;
+        var page = await SignedInAsync();
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}").ToString());
+        await page.FillAsync("#since", DateTime.UtcNow.AddHours(-1).ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture));
+        await page.ClickAsync("button:text('Recover failed deliveries')");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("3 failed or exhausted deliveries queued again");
+        await Eventually.HoldsAsync(() => receiver.Handled.Count == 3, TimeSpan.FromSeconds(30), "the recovered messages arrive");
+        await Eventually.HoldsAsync(async () => (await admin.ListMessagesAsync(app.Id, new MessageQuery(Status: MessageStatuses.Delivered))).Data.Count == 3,
+            TimeSpan.FromSeconds(30), "the three messages are delivered");
+    }
 }

@@ -238,6 +238,16 @@ public sealed partial class DashboardTests
             var refused = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}", new() { ["url"] = "https://example.com/new", ["eventTypes"] = types }, token);
             Assert.True(refused.Status == 422, $"eventTypes '{types}' answered {refused.Status}");
         }
+        // An endpoint that also serves types the session may not see is not the session's to change or delete.
+        var wide = await admin.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/wide", EventTypes: ["order.created", "user.deleted"]));
+        foreach (var handler in new[] { "Delete", "Disable", "Rotate" })
+        {
+            var refused = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/endpoints/{wide.Id}?handler={handler}", [], token);
+            Assert.True(refused.Status == 404, $"{handler} of a wider endpoint answered {refused.Status}");
+        }
+        Assert.False((await admin.GetEndpointAsync(app.Id, wide.Id)).Disabled);
+        Assert.Equal(wide.Secret, (await admin.GetEndpointSecretAsync(app.Id, wide.Id)).Key);
+        await admin.DeleteEndpointAsync(app.Id, wide.Id);
         Assert.Single((await admin.ListEndpointsAsync(app.Id)).Data);
         // An existing endpoint widened: 422, unchanged.
         var widened = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}?handler=Update",
@@ -251,7 +261,7 @@ public sealed partial class DashboardTests
 
         // Within the allowed types, the session creates and edits.
         var created = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}", new() { ["url"] = "https://example.com/paid", ["eventTypes"] = "order.paid" }, token);
-        Assert.Equal(200, created.Status);
+        Assert.Equal(302, created.Status);
         Assert.Equal(2, (await admin.ListEndpointsAsync(app.Id)).Data.Count);
         var edited = await PostAsync(page, api.Url, $"/dashboard/apps/{app.Id}/endpoints/{endpoint.Id}?handler=Update",
             new() { ["url"] = "https://example.com/orders", ["eventTypes"] = "order.created, order.paid" }, token);
@@ -345,6 +355,15 @@ public sealed partial class DashboardTests
         await Assertions.Expect(frame.Locator("[data-testid=event-types]")).ToContainTextAsync("A form was catalogued.");
         await Assertions.Expect(frame.Locator("[data-testid=example]").First).ToContainTextAsync("\"form\"");
         await BrowserFixture.ScreenshotAsync(page, "portal-embedded-phone");
+
+        // And creates an endpoint there: its secret shown once, and nothing of the operator's engine settings on the form.
+        await frame.Locator("a", new() { HasTextString = "Endpoints" }).First.ClickAsync();
+        Assert.Equal(0, await frame.Locator("#maxInFlight, #circuitBreakerThreshold, #ordering").CountAsync());
+        await frame.Locator("#url").FillAsync("https://example.com/embedded");
+        await frame.Locator("#eventTypes").FillAsync("forms.catalogued");
+        await frame.Locator("button", new() { HasTextString = "Create endpoint" }).ClickAsync();
+        await Assertions.Expect(frame.Locator("[data-testid=created-secret] .secret")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^whsec_"));
+        Assert.Contains((await admin.ListEndpointsAsync(app.Id)).Data, e => e.Url == "https://example.com/embedded");
 
         // Framed by a site the application does not name: refused before the link is used, so it still opens on its own.
         var otherSite = tenantSite.Replace("localhost", "127.0.0.1", StringComparison.Ordinal);

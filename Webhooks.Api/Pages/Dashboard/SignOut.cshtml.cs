@@ -12,6 +12,8 @@ public sealed class SignOutModel : PageModel
     public async Task<IActionResult> OnPostAsync()
     {
         var portal = PortalSession.Of(User) is not null;
+        // A secret or result waiting to be shown once goes with the session.
+        TempData.Clear();
         await HttpContext.SignOutAsync(DashboardExtensions.Scheme);
         await HttpContext.SignOutAsync(DashboardExtensions.PortalScheme);
         // A portal session has no API key to sign in with again.

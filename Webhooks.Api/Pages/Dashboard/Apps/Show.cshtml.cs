@@ -26,8 +26,16 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
             return Missing($"Application '{appId}'");
         }
         await LoadEndpointsAsync();
+        // The endpoint just created, with its secret, shown once after the redirect.
+        if (TempData[CreatedKey] is string created && created.Split('|', 2) is [var endpointId, var secret])
+        {
+            Created = Endpoints.FirstOrDefault(e => e.Id == endpointId);
+            CreatedSecret = Created is null ? null : secret;
+        }
         return Page();
     }
+
+    private const string CreatedKey = "CreatedEndpoint";
 
     public async Task<IActionResult> OnPostAsync(string appId, EndpointForm form, [FromServices] IValidator<EndpointIn> validator, [FromServices] EndpointService service)
     {
@@ -55,8 +63,9 @@ public sealed class ShowModel(WebhooksDbContext db, DashboardQueries queries) : 
             }
             else
             {
-                Created = created;
-                CreatedSecret = service.SecretOf(created).Key;
+                // Post, redirect, get: a reload of the result creates nothing more.
+                TempData[CreatedKey] = created.Id + "|" + service.SecretOf(created).Key;
+                return Redirect($"/dashboard/apps/{Application!.Id}");
             }
         }
         await LoadEndpointsAsync();

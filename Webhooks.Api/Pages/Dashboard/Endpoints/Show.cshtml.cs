@@ -35,8 +35,17 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         {
             return Missing($"Endpoint '{endpointId}'");
         }
-        RotatedSecret = TempData[RotatedSecretKey] as string;
-        TestResult = TempData[TestResultKey] is string test ? System.Text.Json.JsonSerializer.Deserialize<EndpointTestOut>(test, Json) : null;
+        // Each shown on the page of the endpoint it belongs to only (and dropped elsewhere).
+        if (TempData[RotatedSecretKey] is string rotated && rotated.Split('|', 2) is [var rotatedFor, var secret] && rotatedFor == Endpoint!.Id)
+        {
+            RotatedSecret = secret;
+        }
+        if (TempData[TestResultKey] is string test && test.Split('|') is [var testedFor, var messageId, var attemptId, var matched] && testedFor == Endpoint!.Id)
+        {
+            // Only ids travel in the cookie (a receiver's headers could make it larger than any request may carry).
+            var attempt = await Db.DeliveryAttempts.AsNoTracking().FirstOrDefaultAsync(a => a.Id == attemptId && a.EndpointId == Endpoint.Id, HttpContext.RequestAborted);
+            TestResult = new EndpointTestOut(messageId, attempt?.ToOut(), matched.Length == 0 ? null : matched == "true");
+        }
         return await ShowAsync();
     }
 
@@ -145,7 +154,7 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             return Missing($"Endpoint '{endpointId}'");
         }
         // Shown once, after the redirect (a reload of the result neither rotates again nor shows it again).
-        TempData[RotatedSecretKey] = (await service.RotateSecretAsync(Endpoint!, null, HttpContext.RequestAborted)).Key;
+        TempData[RotatedSecretKey] = Endpoint!.Id + "|" + (await service.RotateSecretAsync(Endpoint!, null, HttpContext.RequestAborted)).Key;
         return Done("Secret rotated.");
     }
 
@@ -205,11 +214,11 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             return await ShowAsync();
         }
         // The result is shown after the redirect: a reload does not send another test event.
-        TempData[TestResultKey] = System.Text.Json.JsonSerializer.Serialize(result.Sent, Json);
+        var sent = result.Sent!;
+        TempData[TestResultKey] = string.Join('|', Endpoint.Id, sent.MessageId, sent.Attempt?.Id ?? "",
+            sent.FilterMatched is { } matched ? (matched ? "true" : "false") : "");
         return Done("Test event sent.");
     }
-
-    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     public async Task<IActionResult> OnPostRecoverAsync(string appId, string endpointId, string? since, [FromServices] IValidator<RecoverIn> validator)
     {
@@ -256,6 +265,12 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
             return false;
         }
         Endpoint = await Db.Endpoints.FirstOrDefaultAsync(e => e.Id == endpointId && e.ApplicationId == Application!.Id, HttpContext.RequestAborted);
+        // A portal session limited to some event types changes only endpoints within them (it may not disable, delete
+        // or rotate one that also serves types it cannot see): to it, any other is not there for a change.
+        if (Endpoint is not null && !HttpMethods.IsGet(Request.Method) && Portal is { AllowedEventTypes: not null } portal && !portal.MaySubscribe(Endpoint.EventTypes))
+        {
+            return false;
+        }
         return Endpoint is not null;
     }
 

@@ -76,7 +76,8 @@ public sealed class IndexModel(WebhooksDbContext db, EventTypeService service) :
             .Where(t => t.ApplicationId == id || (t.ApplicationId == null && !Db.EventTypes.Any(own => own.ApplicationId == id && own.Name == t.Name)));
         if (Portal is not null)
         {
-            types = types.Where(t => !t.Archived);
+            // A tenant's catalogue: no archived types, and none behind a feature flag (as Svix's portal hides them).
+            types = types.Where(t => !t.Archived && t.FeatureFlag == null);
         }
         if (Portal?.AllowedEventTypes is { } allowed)
         {

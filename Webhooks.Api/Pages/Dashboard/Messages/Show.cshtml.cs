@@ -59,7 +59,8 @@ public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, 
         Attempts = await Db.DeliveryAttempts.AsNoTracking().Where(a => a.MessageId == messageId).OrderBy(a => a.Id).Take(1000).ToListAsync(ct);
         var ids = Deliveries.Select(d => d.EndpointId).ToList();
         Endpoints = await Db.Endpoints.AsNoTracking().Where(e => ids.Contains(e.Id)).ToDictionaryAsync(e => e.Id, ct);
-        if (replay is not null && Endpoints.GetValueOrDefault(replay) is { } endpoint)
+        // Not in a read-only session: a signed request is a resend by other means.
+        if (replay is not null && Portal?.ReadOnly != true && Endpoints.GetValueOrDefault(replay) is { } endpoint)
         {
             Replay = Reproduce(Message, endpoint, secrets, time.GetUtcNow());
         }
@@ -85,12 +86,18 @@ public sealed class ShowModel(WebhooksDbContext db, MessagePublisher publisher, 
             {
                 headers.AddRange([("svix-id", message.Id), ("svix-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("svix-signature", signature)]);
             }
-            headers.AddRange(shaped.Headers.Select(h => (h.Key, h.Value)));
+            // Custom headers as the attempt log shows them: a credential-like one keeps its name, not its value.
+            headers.AddRange(shaped.Headers.Select(h => (h.Key, Webhooks.Core.Delivery.CustomHeaders.IsCredentialName(h.Key) ? "[redacted]" : h.Value)));
             return new Reproduction(endpoint.Id, shaped.Method, shaped.Url, headers, System.Text.Encoding.UTF8.GetString(shaped.Body), null);
         }
         catch (Exception ex) when (ex is Webhooks.Core.Delivery.TransformationException or Transformations.ScriptsBusyException)
         {
             return new Reproduction(endpoint.Id, "POST", endpoint.Url, [], "", ex.Message);
+        }
+        catch (Exception ex) when (ex is FormatException or System.Security.Cryptography.CryptographicException or InvalidOperationException)
+        {
+            // The secret cannot be read here (a key-ring mismatch): say so rather than fail the page.
+            return new Reproduction(endpoint.Id, "POST", endpoint.Url, [], "", "The request cannot be rebuilt here: the endpoint's secret cannot be read by this server.");
         }
     }
 
