@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Acornima;
+using Acornima.Ast;
 using Jint;
 using Jint.Native;
 using Jint.Native.Object;
@@ -85,11 +86,30 @@ public static class Transformation
     // Built-ins that make one long string in a single call allocate it before the memory limit (checked between
     // statements) can refuse it: 'x'.repeat(2 ** 28) took half a gigabyte first. repeat is refused past MaxStringChars before
     // it allocates; so are replace, replaceAll, concat, padStart, padEnd, Array.prototype.join (String(array) too) and
-    // JSON.stringify, by a bound of what they could make. (split and concatenation with + or a template are charged as
-    // they build: see the tests.)
+    // JSON.stringify, by a bound of what they could make; a template literal with substitutions becomes a call that
+    // measures its parts first (GuardTemplates). (split and concatenation with + are charged as they build: see the tests.)
     private static readonly Prepared<Acornima.Ast.Script> Guards = Engine.PrepareScript($$"""
         (function () {
             var max = {{MaxStringChars}};
+            var nativeJoin = Array.prototype.join;
+            // Template literals with substitutions are rewritten into calls of this (see GuardTemplates): the parts are
+            // measured before the string is made.
+            Object.defineProperty(globalThis, '{{TemplateFunction}}', { writable: false, configurable: false, enumerable: false, value: function (strings) {
+                var parts = [], length = 0;
+                for (var i = 0; i < strings.length; i++) {
+                    parts.push(strings[i]);
+                    length += strings[i].length;
+                    if (i + 1 < arguments.length) {
+                        var value = arguments[i + 1];
+                        if (typeof value === 'symbol') { throw new TypeError('Cannot convert a Symbol value to a string'); }
+                        value = String(value);
+                        length += value.length;
+                        if (length > max) { throw new RangeError('Invalid string length'); }
+                        parts.push(value);
+                    }
+                }
+                return nativeJoin.call(parts, '');
+            } });
             function guard(proto, name, length) {
                 var original = proto[name];
                 Object.defineProperty(proto, name, { writable: true, configurable: true, enumerable: false, value: function () {
@@ -281,7 +301,7 @@ public static class Transformation
         }
         try
         {
-            prepared = Engine.PrepareScript(script, source: "transformation", strict: true);
+            prepared = Engine.PrepareScript(GuardTemplates(script), source: "transformation", strict: true);
         }
         catch (Exception ex)
         {
@@ -294,6 +314,85 @@ public static class Transformation
         }
         Cache[script] = prepared;
         return prepared;
+    }
+
+    /// <summary>The global function a rewritten template literal calls.</summary>
+    private const string TemplateFunction = "__webhooksTemplate";
+
+    /// <summary>
+    /// The script with each untagged template literal that has substitutions (<c>`a${x}b`</c>) rewritten into a call of
+    /// the guarded template function (<c>__webhooksTemplate(["a","b"], (x))</c>): the engine builds a template's string
+    /// in one step, past the memory limit, which the function refuses first. Lines stay where they were (a template's
+    /// line breaks follow its call), so errors keep their line numbers. A script that does not parse is left as it is,
+    /// for the engine to report.
+    /// </summary>
+    internal static string GuardTemplates(string script)
+    {
+        if (!script.Contains('`', StringComparison.Ordinal))
+        {
+            return script;
+        }
+        Acornima.Ast.Script ast;
+        try
+        {
+            ast = new Acornima.Parser().ParseScript(script, "transformation", strict: true);
+        }
+        catch (Acornima.ParseErrorException)
+        {
+            return script;
+        }
+        var nodes = ast.DescendantNodes().ToList();
+        var tagged = nodes.OfType<Acornima.Ast.TaggedTemplateExpression>().Select(t => t.Quasi).ToHashSet();
+        var templates = nodes.OfType<Acornima.Ast.TemplateLiteral>().Where(t => t.Expressions.Count > 0 && !tagged.Contains(t))
+            .OrderBy(t => t.Range.Start).ToList();
+        return templates.Count == 0 ? script : Rewrite(script, 0, script.Length, templates);
+    }
+
+    private static string Rewrite(string source, int from, int to, List<Acornima.Ast.TemplateLiteral> templates)
+    {
+        var text = new StringBuilder();
+        var at = from;
+        foreach (var template in templates)
+        {
+            // Only the outermost ones of the span: those inside are rewritten with their enclosing expression.
+            if (template.Range.Start < at || template.Range.End > to)
+            {
+                continue;
+            }
+            text.Append(source, at, template.Range.Start - at).Append(TemplateFunction).Append("([");
+            text.AppendJoin(',', template.Quasis.Select(q => Quote(q.Value.Cooked ?? "")));
+            text.Append(']');
+            foreach (var expression in template.Expressions)
+            {
+                text.Append(",(").Append(Rewrite(source, expression.Range.Start, expression.Range.End, templates)).Append(')');
+            }
+            text.Append(')');
+            text.Append('\n', template.Quasis.Sum(q => q.Value.Raw.Count(c => c == '\n')));
+            at = template.Range.End;
+        }
+        return text.Append(source, at, to - at).ToString();
+    }
+
+    /// <summary>A JavaScript string literal of <paramref name="value"/>: printable ASCII as it is, everything else escaped.</summary>
+    private static string Quote(string value)
+    {
+        var quoted = new StringBuilder(value.Length + 2).Append('"');
+        foreach (var c in value)
+        {
+            if (c is '"' or '\\')
+            {
+                quoted.Append('\\').Append(c);
+            }
+            else if (c is >= ' ' and <= '~')
+            {
+                quoted.Append(c);
+            }
+            else
+            {
+                quoted.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            }
+        }
+        return quoted.Append('"').ToString();
     }
 
     /// <summary>The tenant-facing message of a script failure: where it happened when known, never the engine's internals.</summary>

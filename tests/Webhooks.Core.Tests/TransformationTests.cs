@@ -101,6 +101,8 @@ public class TransformationTests
     [InlineData("Array.from({length: 5}, () => s).join('')")]
     [InlineData("new Array(5).fill(s).join('')")]
     [InlineData("[...[s, s, s, s, s]].join('')")]
+    [InlineData("`${s}${s}${s}${s}${s}`")]
+    [InlineData("`a${s}b${`c${s}${s}`}d${s}${s}e`")]
     public void Each_family_of_growing_built_ins_keeps_within_a_few_mib_of_the_memory_limit(string expression)
     {
         var script = $"function handler(w) {{ var s = 'x'.repeat(4 * 1024 * 1024 - 1); w.payload = ({expression}).length; return w; }}";
@@ -115,6 +117,9 @@ public class TransformationTests
     [InlineData("function handler(w) { w.payload = 'a,b'.repeat(3).replaceAll(',', ';').replace('a', '$&$&').concat('!', 1); return w; }", "\"aa;ba;ba;b!1\"")]
     [InlineData("function handler(w) { w.payload = [1, null, 'a', [2, 3]].join('-') + String([4, 5]) + 'x'.padStart(3, '.') + 'y'.padEnd(2); return w; }", "\"1--a-2,34,5..xy \"")]
     [InlineData("function handler(w) { w.payload = JSON.stringify({a: [1, 'b', null, {c: true}]}) === '{\"a\":[1,\"b\",null,{\"c\":true}]}' && JSON.stringify([1], null, 2) === '[\\n  1\\n]' && JSON.stringify('q', function (k, v) { return v; }) === '\"q\"'; return w; }", "true")]
+    [InlineData("function handler(w) { var o = { toString: function () { return 'o'; } }; var n = 2; w.payload = `a${n}b${`[${o}]`}c\\u00e9\\n\"${null}${undefined}` + String.raw`x${n}\\n`; return w; }",
+        "\"a2b[o]c\\u00E9\\n\\u0022nullundefinedx2\\\\n\"")]
+    [InlineData("function handler(w) { var s; try { s = `${Symbol('q')}`; } catch (e) { s = e instanceof TypeError; } w.payload = s; return w; }", "true")]
     public void Guarded_string_built_ins_still_work(string script, string body) =>
         Assert.Equal(body, Encoding.UTF8.GetString(Run(script).Body));
 
