@@ -44,6 +44,14 @@ public sealed class ConsoleTests(StackFixture fixture, BrowserFixture browser)
         await page.ReloadAsync();
         await Assertions.Expect(page.Locator("[data-testid=rotated-secret]")).ToHaveCountAsync(0);
         Assert.Equal(secret, await admin.GetEndpointSecretAsync(app.Id, endpoint.Id));
+
+        // Revealed on request, once; the secret does not change.
+        await page.ClickAsync("summary:text('Reveal secret…')");
+        await page.ClickAsync("button:text('Show the secret')");
+        await Assertions.Expect(page.Locator("[data-testid=revealed-secret] .secret")).ToHaveTextAsync(secret.Key);
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("[data-testid=revealed-secret]")).ToHaveCountAsync(0);
+        Assert.Equal(secret, await admin.GetEndpointSecretAsync(app.Id, endpoint.Id));
     }
 
     [Fact]

@@ -40,6 +40,10 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         {
             RotatedSecret = secret;
         }
+        if (TempData[RevealedSecretKey] is string revealed && revealed.Split('|', 2) is [var revealedFor, var current] && revealedFor == Endpoint!.Id)
+        {
+            RevealedSecret = current;
+        }
         if (TempData[TestResultKey] is string test && test.Split('|') is [var testedFor, var messageId, var attemptId, var matched] && testedFor == Endpoint!.Id)
         {
             // Only ids travel in the cookie (a receiver's headers could make it larger than any request may carry).
@@ -157,6 +161,22 @@ public sealed class ShowModel(WebhooksDbContext db, EndpointService service) : D
         TempData[RotatedSecretKey] = Endpoint!.Id + "|" + (await service.RotateSecretAsync(Endpoint!, null, HttpContext.RequestAborted)).Key;
         return Done("Secret rotated.");
     }
+
+    /// <summary>Shows the current signing secret once, after the redirect (so the receiver can be configured again).</summary>
+    public async Task<IActionResult> OnPostRevealAsync(string appId, string endpointId)
+    {
+        if (!await LoadAsync(appId, endpointId))
+        {
+            return Missing($"Endpoint '{endpointId}'");
+        }
+        TempData[RevealedSecretKey] = Endpoint!.Id + "|" + service.SecretOf(Endpoint).Key;
+        return Redirect($"/dashboard/apps/{Application!.Id}/endpoints/{Endpoint.Id}");
+    }
+
+    private const string RevealedSecretKey = "RevealedSecret";
+
+    /// <summary>The current secret, revealed by request; shown once.</summary>
+    public string? RevealedSecret { get; private set; }
 
     /// <summary>Deletes the endpoint: nothing more is sent to it; what is in flight finishes and is recorded.</summary>
     public async Task<IActionResult> OnPostDeleteAsync(string appId, string endpointId, [FromServices] TimeProvider time)
