@@ -364,9 +364,15 @@ public sealed class SvixApiTests(StackFixture fixture)
         var handled = Assert.Single(receiver.Handled);
         Assert.Equal(("invoice.paid", 12.50m), (handled.EventType, handled.Data.GetProperty("amount").GetDecimal()));
 
-        // The attempt is on record in Svix's shape.
-        using var attempts = await http.GetAsync($"/api/v1/app/{app}/attempt/msg/{id}");
-        var attempt = Assert.Single((await JsonOf(attempts)).GetProperty("data").EnumerateArray());
+        // The attempt is on record in Svix's shape (the worker records it just after the answer: wait for it).
+        JsonElement recorded = default;
+        await Eventually.HoldsAsync(async () =>
+        {
+            using var attempts = await http.GetAsync($"/api/v1/app/{app}/attempt/msg/{id}");
+            recorded = (await JsonOf(attempts)).GetProperty("data");
+            return recorded.GetArrayLength() > 0;
+        }, TimeSpan.FromSeconds(30), "the attempt is recorded");
+        var attempt = Assert.Single(recorded.EnumerateArray());
         Assert.Equal((0, "success", 0, 204), (attempt.GetProperty("status").GetInt32(), attempt.GetProperty("statusText").GetString(),
             attempt.GetProperty("triggerType").GetInt32(), attempt.GetProperty("responseStatusCode").GetInt32()));
     }
