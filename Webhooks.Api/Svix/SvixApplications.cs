@@ -61,6 +61,45 @@ public static class SvixApplications
         return await SvixChecks.ValidateAsync(validator, new Client.ApplicationIn(input.Name, input.Uid), ct);
     }
 
+    /// <summary>
+    /// The route's application; or, when the path names none, the one <paramref name="given"/> describes (Svix's
+    /// <c>application</c> in a message or a portal access), created under the path's uid by an admin key, or the one a
+    /// concurrent request created first. Else the answer: 404 without <paramref name="given"/>, 422 when it is invalid or
+    /// names another uid, 403 when the caller may not create it.
+    /// </summary>
+    internal static async Task<(Application? Application, IResult? Refused)> FindOrCreateAsync(
+        Tenant tenant, SvixApplicationIn? given, ApplicationService applications, IValidator<Client.ApplicationIn> validator, WebhooksDbContext db,
+        CancellationToken ct)
+    {
+        if (tenant.Found)
+        {
+            return (tenant.Application, null);
+        }
+        if (given is null)
+        {
+            return (null, SvixLookup.NotFound("Application"));
+        }
+        if (given.Uid != tenant.IdOrUid)
+        {
+            return (null, SvixChecks.Invalid("application.uid", "'application.uid' must be the application named in the path."));
+        }
+        if (await CheckAsync(given, validator, ct) is { } invalid)
+        {
+            return (null, Problems.Invalid(invalid.ToDictionary(e => "application." + e.Key, e => e.Value)));
+        }
+        var change = await applications.CreateAsync(tenant.Caller, new Client.ApplicationIn(given.Name, given.Uid), ct, given.Metadata);
+        var application = change.Outcome switch
+        {
+            ApplicationService.Outcome.Done => change.Application,
+            // Created meanwhile by a concurrent request: use it.
+            ApplicationService.Outcome.UidTaken => await db.FindApplicationAsync(tenant.Caller, tenant.IdOrUid, ct),
+            _ => null,
+        };
+        return application is null
+            ? (null, TypedResults.Problem(statusCode: 403, detail: change.Refusal ?? "The application could not be created."))
+            : (application, null);
+    }
+
     private static async Task<IResult> CreateAsync(
         [FromBody] SvixApplicationIn input, [FromQuery(Name = "get_if_exists")] bool? getIfExists, ApplicationService service,
         IValidator<Client.ApplicationIn> validator, WebhooksDbContext db, HttpContext http, CancellationToken ct)

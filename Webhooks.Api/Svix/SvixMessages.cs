@@ -107,33 +107,10 @@ public static class SvixMessages
         {
             return Problems.Invalid(errors);
         }
-        var application = tenant.Found ? tenant.Application : null;
+        var (application, refused) = await SvixApplications.FindOrCreateAsync(tenant, input.Application, applications, applicationValidator, db, ct);
         if (application is null)
         {
-            if (input.Application is not { } given)
-            {
-                return SvixLookup.NotFound("Application");
-            }
-            if (given.Uid != tenant.IdOrUid)
-            {
-                return SvixChecks.Invalid("application.uid", "'application.uid' must be the application named in the path.");
-            }
-            if (await SvixApplications.CheckAsync(given, applicationValidator, ct) is { } invalid)
-            {
-                return Problems.Invalid(invalid.ToDictionary(e => "application." + e.Key, e => e.Value));
-            }
-            var change = await applications.CreateAsync(tenant.Caller, new Client.ApplicationIn(given.Name, given.Uid), ct, given.Metadata);
-            application = change.Outcome switch
-            {
-                ApplicationService.Outcome.Done => change.Application,
-                // Created meanwhile by a concurrent request: use it.
-                ApplicationService.Outcome.UidTaken => await db.FindApplicationAsync(tenant.Caller, tenant.IdOrUid, ct),
-                _ => null,
-            };
-            if (application is null)
-            {
-                return TypedResults.Problem(statusCode: 403, detail: change.Refusal ?? "The application could not be created.");
-            }
+            return refused!;
         }
         var rejected = await schemas.CheckAsync(db, application.Id, [(input.EventType, input.Payload)], _ => "", ct);
         if (rejected.Count > 0)
