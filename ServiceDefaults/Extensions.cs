@@ -101,11 +101,14 @@ public static class Extensions
     /// </summary>
     public static void RunService(this WebApplication app)
     {
+        // Taken before the run: Run disposes the host's services on its way out, and resolving the lifetime from them inside
+        // the filter below would then throw, which a filter swallows as 'no match' (a stop during start then ended in 134).
+        var lifetime = app.Lifetime;
         try
         {
             app.Run();
         }
-        catch (OperationCanceledException) when (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
         {
         }
     }
