@@ -61,6 +61,33 @@ public interface IWebhooksApi
     [Delete("/api/v1/apps/{appId}/portal-links/{linkId}")]
     Task RevokePortalLinkAsync(string appId, string linkId, CancellationToken cancellationToken = default);
 
+    /// <summary>Creates a source: a sender (GitHub, Stripe, Standard Webhooks) whose webhooks its ingest URL verifies and publishes.</summary>
+    [Post("/api/v1/apps/{appId}/sources")]
+    Task<SourceCreated> CreateSourceAsync(string appId, [Body] SourceIn source, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/sources")]
+    Task<ListResponse<SourceOut>> ListSourcesAsync(string appId, int? limit = null, string? iterator = null, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/sources/{sourceId}")]
+    Task<SourceOut> GetSourceAsync(string appId, string sourceId, CancellationToken cancellationToken = default);
+
+    [Put("/api/v1/apps/{appId}/sources/{sourceId}")]
+    Task<SourceOut> UpdateSourceAsync(string appId, string sourceId, [Body] SourceUpdateIn source, CancellationToken cancellationToken = default);
+
+    [Delete("/api/v1/apps/{appId}/sources/{sourceId}")]
+    Task DeleteSourceAsync(string appId, string sourceId, CancellationToken cancellationToken = default);
+
+    [Get("/api/v1/apps/{appId}/sources/{sourceId}/secret")]
+    Task<SourceSecretOut> GetSourceSecretAsync(string appId, string sourceId, CancellationToken cancellationToken = default);
+
+    [Post("/api/v1/apps/{appId}/sources/{sourceId}/secret/rotate")]
+    Task<SourceSecretOut> RotateSourceSecretAsync(string appId, string sourceId, [Body] RotateSourceSecretIn input, CancellationToken cancellationToken = default);
+
+    /// <summary>The source's log, newest first: every request its ingest URL took or refused (<paramref name="outcome"/>: <see cref="SourceEventOutcomes"/>).</summary>
+    [Get("/api/v1/apps/{appId}/sources/{sourceId}/events")]
+    Task<ListResponse<SourceEventOut>> ListSourceEventsAsync(string appId, string sourceId, int? limit = null, string? iterator = null, string? outcome = null,
+        CancellationToken cancellationToken = default);
+
     [Post("/api/v1/api-keys")]
     Task<ApiKeyCreated> CreateApiKeyAsync([Body] ApiKeyIn input, CancellationToken cancellationToken = default);
 

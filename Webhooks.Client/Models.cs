@@ -354,3 +354,54 @@ public sealed record PortalLinkCreated(string Id, string Url, DateTimeOffset Exp
 /// <summary>A portal link as stored: never its token.</summary>
 public sealed record PortalLinkOut(string Id, bool ReadOnly, IReadOnlyList<string>? AllowedEventTypes, DateTimeOffset ExpiresAt,
     DateTimeOffset? UsedAt, DateTimeOffset? RevokedAt, DateTimeOffset CreatedAt);
+
+/// <summary>The senders a source can verify (see docs/sources.md): each signs and names its events its own way.</summary>
+public static class SourceTypes
+{
+    /// <summary>GitHub webhooks: <c>X-Hub-Signature-256</c>; events <c>github.&lt;X-GitHub-Event&gt;</c>.</summary>
+    public const string GitHub = "github";
+    /// <summary>Stripe: <c>Stripe-Signature</c> (5-minute tolerance); events <c>stripe.&lt;type&gt;</c>.</summary>
+    public const string Stripe = "stripe";
+    /// <summary>Any Standard Webhooks sender: <c>webhook-*</c> headers; events named by the body's <c>type</c>.</summary>
+    public const string StandardWebhooks = "standard-webhooks";
+}
+
+/// <summary>
+/// A source to create: a sender whose webhooks come in through its ingest URL. <see cref="Secret"/>: the one the sender
+/// signs with (Stripe's <c>whsec_…</c>; for GitHub and Standard Webhooks one is generated when left out).
+/// <see cref="RateLimitPerSecond"/>: requests a second the ingest URL takes (default 100, bursts of twice that).
+/// </summary>
+public sealed record SourceIn(string Name, string Type, string? Secret = null, int? RateLimitPerSecond = null);
+
+/// <summary>A source's name and rate limit (its type is fixed; its secret changes by rotation).</summary>
+public sealed record SourceUpdateIn(string Name, int? RateLimitPerSecond = null);
+
+/// <summary>A source. <see cref="IngestUrl"/> is where the sender posts: it needs no API key, only the sender's signature.</summary>
+public sealed record SourceOut(string Id, string Name, string Type, string IngestUrl, int RateLimitPerSecond, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>A source as created, with its secret (also at <c>GET …/secret</c>).</summary>
+public sealed record SourceCreated(string Id, string Name, string Type, string IngestUrl, string Secret, SourceOut Source);
+
+/// <summary>The secrets a source verifies with: during a rotation's overlap, the previous one too.</summary>
+public sealed record SourceSecretOut(string Secret, string? PreviousSecret, DateTimeOffset? PreviousSecretExpiresAt);
+
+/// <summary>Verifies with <see cref="Secret"/> from now on (generated when left out, where the type allows); the old one passes for the overlap.</summary>
+public sealed record RotateSourceSecretIn(string? Secret = null);
+
+/// <summary>What became of a request to an ingest URL: <see cref="SourceEventOutcomes"/>.</summary>
+public static class SourceEventOutcomes
+{
+    public const string Published = "published";
+    public const string Duplicate = "duplicate";
+    public const string Refused = "refused";
+}
+
+/// <summary>
+/// One request to a source's ingest URL: the status answered, what became of it, why it was refused, the sender's delivery
+/// id, the message published, and for a refusal the start of its body.
+/// </summary>
+public sealed record SourceEventOut(long Id, DateTimeOffset ReceivedAt, int Status, string Outcome, string? Reason, string? DeliveryId, string? EventType,
+    string? MessageId, long BodyBytes, string? Preview);
+
+/// <summary>What an ingest URL answers when it took a request: the message it published, or (a sender's retry) the one published before.</summary>
+public sealed record IngestOut(string MessageId, string EventType, bool Duplicate);

@@ -13,6 +13,7 @@ public static class Ids
     public const string Endpoint = "ep";
     public const string Message = "msg";
     public const string Attempt = "atmpt";
+    public const string Source = "src";
 
     private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     private static readonly System.Buffers.SearchValues<char> AlphabetValues = System.Buffers.SearchValues.Create(Alphabet);

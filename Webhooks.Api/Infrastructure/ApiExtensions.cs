@@ -10,6 +10,7 @@ using Webhooks.Api.Endpoints;
 using Webhooks.Api.EventTypes;
 using Webhooks.Api.Messages;
 using Webhooks.Api.PortalLinks;
+using Webhooks.Api.Sources;
 using Webhooks.Api.Svix;
 using Webhooks.Api.Transformations;
 using Webhooks.Core.Delivery;
@@ -49,6 +50,12 @@ public static class ApiExtensions
         services.AddScoped<EndpointService>();
         services.AddScoped<TransformationPreview>();
         services.AddScoped<ApplicationService>();
+        services.AddSingleton<SourceType, GitHubSource>();
+        services.AddSingleton<SourceType, StripeSource>();
+        services.AddSingleton<SourceType, StandardWebhooksSource>();
+        services.AddSingleton<SourceTypeRegistry>();
+        services.AddSingleton<IngestLimits>();
+        services.AddScoped<SourceService>();
         // The same key the worker reads: the API reserves the uid of the application the worker sends operational events to.
         services.AddOptions<OperationalApplicationOptions>().BindConfiguration(OperationalApplicationOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
@@ -136,8 +143,10 @@ public static class ApiExtensions
         tenant.MapTransformationRoutes();
         tenant.MapMessageRoutes();
         tenant.MapPortalLinkRoutes();
+        tenant.MapSourceRoutes();
         api.MapApiKeyRoutes();
         app.MapSvixApi();
+        app.MapIngest();
         return app;
     }
 }

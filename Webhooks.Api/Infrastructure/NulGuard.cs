@@ -18,7 +18,8 @@ public static class NulGuard
         {
             field = HasNul(request.Path.Value) ? "path"
                 : request.QueryString.HasValue && HasEncodedNul(request.QueryString.Value) ? Offending(request.Query) ?? "query"
-                : request.HasFormContentType ? Offending(await request.ReadFormAsync(context.RequestAborted))
+                // An ingest URL reads its raw body itself (the sender's signature covers the bytes): no form is read here.
+                : request.HasFormContentType && !request.Path.StartsWithSegments("/ingest") ? Offending(await request.ReadFormAsync(context.RequestAborted))
                 : null;
         }
         catch (InvalidDataException ex)

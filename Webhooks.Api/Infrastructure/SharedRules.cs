@@ -26,9 +26,15 @@ public sealed class EventTypeNameValidator : AbstractValidator<string>
 {
     public EventTypeNameValidator()
     {
-        RuleFor(name => name).NotEmpty().MaximumLength(256).Matches("^[a-zA-Z0-9_.-]+\\z")
+        RuleFor(name => name).NotEmpty().MaximumLength(MaxLength).Matches(Pattern)
             .WithMessage("An event type name may contain only letters, digits, '_', '.' and '-'.");
     }
+
+    public const int MaxLength = 256;
+    public const string Pattern = "^[a-zA-Z0-9_.-]+\\z";
+    private static readonly System.Text.RegularExpressions.Regex Name = new(Pattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    public static bool IsValid(string? name) => !string.IsNullOrEmpty(name) && name.Length <= MaxLength && Name.IsMatch(name);
 }
 
 /// <summary>A channel name: letters, digits, '_', '.', ':' and '-', at most 128 characters.</summary>

@@ -149,14 +149,15 @@ public sealed partial class PublishWriter : IAsyncDisposable
     // the filters see it parsed to jsonb, once per message. Messages may be of several applications.
     private static readonly string InsertSql = $"""
         WITH input AS (
-            SELECT * FROM unnest(@ids, @apps, @event_types, @payloads, @channels, @keys, @traces, @priorities, @ordering_keys, @created, @event_ids, @raw)
+            SELECT * FROM unnest(@ids, @apps, @event_types, @payloads, @channels, @keys, @traces, @priorities, @ordering_keys, @created, @event_ids, @raw, @source_ids, @source_delivery_ids)
                 WITH ORDINALITY
-                AS u(id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at, event_id, raw, ord)
+                AS u(id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at, event_id, raw,
+                     source_id, source_delivery_id, ord)
         ), inserted AS (
             INSERT INTO messages (id, application_id, event_type, payload, channels, idempotency_key, trace_parent, priority, ordering_key, created_at,
-                                  event_id, raw)
+                                  event_id, raw, source_id, source_delivery_id)
             SELECT id, application_id, event_type, payload, ARRAY(SELECT jsonb_array_elements_text(channels::jsonb)), idempotency_key, trace_parent,
-                   priority, ordering_key, created_at, event_id, raw
+                   priority, ordering_key, created_at, event_id, raw, source_id, source_delivery_id
             FROM input
             RETURNING id, application_id, event_type, channels, priority, ordering_key
         ), published AS MATERIALIZED (
@@ -183,6 +184,9 @@ public sealed partial class PublishWriter : IAsyncDisposable
         command.Parameters.AddWithValue("created", messages.Select(m => m.CreatedAt.AtStoragePrecision()).ToArray());
         command.Parameters.AddWithValue("event_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, Nullable(messages.Select(m => m.EventId)));
         command.Parameters.AddWithValue("raw", messages.Select(m => m.Raw).ToArray());
+        command.Parameters.AddWithValue("source_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, Nullable(messages.Select(m => m.SourceId)));
+        command.Parameters.AddWithValue("source_delivery_ids", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
+            Nullable(messages.Select(m => m.SourceDeliveryId)));
         await command.ExecuteNonQueryAsync(ct);
     }
 

@@ -463,10 +463,16 @@ public sealed class Message
     /// <summary>The unique index of <see cref="EventId"/> in its application: a publish that breaks it answers 409.</summary>
     public const string EventIdIndex = "ix_messages_application_id_event_id";
 
+    /// <summary>The unique index of (<see cref="SourceId"/>, <see cref="SourceDeliveryId"/>): a sender's repeat that breaks it is a duplicate.</summary>
+    public const string SourceDeliveryIndex = "ix_messages_source_id_source_delivery_id";
+
     public Message(string applicationId, string eventType, string payload, string[] channels, string? idempotencyKey, string? traceParent, DateTimeOffset now,
-        short priority = DefaultPriority, string? orderingKey = null, string? eventId = null, bool raw = false)
+        short priority = DefaultPriority, string? orderingKey = null, string? eventId = null, bool raw = false, string? sourceId = null,
+        string? sourceDeliveryId = null)
     {
         EventId = eventId;
+        SourceId = sourceId;
+        SourceDeliveryId = sourceDeliveryId;
         Raw = raw;
         Priority = priority;
         OrderingKey = orderingKey;
@@ -500,6 +506,10 @@ public sealed class Message
     /// <c>webhook-*</c> ones. Messages published through the Svix surface are raw.
     /// </summary>
     public bool Raw { get; private set; }
+    /// <summary>The <see cref="Source"/> whose ingest URL received it; null: published through the API.</summary>
+    public string? SourceId { get; private set; }
+    /// <summary>The sender's id of the delivery: unique per source, so a sender's retry publishes nothing twice.</summary>
+    public string? SourceDeliveryId { get; private set; }
     public DateTimeOffset CreatedAt { get; private set; }
 }
 

@@ -23,6 +23,8 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
     public DbSet<DeliveryAttempt> DeliveryAttempts => Set<DeliveryAttempt>();
     public DbSet<EndpointEvent> EndpointEvents => Set<EndpointEvent>();
     public DbSet<OrderingHead> OrderingHeads => Set<OrderingHead>();
+    public DbSet<Source> Sources => Set<Source>();
+    public DbSet<SourceEvent> SourceEvents => Set<SourceEvent>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -92,6 +94,8 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(m => new { m.ApplicationId, m.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
             e.HasIndex(m => new { m.ApplicationId, m.EventId }).IsUnique().HasFilter("event_id IS NOT NULL").HasDatabaseName(Message.EventIdIndex);
             e.HasIndex(m => m.CreatedAt);
+            // A sender's retry of a delivery already published (same source, same delivery id) breaks it: published once.
+            e.HasIndex(m => new { m.SourceId, m.SourceDeliveryId }).IsUnique().HasFilter("source_id IS NOT NULL").HasDatabaseName(Message.SourceDeliveryIndex);
             // The database default serves raw inserts (operational events); EF always writes the value it holds.
             e.Property(m => m.Priority).HasDefaultValue(Message.DefaultPriority).HasSentinel((short)-1);
             e.HasOne<Application>().WithMany().HasForeignKey(m => m.ApplicationId).OnDelete(DeleteBehavior.Cascade);
@@ -132,6 +136,22 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             e.HasIndex(v => new { v.EndpointId, v.Id });
             e.HasIndex(v => v.CreatedAt);
             e.HasOne<Endpoint>().WithMany().HasForeignKey(v => v.EndpointId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<Source>(e =>
+        {
+            e.HasIndex(s => s.IngestToken).IsUnique();
+            e.HasIndex(s => new { s.ApplicationId, s.Id });
+            e.HasOne<Application>().WithMany().HasForeignKey(s => s.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<SourceEvent>(e =>
+        {
+            e.Property(v => v.Id).UseIdentityAlwaysColumn();
+            // A source's log, newest first; the retention job's purge by age.
+            e.HasIndex(v => new { v.SourceId, v.Id });
+            e.HasIndex(v => v.ReceivedAt);
+            e.HasOne<Source>().WithMany().HasForeignKey(v => v.SourceId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<IdempotentResponse>(e =>

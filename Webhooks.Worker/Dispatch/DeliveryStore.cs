@@ -643,9 +643,13 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
                 DELETE FROM idempotent_responses WHERE key_hash IN (
                     SELECT key_hash FROM idempotent_responses WHERE created_at < now() - interval '12 hours' LIMIT @batch)
                 RETURNING 1
+            ), old_source_events AS (
+                DELETE FROM source_events WHERE id IN (
+                    SELECT id FROM source_events WHERE received_at < @cutoff LIMIT @batch)
+                RETURNING 1
             )
             SELECT (SELECT count(*) FROM old_attempts) + (SELECT count(*) FROM old_events) + (SELECT count(*) FROM old_messages)
-                 + (SELECT count(*) FROM idle_heads) + (SELECT count(*) FROM old_responses)
+                 + (SELECT count(*) FROM idle_heads) + (SELECT count(*) FROM old_responses) + (SELECT count(*) FROM old_source_events)
             """);
         command.Parameters.AddWithValue("cutoff", cutoff);
         command.Parameters.AddWithValue("batch", batchSize);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Webhooks.Testing;
@@ -8,50 +7,12 @@ namespace Webhooks.Receiver.Sdk.Tests;
 /// <summary>The public npm <c>standardwebhooks</c> package, run with Node, as an independent peer.</summary>
 internal static class NodePeer
 {
-    private static readonly string Directory = Path.Combine(TestStack.BuildInfo.RepositoryRoot, "tests", "Webhooks.Receiver.Sdk.Tests", "interop");
-    private static readonly Lazy<Task> Installed = new(InstallAsync);
-
-    private static async Task InstallAsync()
-    {
-        if (File.Exists(Path.Combine(Directory, "node_modules", "standardwebhooks", "package.json")))
-        {
-            return;
-        }
-        var (code, output) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], []);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"npm ci failed in {Directory}: {output}");
-        }
-    }
+    private static readonly NodeFolder Interop = new("tests", "Webhooks.Receiver.Sdk.Tests", "interop");
 
     public static async Task<(int ExitCode, string Output)> PeerAsync(string[] arguments, byte[] body)
     {
-        await Installed.Value;
-        return await RunAsync("node", ["peer.mjs", .. arguments], body);
-    }
-
-    private static async Task<(int, string)> RunAsync(string file, string[] arguments, byte[] stdin)
-    {
-        var info = new ProcessStartInfo(file)
-        {
-            WorkingDirectory = Directory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(info)!;
-        await process.StandardInput.BaseStream.WriteAsync(stdin);
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, (await output) + (await error));
+        var run = await Interop.RunAsync("peer.mjs", arguments, body);
+        return (run.ExitCode, run.StandardOutput + run.StandardError);
     }
 }
 

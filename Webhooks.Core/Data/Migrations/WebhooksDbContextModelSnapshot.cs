@@ -742,6 +742,14 @@ namespace Webhooks.Core.Data.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("raw");
 
+                    b.Property<string>("SourceDeliveryId")
+                        .HasColumnType("text")
+                        .HasColumnName("source_delivery_id");
+
+                    b.Property<string>("SourceId")
+                        .HasColumnType("text")
+                        .HasColumnName("source_id");
+
                     b.Property<string>("TraceParent")
                         .HasColumnType("text")
                         .HasColumnName("trace_parent");
@@ -764,6 +772,11 @@ namespace Webhooks.Core.Data.Migrations
                         .IsUnique()
                         .HasDatabaseName("ix_messages_application_id_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
+
+                    b.HasIndex("SourceId", "SourceDeliveryId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_messages_source_id_source_delivery_id")
+                        .HasFilter("source_id IS NOT NULL");
 
                     b.HasIndex("ApplicationId", "EventType", "Id")
                         .HasDatabaseName("ix_messages_application_id_event_type_id");
@@ -846,6 +859,138 @@ namespace Webhooks.Core.Data.Migrations
                         .HasDatabaseName("ix_portal_links_application_id_id");
 
                     b.ToTable("portal_links", (string)null);
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.Source", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("ApplicationId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("application_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IngestToken")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("ingest_token");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("PreviousSecret")
+                        .HasColumnType("text")
+                        .HasColumnName("previous_secret");
+
+                    b.Property<DateTimeOffset?>("PreviousSecretExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("previous_secret_expires_at");
+
+                    b.Property<int>("RateLimitPerSecond")
+                        .HasColumnType("integer")
+                        .HasColumnName("rate_limit_per_second");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("secret");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("type");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_sources");
+
+                    b.HasIndex("IngestToken")
+                        .IsUnique()
+                        .HasDatabaseName("ix_sources_ingest_token");
+
+                    b.HasIndex("ApplicationId", "Id")
+                        .HasDatabaseName("ix_sources_application_id_id");
+
+                    b.ToTable("sources", (string)null);
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.SourceEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ApplicationId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("application_id");
+
+                    b.Property<long>("BodyBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("body_bytes");
+
+                    b.Property<string>("DeliveryId")
+                        .HasColumnType("text")
+                        .HasColumnName("delivery_id");
+
+                    b.Property<string>("EventType")
+                        .HasColumnType("text")
+                        .HasColumnName("event_type");
+
+                    b.Property<string>("MessageId")
+                        .HasColumnType("text")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Preview")
+                        .HasColumnType("text")
+                        .HasColumnName("preview");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<DateTimeOffset>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("received_at");
+
+                    b.Property<string>("SourceId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("source_id");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id")
+                        .HasName("pk_source_events");
+
+                    b.HasIndex("ReceivedAt")
+                        .HasDatabaseName("ix_source_events_received_at");
+
+                    b.HasIndex("SourceId", "Id")
+                        .HasDatabaseName("ix_source_events_source_id_id");
+
+                    b.ToTable("source_events", (string)null);
                 });
 
             modelBuilder.Entity("Webhooks.Core.Data.ApiKey", b =>
@@ -941,6 +1086,26 @@ namespace Webhooks.Core.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_portal_links_applications_application_id");
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.Source", b =>
+                {
+                    b.HasOne("Webhooks.Core.Data.Application", null)
+                        .WithMany()
+                        .HasForeignKey("ApplicationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_sources_applications_application_id");
+                });
+
+            modelBuilder.Entity("Webhooks.Core.Data.SourceEvent", b =>
+                {
+                    b.HasOne("Webhooks.Core.Data.Source", null)
+                        .WithMany()
+                        .HasForeignKey("SourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_source_events_sources_source_id");
                 });
 #pragma warning restore 612, 618
         }
