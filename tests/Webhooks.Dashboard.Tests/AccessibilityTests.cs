@@ -15,7 +15,7 @@ public sealed class AccessibilityTests(StackFixture fixture, BrowserFixture brow
 {
     private static readonly (int Width, int Height)[] Sizes = [(1440, 900), (390, 844)];
 
-    private sealed record World(string AppId, string EndpointId, string MessageId, string PortalUrl);
+    private sealed record World(string AppId, string EndpointId, string MessageId, string PortalUrl, string SourceId);
 
     private async Task<World> WorldAsync()
     {
@@ -27,7 +27,8 @@ public sealed class AccessibilityTests(StackFixture fixture, BrowserFixture brow
         var endpoint = await admin.CreateEndpointAsync(app.Id, new EndpointIn("https://example.com/hook", "Orders", EventTypes: ["order.created"]));
         var message = await admin.PublishAsync(app.Id, new MessageIn("order.created", System.Text.Json.JsonSerializer.SerializeToElement(new { orderId = 7 })));
         var link = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn());
-        return new World(app.Id, endpoint.Id, message.Id, link.Url);
+        var source = await admin.CreateSourceAsync(app.Id, new SourceIn("GitHub", SourceTypes.GitHub));
+        return new World(app.Id, endpoint.Id, message.Id, link.Url, source.Id);
     }
 
     private async Task<IBrowserContext> ContextAsync(int width, int height)
@@ -60,6 +61,7 @@ public sealed class AccessibilityTests(StackFixture fixture, BrowserFixture brow
             $"/dashboard/apps/{world.AppId}/messages", $"/dashboard/apps/{world.AppId}/messages?status=pending&range=24h",
             $"/dashboard/apps/{world.AppId}/messages/{world.MessageId}", $"/dashboard/apps/{world.AppId}/event-types",
             $"/dashboard/apps/{world.AppId}/endpoints/ep_01M99EF9AFEGYB12JG0R4K8SA4",
+            $"/dashboard/apps/{world.AppId}/sources", $"/dashboard/apps/{world.AppId}/sources/{world.SourceId}",
         };
         var portalPages = new[]
         {

@@ -130,4 +130,57 @@ public sealed class ConsoleTests(StackFixture fixture, BrowserFixture browser)
         await Eventually.HoldsAsync(async () => (await admin.ListMessagesAsync(app.Id, new MessageQuery(Status: MessageStatuses.Delivered))).Data.Count == 3,
             TimeSpan.FromSeconds(30), "the three messages are delivered");
     }
+
+    [Fact]
+    public async Task A_source_is_created_in_the_console_and_its_log_shows_what_was_published_and_what_was_refused()
+    {
+        var api = await fixture.Stack.ApiAsync();
+        var admin = api.Client();
+        var app = await admin.CreateApplicationAsync(new ApplicationIn("Inbound console"));
+        var page = await SignedInAsync();
+        await page.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}").ToString());
+        await page.ClickAsync("a:text('Sources')");
+        await page.FillAsync("#name", "GitHub (acme)");
+        await page.SelectOptionAsync("#type", "github");
+        await page.FillAsync("#secret", "console-secret");
+        await page.ClickAsync("button:text('Create source')");
+        await Assertions.Expect(page.Locator("[data-testid=created-source] .secret")).ToHaveTextAsync("console-secret");
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("[data-testid=created-source]")).ToHaveCountAsync(0);
+        var source = Assert.Single((await admin.ListSourcesAsync(app.Id)).Data);
+
+        // One push signed with the secret, one with another: published and refused.
+        using var http = new HttpClient();
+        foreach (var secret in new[] { "console-secret", "wrong" })
+        {
+            const string body = "{\"ref\":\"refs/heads/main\"}";
+            using var request = new HttpRequestMessage(HttpMethod.Post, source.IngestUrl) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            var signature = System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes(body));
+            request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(signature));
+            request.Headers.Add("X-GitHub-Event", "push");
+            request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
+            using var response = await http.SendAsync(request);
+        }
+
+        await page.ClickAsync("a:text('GitHub (acme)')");
+        await Assertions.Expect(page.Locator("[data-testid=ingest-url]")).ToHaveTextAsync(source.IngestUrl);
+        var log = page.Locator("[data-testid=source-log] tbody tr");
+        await Assertions.Expect(log).ToHaveCountAsync(2);
+        await Assertions.Expect(log.Nth(0)).ToContainTextAsync("does not match");
+        await Assertions.Expect(log.Nth(1)).ToContainTextAsync("published");
+        await page.ClickAsync("a:text('refused')");
+        await Assertions.Expect(log).ToHaveCountAsync(1);
+        await page.ClickAsync("a:text('all')");
+        await page.ClickAsync("[data-testid=source-log] a:text('github.push')");
+        await Assertions.Expect(page.Locator("h1")).ToContainTextAsync("msg_");
+
+        // A tenant's portal does not show what the operator takes in.
+        var link = await admin.CreatePortalLinkAsync(app.Id, new PortalLinkIn());
+        var portal = await browser.NewPageAsync();
+        await portal.GotoAsync(link.Url);
+        Assert.Equal(404, (await portal.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/sources").ToString()))!.Status);
+        Assert.Equal(404, (await portal.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}/sources/{source.Id}").ToString()))!.Status);
+        await portal.GotoAsync(new Uri(api.Url, $"/dashboard/apps/{app.Id}").ToString());
+        await Assertions.Expect(portal.Locator("a:text('Sources')")).ToHaveCountAsync(0);
+    }
 }
