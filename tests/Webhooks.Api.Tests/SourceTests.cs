@@ -288,4 +288,33 @@ public sealed class SourceTests(StackFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, (await IngestAsync(source.IngestUrl, "{}", new Dictionary<string, string>())).Status);
         Assert.Empty((await admin.ListSourcesAsync(app.Id)).Data);
     }
+
+    [Fact]
+    public async Task A_github_webhook_set_to_the_form_content_type_is_verified_on_the_form_and_publishes_its_payload_field()
+    {
+        var client = await fixture.Stack.AdminClientAsync();
+        var app = await client.CreateApplicationAsync(new ApplicationIn("Form"));
+        var github = await client.CreateSourceAsync(app.Id, new SourceIn("GitHub", SourceTypes.GitHub));
+        const string payload = "{\"zen\":\"Keep it logically awesome.\", \"hook_id\":1,\"note\":\"café & 100%\"}";
+        var form = "payload=" + Uri.EscapeDataString(payload);
+        var headers = await SignAsync(form, "github", github.Secret);
+        headers["X-GitHub-Event"] = "ping";
+        headers["X-GitHub-Delivery"] = Guid.NewGuid().ToString();
+        var (status, answer, _) = await IngestAsync(github.IngestUrl, form, headers, "application/x-www-form-urlencoded");
+        Assert.True(status == HttpStatusCode.OK, answer.ToString());
+        Assert.Equal("github.ping", answer.GetProperty("eventType").GetString());
+        var message = Assert.Single((await client.ListMessagesAsync(app.Id)).Data);
+        Assert.Equal("Keep it logically awesome.", message.Payload.GetProperty("zen").GetString());
+        Assert.Equal("café & 100%", message.Payload.GetProperty("note").GetString());
+
+        // A form without its payload field, signed: 400, nothing published.
+        var empty = "other=1";
+        var emptyHeaders = await SignAsync(empty, "github", github.Secret);
+        emptyHeaders["X-GitHub-Event"] = "ping";
+        emptyHeaders["X-GitHub-Delivery"] = Guid.NewGuid().ToString();
+        (status, answer, _) = await IngestAsync(github.IngestUrl, empty, emptyHeaders, "application/x-www-form-urlencoded");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("'payload'", answer.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Single((await client.ListMessagesAsync(app.Id)).Data);
+    }
 }

@@ -68,11 +68,12 @@ public sealed class IndexModel(WebhooksDbContext db, SourceService service, Sour
         var ids = sources.Select(s => s.Id).ToList();
         var since = DateTimeOffset.UtcNow.AddHours(-24);
         var counts = await Db.SourceEvents.AsNoTracking().Where(e => ids.Contains(e.SourceId) && e.ReceivedAt >= since)
-            .GroupBy(e => new { e.SourceId, Refused = e.Outcome == SourceEventOutcomes.Refused })
-            .Select(g => new { g.Key.SourceId, g.Key.Refused, Count = g.LongCount() })
+            .GroupBy(e => new { e.SourceId, e.Outcome })
+            .Select(g => new { g.Key.SourceId, g.Key.Outcome, Count = g.LongCount() })
             .ToListAsync(HttpContext.RequestAborted);
+        // Duplicates are neither: a sender's repeat, answered 200, that published nothing.
         Sources = sources.Select(s => new Row(s, service.IngestUrlOf(s, HttpContext),
-            counts.Where(c => c.SourceId == s.Id && !c.Refused).Sum(c => c.Count),
-            counts.Where(c => c.SourceId == s.Id && c.Refused).Sum(c => c.Count))).ToList();
+            counts.Where(c => c.SourceId == s.Id && c.Outcome == SourceEventOutcomes.Published).Sum(c => c.Count),
+            counts.Where(c => c.SourceId == s.Id && c.Outcome == SourceEventOutcomes.Refused).Sum(c => c.Count))).ToList();
     }
 }
