@@ -83,6 +83,10 @@ public interface IWebhooksApi
     [Post("/api/v1/apps/{appId}/sources/{sourceId}/secret/rotate")]
     Task<SourceSecretOut> RotateSourceSecretAsync(string appId, string sourceId, [Body] RotateSourceSecretIn input, CancellationToken cancellationToken = default);
 
+    /// <summary>Gives the source a new ingest URL; the old one answers 404 at once (for a URL that leaked).</summary>
+    [Post("/api/v1/apps/{appId}/sources/{sourceId}/ingest-url/rotate")]
+    Task<SourceOut> RotateSourceIngestUrlAsync(string appId, string sourceId, CancellationToken cancellationToken = default);
+
     /// <summary>The source's log, newest first: every request its ingest URL took or refused (<paramref name="outcome"/>: <see cref="SourceEventOutcomes"/>).</summary>
     [Get("/api/v1/apps/{appId}/sources/{sourceId}/events")]
     Task<ListResponse<SourceEventOut>> ListSourceEventsAsync(string appId, string sourceId, int? limit = null, string? iterator = null, string? outcome = null,

@@ -403,5 +403,5 @@ public static class SourceEventOutcomes
 public sealed record SourceEventOut(long Id, DateTimeOffset ReceivedAt, int Status, string Outcome, string? Reason, string? DeliveryId, string? EventType,
     string? MessageId, long BodyBytes, string? Preview);
 
-/// <summary>What an ingest URL answers when it took a request: the message it published, or (a sender's retry) the one published before.</summary>
-public sealed record IngestOut(string MessageId, string EventType, bool Duplicate);
+/// <summary>What an ingest URL answers when it took a request: the message it published, or (a sender's retry) the one published before (null if it can no longer be told).</summary>
+public sealed record IngestOut(string? MessageId, string EventType, bool Duplicate);

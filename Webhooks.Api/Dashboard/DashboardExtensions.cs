@@ -104,7 +104,7 @@ public static class DashboardExtensions
         services.Configure<Microsoft.AspNetCore.Mvc.CookieTempDataProviderOptions>(o => o.Cookie = new SessionCookie { Name = "webhooks_dashboard_notice" });
         // Data protection keys live in Postgres (AddWebhooksData): sessions and forms survive a restart and work on every API instance.
         services.AddScoped<DashboardQueries>();
-        services.AddPortalTokenRedaction();
+        services.AddUrlTokenRedaction();
         services.AddOptions<DashboardOptions>().BindConfiguration(DashboardOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }

@@ -52,6 +52,19 @@ public sealed partial class LookupCache(IConfiguration configuration, TimeProvid
         return value;
     }
 
+    /// <summary>The cached value, if there is one that is still good; never loads.</summary>
+    public bool TryGet<T>(string kind, string key, out T? value)
+    {
+        if (_ttl > TimeSpan.Zero && _entries.TryGetValue((kind, key), out var entry) && entry.ExpiresAt > time.GetUtcNow() &&
+            entry.Generation == Interlocked.Read(ref _generation))
+        {
+            value = (T?)entry.Value;
+            return true;
+        }
+        value = default;
+        return false;
+    }
+
     /// <summary>
     /// Forgets everything, here and (best effort) in the other API processes: called after every committed change to
     /// what is cached (rare next to publishes).

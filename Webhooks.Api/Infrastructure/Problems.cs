@@ -126,7 +126,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         }
         else
         {
-            LogUnhandled(exception, httpContext.Request.Method, Dashboard.PortalTokenRedaction.Redact(httpContext.Request.Path.Value));
+            LogUnhandled(exception, httpContext.Request.Method, UrlTokenRedaction.Redact(httpContext.Request.Path.Value));
             problem = new ProblemDetails
             {
                 Type = Problems.Internal,

@@ -23,6 +23,7 @@ public static class SourceRoutes
         sources.MapDelete("/{sourceId}", DeleteAsync);
         sources.MapGet("/{sourceId}/secret", GetSecretAsync);
         sources.MapPost("/{sourceId}/secret/rotate", RotateSecretAsync).Validate<RotateSourceSecretIn>();
+        sources.MapPost("/{sourceId}/ingest-url/rotate", RotateIngestUrlAsync);
         sources.MapGet("/{sourceId}/events", ListEventsAsync).Validate<SourceEventQuery>();
         return tenant;
     }
@@ -101,6 +102,18 @@ public static class SourceRoutes
             return Problems.Invalid("secret", error);
         }
         return TypedResults.Ok(await service.RotateAsync(source, input.Secret, ct));
+    }
+
+    /// <summary>A new ingest URL: the old one answers 404 from now on (no overlap: it is replaced because it leaked).</summary>
+    private static async Task<Results<Ok<SourceOut>, ProblemHttpResult>> RotateIngestUrlAsync(Tenant tenant, string sourceId, WebhooksDbContext db,
+        SourceService service, HttpContext http, CancellationToken ct)
+    {
+        if (await db.FindSourceAsync(tenant.Application.Id, sourceId, ct) is not { } source)
+        {
+            return Problems.NotFound($"Source '{sourceId}'");
+        }
+        await service.RotateTokenAsync(source, ct);
+        return TypedResults.Ok(service.ToOut(source, http));
     }
 
     private static async Task<Results<Ok<ListResponse<SourceEventOut>>, ProblemHttpResult>> ListEventsAsync(Tenant tenant, string sourceId,

@@ -80,9 +80,22 @@ public sealed class SourceService(WebhooksDbContext db, SecretProtector secrets,
         return baseUrl + IngestPath + source.IngestToken;
     }
 
+    /// <summary>A new ingest URL for the source (a leaked one then answers 404 at once); the sender must be given the new one.</summary>
+    public async Task RotateTokenAsync(Source source, CancellationToken ct)
+    {
+        source.ChangeIngestToken(NewToken(), time.GetUtcNow());
+        await db.SaveChangesAsync(ct);
+        cache.Invalidate();
+    }
+
+    /// <summary>The source of an ingest token if this process has it cached.</summary>
+    public Lookup? Cached(string token) => cache.TryGet<Lookup>(LookupKind, token, out var found) ? found : null;
+
+    private const string LookupKind = "source";
+
     /// <summary>The source of an ingest token, with its live secrets; null when none has it (or its application is deleted).</summary>
     public Task<Lookup?> FindAsync(string token, CancellationToken ct) =>
-        cache.GetAsync("source", token, async () =>
+        cache.GetAsync(LookupKind, token, async () =>
         {
             var source = await db.Sources.AsNoTracking()
                 .Where(s => s.IngestToken == token && db.Applications.Any(a => a.Id == s.ApplicationId))

@@ -154,7 +154,7 @@ public abstract class SourceType
     }
 
     /// <summary>At most <paramref name="length"/> characters of <paramref name="text"/>, for a message.</summary>
-    protected static string Clip(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+    protected static string Clip(string text, int length) => SourceLog.Printable(text, length)!;
 
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }

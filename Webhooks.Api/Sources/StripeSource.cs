@@ -53,10 +53,11 @@ public sealed class StripeSource : SourceType
         {
             return IngestResult.Unsigned($"No v1 signature in {SignatureHeader} matches the body: the secret differs, or the body was changed.");
         }
-        // As Stripe's libraries: the timestamp is judged once the signature proved it is Stripe's (and so not forged).
-        if (Math.Abs(request.Now.ToUnixTimeSeconds() - timestamp) > (long)Tolerance.TotalSeconds)
+        // As Stripe's libraries: the timestamp is judged once the signature proved it is Stripe's (and so not forged), and
+        // only its age (a replay); a time ahead of this clock is Stripe's own, signed.
+        if (request.Now.ToUnixTimeSeconds() - timestamp > (long)Tolerance.TotalSeconds)
         {
-            return IngestResult.Invalid($"The signed timestamp t={timestamp} is more than {Tolerance.TotalMinutes} minutes from now: a replay, or a clock that is off.");
+            return IngestResult.Invalid($"The signed timestamp t={timestamp} is more than {Tolerance.TotalMinutes} minutes old: a replay, or a clock that is off.");
         }
         if (!TryReadJson(request.Body, out var payload, out var document, out var error))
         {
@@ -79,7 +80,7 @@ public sealed class StripeSource : SourceType
         }
     }
 
-    /// <summary>Exactly one <c>t</c> (digits), at least one well-formed <c>v1</c>; other schemes (<c>v0</c>) are ignored, as Stripe's libraries do.</summary>
+    /// <summary>Exactly one <c>t</c> (digits), at least one well-formed <c>v1</c>; other items (<c>v0</c>, anything new) are ignored, as Stripe's libraries do.</summary>
     private static bool TryParseHeader(string header, out long timestamp, out List<byte[]> signatures, out string? error)
     {
         timestamp = 0;
@@ -90,8 +91,8 @@ public sealed class StripeSource : SourceType
             var equals = item.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                error = "every item is 'key=value', separated by ','.";
-                return false;
+                // Items of no known shape are skipped, as Stripe's libraries do (a scheme Stripe adds later).
+                continue;
             }
             var key = item[..equals].Trim();
             var value = item[(equals + 1)..].Trim();

@@ -52,6 +52,12 @@ public sealed class Source
         UpdatedAt = now.AtStoragePrecision();
     }
 
+    public void ChangeIngestToken(string token, DateTimeOffset now)
+    {
+        IngestToken = token;
+        UpdatedAt = now.AtStoragePrecision();
+    }
+
     /// <summary>Verifies with <paramref name="secret"/> from now on; signatures made with the old one pass until the overlap ends.</summary>
     public void RotateSecret(string secret, TimeSpan overlap, DateTimeOffset now)
     {

@@ -148,8 +148,10 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
         modelBuilder.Entity<SourceEvent>(e =>
         {
             e.Property(v => v.Id).UseIdentityAlwaysColumn();
-            // A source's log, newest first; the retention job's purge by age.
+            // A source's log, newest first, whole or of one outcome (a flood of refusals does not slow the list of what was published);
+            // the retention job's purge by age.
             e.HasIndex(v => new { v.SourceId, v.Id });
+            e.HasIndex(v => new { v.SourceId, v.Outcome, v.Id });
             e.HasIndex(v => v.ReceivedAt);
             e.HasOne<Source>().WithMany().HasForeignKey(v => v.SourceId).OnDelete(DeleteBehavior.Cascade);
         });

@@ -990,6 +990,9 @@ namespace Webhooks.Core.Data.Migrations
                     b.HasIndex("SourceId", "Id")
                         .HasDatabaseName("ix_source_events_source_id_id");
 
+                    b.HasIndex("SourceId", "Outcome", "Id")
+                        .HasDatabaseName("ix_source_events_source_id_outcome_id");
+
                     b.ToTable("source_events", (string)null);
                 });
 

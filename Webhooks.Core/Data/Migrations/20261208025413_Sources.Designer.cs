@@ -12,7 +12,7 @@ using Webhooks.Core.Data;
 namespace Webhooks.Core.Data.Migrations
 {
     [DbContext(typeof(WebhooksDbContext))]
-    [Migration("20261208022758_Sources")]
+    [Migration("20261208025413_Sources")]
     partial class Sources
     {
         /// <inheritdoc />
@@ -992,6 +992,9 @@ namespace Webhooks.Core.Data.Migrations
 
                     b.HasIndex("SourceId", "Id")
                         .HasDatabaseName("ix_source_events_source_id_id");
+
+                    b.HasIndex("SourceId", "Outcome", "Id")
+                        .HasDatabaseName("ix_source_events_source_id_outcome_id");
 
                     b.ToTable("source_events", (string)null);
                 });

@@ -98,6 +98,11 @@ namespace Webhooks.Core.Data.Migrations
                 columns: new[] { "source_id", "id" });
 
             migrationBuilder.CreateIndex(
+                name: "ix_source_events_source_id_outcome_id",
+                table: "source_events",
+                columns: new[] { "source_id", "outcome", "id" });
+
+            migrationBuilder.CreateIndex(
                 name: "ix_sources_application_id_id",
                 table: "sources",
                 columns: new[] { "application_id", "id" });
