@@ -110,7 +110,7 @@ var database = postgres.ConnectionString("webhooksdb");
 // BENCH_DB_OPTIONS="Max Auto Prepare=0;No Reset On Close=false": the services' connection settings, for an A/B run.
 var serviceDatabase = database + (Environment.GetEnvironmentVariable("BENCH_DB_OPTIONS") is { Length: > 0 } extra ? ";" + extra : "");
 var keyRingKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
-Dictionary<string, string?> ServiceEnvironment(int port) => new()
+Dictionary<string, string?> BaseEnvironment(int port) => new()
 {
     ["ASPNETCORE_ENVIRONMENT"] = "Production",
     ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
@@ -126,6 +126,18 @@ Dictionary<string, string?> ServiceEnvironment(int port) => new()
     ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
     ["Logging__LogLevel__Webhooks"] = System.Environment.GetEnvironmentVariable("BENCH_LOG_LEVEL") ?? "Warning",
 };
+// BENCH_SERVICE_ENV="DOTNET_TieredPGO=0;DOTNET_TC_CallCountingDelayMs=0": runtime settings of the API and workers only (not
+// of this process and its receiver), for an A/B of start-up settings.
+Dictionary<string, string?> ServiceEnvironment(int port)
+{
+    var environment = BaseEnvironment(port);
+    foreach (var pair in (System.Environment.GetEnvironmentVariable("BENCH_SERVICE_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+    {
+        var equals = pair.IndexOf('=', StringComparison.Ordinal);
+        environment[pair[..equals]] = pair[(equals + 1)..];
+    }
+    return environment;
+}
 var apiPort = LocalPostgres.FreePort();
 var api = ServiceProject.Api(root).Start("api", configuration, ServiceEnvironment(apiPort), Log);
 await ServiceProject.WaitHealthyAsync(api, new Uri($"http://127.0.0.1:{apiPort}/"), TimeSpan.FromSeconds(90));
@@ -227,6 +239,18 @@ var results = new List<(string Name, string Value)>();
 
     var run = new BenchRun(client, http, receiver, secret, database, results);
 
+    // The peer (BullMqPeer.cs): the same 50-endpoint workload through BullMQ; its worker is started at its first round.
+    BullMqPeer? bullmq = null;
+    var ours = new List<double>();
+    var theirs = new List<double>();
+    async Task PeerRoundAsync()
+    {
+        bullmq ??= await BullMqPeer.StartAsync(work, secret, Log);
+        var peerRate = await bullmq.RunAsync(receiver, deliveries, 50);
+        theirs.Add(peerRate);
+        results.Add(("BullMQ peer, 50 endpoints (Node worker at concurrency 64, Redis AOF everysec)", $"{peerRate:N0} /s ({peerRate / rate:0.00} of raw)"));
+    }
+
     // 2. End to end on 1 endpoint (the default cap, then raised), and on 50 endpoints; publishing alone in batches.
     if (only.Count > 0)
     {
@@ -246,8 +270,13 @@ var results = new List<(string Name, string Value)>();
             {
                 var (fifty, cost) = await MeteredAsync("deliveries (50 endpoints, publish included)", deliveries,
                     () => Scenarios.EndToEndAsync(run, 50, deliveries));
+                ours.Add(fifty.DeliveriesPerSecond);
                 results.Add(("end to end, 50 endpoints; its publishing", $"{fifty.DeliveriesPerSecond:N0} /s; {fifty.MessagesPerSecond:N0} msg/s"));
                 results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
+            }
+            if (Runs("bullmq"))
+            {
+                await PeerRoundAsync();
             }
             if (Runs("single"))
             {
@@ -287,6 +316,8 @@ var results = new List<(string Name, string Value)>();
         results.Add(("  its cost per 1,000 deliveries", cost.Per1000(deliveries)));
         results.Add(("end to end, 50 endpoints (distinct 1 KiB messages, each to one, publish included)", $"{fifty.DeliveriesPerSecond:N0} /s ({fifty.DeliveriesPerSecond / rate:0.00} of raw)"));
         results.Add(("  its publishing (20,000 messages, batches of 500 × 2 at a time)", $"{fifty.MessagesPerSecond:N0} msg/s"));
+        ours.Add(fifty.DeliveriesPerSecond);
+        await PeerRoundAsync();
 
         // 3. Single publishes from 32 clients.
         await Scenarios.SinglePublishAsync(run, 32, 5000);
@@ -316,6 +347,16 @@ var results = new List<(string Name, string Value)>();
         await Scenarios.SoakAsync(run, soakRate, soakSeconds);
     }
     results.Add(("worker peak RSS over the runs; now", $"{memory.PeakMiB:N0} MiB; {memory.CurrentMiB():N0} MiB"));
+    if (ours.Count > 0 && theirs.Count > 0)
+    {
+        // Round by round: the first is cold for both (fresh services, a fresh Node worker), the last the warmest.
+        var ratios = ours.Zip(theirs, (a, b) => (a / b).ToString("0.00", CultureInfo.InvariantCulture));
+        results.Add(("end to end, 50 endpoints, against the BullMQ peer (each round; the first cold)", string.Join(" / ", ratios) + " ×"));
+    }
+    if (bullmq is not null)
+    {
+        await bullmq.DisposeAsync();
+    }
 
     // Recording without waiting for the WAL flush (the default) against waiting for it, alternated, end to end on 50 endpoints.
     if (compareFlush > 0)

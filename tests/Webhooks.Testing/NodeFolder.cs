@@ -19,11 +19,14 @@ public sealed class NodeFolder(params string[] pathFromRepositoryRoot)
 
     public string Folder { get; } = Path.Combine([TestStack.BuildInfo.RepositoryRoot, .. pathFromRepositoryRoot]);
 
+    /// <summary>Runs <c>npm ci</c> there, once, if its packages are not installed yet.</summary>
+    public Task EnsureInstalledAsync() => Installs.GetOrAdd(Folder, folder => new Lazy<Task>(() => InstallAsync(folder))).Value;
+
     /// <summary>Runs <c>node <paramref name="script"/></c> there, after <c>npm ci</c> if its packages are not installed yet.</summary>
     public async Task<NodeRun> RunAsync(string script, string[] arguments, byte[]? stdin = null, IReadOnlyDictionary<string, string>? environment = null,
         TimeSpan? timeout = null)
     {
-        await Installs.GetOrAdd(Folder, folder => new Lazy<Task>(() => InstallAsync(folder))).Value;
+        await EnsureInstalledAsync();
         return await RunProcessAsync(Folder, "node", [script, .. arguments], stdin, environment, timeout ?? TimeSpan.FromMinutes(3));
     }
 

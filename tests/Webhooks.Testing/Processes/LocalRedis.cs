@@ -7,6 +7,7 @@ public sealed class LocalRedis : IAsyncDisposable
     private readonly string _dataDirectory;
     private readonly Action<string> _output;
     private ChildProcess? _server;
+    private bool _appendOnly;
 
     private LocalRedis(string binary, string dataDirectory, int port, Action<string> output)
     {
@@ -26,9 +27,14 @@ public sealed class LocalRedis : IAsyncDisposable
 
     public static string? FindBinary() => Webhooks.AppHost.Data.MachineBinaries.RedisServer();
 
-    public static async Task<LocalRedis> StartAsync(string dataDirectory, int port, Action<string> output, CancellationToken ct = default)
+    public static async Task<LocalRedis> StartAsync(string dataDirectory, int port, Action<string> output, CancellationToken ct = default) =>
+        await StartAsync(dataDirectory, port, output, appendOnly: false, ct);
+
+    /// <param name="appendOnly">Writes go to an append-only file fsynced every second (AOF <c>everysec</c>), as a queue on Redis would run.</param>
+    public static async Task<LocalRedis> StartAsync(string dataDirectory, int port, Action<string> output, bool appendOnly, CancellationToken ct = default)
     {
         var redis = Prepare(dataDirectory, port, output);
+        redis._appendOnly = appendOnly;
         await redis.StartServerAsync(ct);
         return redis;
     }
@@ -60,7 +66,7 @@ public sealed class LocalRedis : IAsyncDisposable
         }
         var server = ChildProcess.Start("redis", _binary,
             ["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", _dataDirectory, "--loglevel", "warning"],
+             "--save", "", "--appendonly", _appendOnly ? "yes" : "no", "--appendfsync", "everysec", "--dir", _dataDirectory, "--loglevel", "warning"],
             _output);
         _server = server;
         try
