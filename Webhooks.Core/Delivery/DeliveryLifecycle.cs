@@ -154,6 +154,13 @@ public static class DeliveryLifecycle
     public static string Due(string d) => $"{Waiting(d)} AND {d}.next_attempt_at <= now() AND {ClaimOrder(d)} <= (now() AT TIME ZONE 'UTC')";
 
     /// <summary>
+    /// <see cref="Due"/> as a check of rows already found by id (under the row lock, on their newest version), written so
+    /// the planner cannot read it through <c>ix_deliveries_due</c>: on a table filled since its statistics were taken it
+    /// would, thinking that index holds a couple of rows, and scan every due row instead of the few ids it was given.
+    /// </summary>
+    public static string StillDue(string d) => $"({Due(d)}) IS TRUE";
+
+    /// <summary>
     /// Endpoint <paramref name="e"/>'s open circuit holds back delivery <paramref name="d"/> (all but its probe; a new row,
     /// <paramref name="d"/> null, is held whenever the circuit is open).
     /// </summary>
@@ -269,7 +276,7 @@ public static class DeliveryLifecycle
             lease_expires_at = now() + make_interval(secs => {chosen}.timeout_seconds + @margin),
             updated_at = now()
         FROM {chosen}
-        WHERE d.id = {chosen}.id AND d.id = ANY(ARRAY(SELECT id FROM {chosen})) AND {Due("d")}
+        WHERE d.id = {chosen}.id AND d.id = ANY(ARRAY(SELECT id FROM {chosen})) AND {StillDue("d")}
         """;
 
     /// <summary>

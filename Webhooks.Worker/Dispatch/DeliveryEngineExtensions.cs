@@ -50,6 +50,9 @@ public static class DeliveryEngineExtensions
             q.AddJob<PurgeDeletedJob>(j => j.WithIdentity(PurgeDeletedJob.Key));
             q.AddTrigger(t => t.ForJob(PurgeDeletedJob.Key).WithIdentity("purge-deleted")
                 .StartNow().WithSimpleSchedule(s => s.WithInterval(TimeSpan.FromSeconds(settings.LeaseSweepSeconds)).RepeatForever().WithMisfireInstruction(skipMissed)));
+            q.AddJob<StatisticsJob>(j => j.WithIdentity(StatisticsJob.Key));
+            q.AddTrigger(t => t.ForJob(StatisticsJob.Key).WithIdentity("statistics")
+                .StartNow().WithSimpleSchedule(s => s.WithInterval(StatisticsJob.Interval).RepeatForever().WithMisfireInstruction(skipMissed)));
             q.AddJob<RetentionJob>(j => j.WithIdentity(RetentionJob.Key));
             q.AddTrigger(t => t.ForJob(RetentionJob.Key).WithIdentity("retention")
                 .StartAt(DateTimeOffset.UtcNow.AddSeconds(Math.Min(60, settings.RetentionIntervalSeconds)))
