@@ -22,10 +22,14 @@ public sealed class DashboardOptions : IValidatableObject
     public int PortalLinkLifetimeSeconds { get; set; } = 3600;
 
     /// <summary>
-    /// The dashboard's public base URL (<c>https://webhooks.example.com</c>) that portal links start with; unset, the
-    /// base URL of the request that created the link.
+    /// The public base URL (<c>https://webhooks.example.com</c>) that portal links and ingest URLs start with; unset, the
+    /// base URL of the request that shows them.
     /// </summary>
     public string? PublicUrl { get; set; }
+
+    /// <summary><see cref="PublicUrl"/> without a trailing '/', else the base URL of <paramref name="http"/>'s request.</summary>
+    public string BaseUrl(HttpContext http) =>
+        string.IsNullOrEmpty(PublicUrl) ? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}" : PublicUrl.TrimEnd('/');
 
     /// <summary>
     /// Origins that may show the dashboard in a frame (<c>https://app.example.com</c>), besides the dashboard itself:

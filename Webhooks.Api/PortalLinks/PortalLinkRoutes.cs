@@ -65,13 +65,7 @@ public static class PortalLinkRoutes
     }
 
     /// <summary>The URL that redeems <paramref name="token"/>: on <c>Webhooks:Dashboard:PublicUrl</c>, else on the request's own origin.</summary>
-    internal static string UrlOf(string token, DashboardOptions options, HttpContext http)
-    {
-        var baseUrl = string.IsNullOrEmpty(options.PublicUrl)
-            ? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}"
-            : options.PublicUrl.TrimEnd('/');
-        return baseUrl + RedeemPath + token;
-    }
+    internal static string UrlOf(string token, DashboardOptions options, HttpContext http) => options.BaseUrl(http) + RedeemPath + token;
 
     private static async Task<Ok<ListResponse<PortalLinkOut>>> ListAsync(Tenant tenant, WebhooksDbContext db, CancellationToken ct)
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Webhooks.Api.Sources;
@@ -29,7 +30,7 @@ public sealed class GitHubSource : SourceType
         var form = MediaIs(request.ContentType, "application/x-www-form-urlencoded");
         if (!form && !IsJson(request.ContentType))
         {
-            return IngestResult.UnsupportedContentType("application/json or application/x-www-form-urlencoded (as GitHub sends)") with { DeliveryId = deliveryId };
+            return IngestResult.UnsupportedContentType("application/json or application/x-www-form-urlencoded (as GitHub sends)", deliveryId);
         }
         if (SentMoreThanOnce(request.Headers, SignatureHeader))
         {
@@ -56,25 +57,11 @@ public sealed class GitHubSource : SourceType
         {
             return IngestResult.Invalid($"X-GitHub-Event: {badType}", deliveryId);
         }
-        string payload;
-        string? error;
-        if (form)
-        {
-            if (!TryReadForm(request.Body, out payload, out error) || !TryParseJson(payload, out var parsed, out error))
-            {
-                return IngestResult.Invalid(error!, deliveryId);
-            }
-            parsed!.Dispose();
-        }
-        else
-        {
-            if (!TryReadJson(request.Body, out payload, out var parsed, out error))
-            {
-                return IngestResult.Invalid(error!, deliveryId);
-            }
-            parsed!.Dispose();
-        }
-        return IngestResult.Publish(eventType, deliveryId!, payload);
+        JsonDocument? document = null;
+        var read = form
+            ? TryReadForm(request.Body, out var payload, out var error) && TryParseJson(payload, out document, out error)
+            : TryReadJson(request.Body, out payload, out document, out error);
+        return read ? IngestResult.Publish(eventType, deliveryId!, payload, document!) : IngestResult.Invalid(error!, deliveryId);
     }
 
     /// <summary>The form's one <c>payload</c> field.</summary>

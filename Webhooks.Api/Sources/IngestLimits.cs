@@ -36,6 +36,7 @@ public sealed class IngestLimits
         public readonly Bucket Flood = new();
         public readonly Bucket Logged = new();
         public long Folded;
+        public long FoldedLoggedAt;
         public long LastUsed;
     }
 
@@ -60,8 +61,12 @@ public sealed class IngestLimits
             return 1;
         }
         Interlocked.Increment(ref buckets.Folded);
-        // One folded entry a second: the flood bucket's twin, of rate 1 and burst 1.
-        return buckets.Logged.TryTakeFolded() ? Interlocked.Exchange(ref buckets.Folded, 0) : 0;
+        // One folded entry a second, written by whichever refusal moves the time of the last one on.
+        var now = Stopwatch.GetTimestamp();
+        var last = Interlocked.Read(ref buckets.FoldedLoggedAt);
+        return now - last >= Stopwatch.Frequency && Interlocked.CompareExchange(ref buckets.FoldedLoggedAt, now, last) == last
+            ? Interlocked.Exchange(ref buckets.Folded, 0)
+            : 0;
     }
 
     private Buckets For(string sourceId)
@@ -89,7 +94,6 @@ public sealed class IngestLimits
         private readonly Lock _lock = new();
         private double _tokens = double.NaN;
         private long _at;
-        private long _foldedAt;
 
         public bool TryTake(double rate)
         {
@@ -108,19 +112,5 @@ public sealed class IngestLimits
             }
         }
 
-        /// <summary>True at most once a second: when the folded refusals are due for their entry.</summary>
-        public bool TryTakeFolded()
-        {
-            var now = Stopwatch.GetTimestamp();
-            lock (_lock)
-            {
-                if (now - _foldedAt < Stopwatch.Frequency)
-                {
-                    return false;
-                }
-                _foldedAt = now;
-                return true;
-            }
-        }
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Webhooks.Api.EventTypes;
@@ -74,23 +73,24 @@ public static class IngestRoute
         var body = await ReadBodyAsync(http.Request, max, ct);
         if (body is null)
         {
-            return await RefuseAsync(http, limits, log, source, new IngestResult(413, $"The body is over {max} bytes (Webhooks:MaxBodyBytes).", null, null, null),
+            return await RefuseAsync(http, limits, log, source, IngestResult.Refuse(413, $"The body is over {max} bytes (Webhooks:MaxBodyBytes)."),
                 http.Request.ContentLength ?? max + 1L, null);
         }
 
         var result = types.Find(source.Type)!.Read(new IngestRequest(http.Request.Headers, http.Request.ContentType, body, time.GetUtcNow()), source.Secrets);
+        // The payload as the source type parsed it (when accepted): checked against the event type, not parsed again.
+        using var parsed = result.Document;
         if (result.Accepted && WebhookEnvelope.ByteCount(result.EventType!, result.Payload!) > max)
         {
-            result = new IngestResult(413, $"The delivered body would be over {max} bytes (Webhooks:MaxBodyBytes).", null, result.DeliveryId, null);
+            result = IngestResult.Refuse(413, $"The delivered body would be over {max} bytes (Webhooks:MaxBodyBytes).", result.DeliveryId);
         }
         if (result.Accepted)
         {
             // The application's contract holds for every message in it: an archived type, or a payload its schema refuses, is 422.
-            using var parsed = JsonDocument.Parse(result.Payload!);
-            var errors = await schemas.CheckAsync(db, source.ApplicationId, [(result.EventType!, parsed.RootElement)], _ => "", ct);
+            var errors = await schemas.CheckAsync(db, source.ApplicationId, [(result.EventType!, parsed!.RootElement)], _ => "", ct);
             if (errors.Count > 0)
             {
-                result = new IngestResult(422, string.Join(" ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")), null, result.DeliveryId, null);
+                result = IngestResult.Refuse(422, string.Join(" ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")), result.DeliveryId);
             }
         }
         if (!result.Accepted)

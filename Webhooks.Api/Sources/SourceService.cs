@@ -72,13 +72,7 @@ public sealed class SourceService(WebhooksDbContext db, SecretProtector secrets,
         new(source.Id, source.Name, source.Type, IngestUrlOf(source, http), source.RateLimitPerSecond, source.CreatedAt, source.UpdatedAt);
 
     /// <summary>On <c>Webhooks:Dashboard:PublicUrl</c> when set (the address senders reach), else on the request's own origin.</summary>
-    public string IngestUrlOf(Source source, HttpContext http)
-    {
-        var baseUrl = string.IsNullOrEmpty(dashboard.Value.PublicUrl)
-            ? $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}"
-            : dashboard.Value.PublicUrl.TrimEnd('/');
-        return baseUrl + IngestPath + source.IngestToken;
-    }
+    public string IngestUrlOf(Source source, HttpContext http) => dashboard.Value.BaseUrl(http) + IngestPath + source.IngestToken;
 
     /// <summary>A new ingest URL for the source (a leaked one then answers 404 at once); the sender must be given the new one.</summary>
     public async Task RotateTokenAsync(Source source, CancellationToken ct)

@@ -9,22 +9,27 @@ public sealed record IngestRequest(IHeaderDictionary Headers, string? ContentTyp
 
 /// <summary>
 /// What a source type made of a request: the event to publish (its type, the sender's delivery id, the payload's JSON
-/// text as sent), or a refusal with its status and reason. <see cref="DeliveryId"/> is kept in the log either way.
+/// text as sent, and that text parsed, which the caller disposes), or a refusal with its status and reason.
+/// <see cref="DeliveryId"/> is kept in the log either way.
 /// </summary>
-public sealed record IngestResult(int Status, string? Reason, string? EventType, string? DeliveryId, string? Payload)
+public sealed record IngestResult(int Status, string? Reason, string? EventType, string? DeliveryId, string? Payload, JsonDocument? Document = null)
 {
     public bool Accepted => Reason is null;
 
-    public static IngestResult Publish(string eventType, string deliveryId, string payload) => new(StatusCodes.Status200OK, null, eventType, deliveryId, payload);
+    public static IngestResult Publish(string eventType, string deliveryId, string payload, JsonDocument document) =>
+        new(StatusCodes.Status200OK, null, eventType, deliveryId, payload, document);
+
+    /// <summary>A refusal of any status, with what is known of the delivery.</summary>
+    public static IngestResult Refuse(int status, string reason, string? deliveryId = null) => new(status, reason, null, deliveryId, null);
 
     /// <summary>401: the request is not the sender's (no, a malformed or a wrong signature).</summary>
-    public static IngestResult Unsigned(string reason, string? deliveryId = null) => new(StatusCodes.Status401Unauthorized, reason, null, deliveryId, null);
+    public static IngestResult Unsigned(string reason, string? deliveryId = null) => Refuse(StatusCodes.Status401Unauthorized, reason, deliveryId);
 
     /// <summary>400: signed, or not worth checking, but not something to publish (a stale timestamp, a missing id or type).</summary>
-    public static IngestResult Invalid(string reason, string? deliveryId = null) => new(StatusCodes.Status400BadRequest, reason, null, deliveryId, null);
+    public static IngestResult Invalid(string reason, string? deliveryId = null) => Refuse(StatusCodes.Status400BadRequest, reason, deliveryId);
 
-    public static IngestResult UnsupportedContentType(string expected) =>
-        new(StatusCodes.Status415UnsupportedMediaType, $"The body must be {expected}.", null, null, null);
+    public static IngestResult UnsupportedContentType(string expected, string? deliveryId = null) =>
+        Refuse(StatusCodes.Status415UnsupportedMediaType, $"The body must be {expected}.", deliveryId);
 }
 
 /// <summary>

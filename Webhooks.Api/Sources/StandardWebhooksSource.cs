@@ -51,15 +51,13 @@ public sealed class StandardWebhooksSource : SourceType
         {
             return IngestResult.Invalid(error!, id);
         }
-        using (document)
+        var root = document!.RootElement;
+        var name = root.TryGetProperty("type", out var typeValue) && typeValue.ValueKind == JsonValueKind.String ? typeValue.GetString() : null;
+        if (EventTypeOf(null, name, out var badType) is not { } eventType)
         {
-            var root = document!.RootElement;
-            var name = root.TryGetProperty("type", out var typeValue) && typeValue.ValueKind == JsonValueKind.String ? typeValue.GetString() : null;
-            if (EventTypeOf(null, name, out var badType) is not { } eventType)
-            {
-                return IngestResult.Invalid(name is null ? "The body has no 'type' string." : $"The body's 'type': {badType}", id);
-            }
-            return IngestResult.Publish(eventType, id!, payload);
+            document.Dispose();
+            return IngestResult.Invalid(name is null ? "The body has no 'type' string." : $"The body's 'type': {badType}", id);
         }
+        return IngestResult.Publish(eventType, id!, payload, document);
     }
 }

@@ -63,21 +63,21 @@ public sealed class StripeSource : SourceType
         {
             return IngestResult.Invalid(error!);
         }
-        using (document)
+        // The parsed body goes to the caller with the event; a refusal disposes it here.
+        var root = document!.RootElement;
+        var id = root.TryGetProperty("id", out var idValue) && idValue.ValueKind == JsonValueKind.String ? idValue.GetString() : null;
+        if (CheckDeliveryId(id, "The event's 'id'") is { } badId)
         {
-            var root = document!.RootElement;
-            var id = root.TryGetProperty("id", out var idValue) && idValue.ValueKind == JsonValueKind.String ? idValue.GetString() : null;
-            if (CheckDeliveryId(id, "The event's 'id'") is { } badId)
-            {
-                return IngestResult.Invalid(badId);
-            }
-            var name = root.TryGetProperty("type", out var typeValue) && typeValue.ValueKind == JsonValueKind.String ? typeValue.GetString() : null;
-            if (EventTypeOf("stripe", name, out var badType) is not { } eventType)
-            {
-                return IngestResult.Invalid(name is null ? "The event has no 'type' string." : $"The event's 'type': {badType}", id);
-            }
-            return IngestResult.Publish(eventType, id!, payload);
+            document.Dispose();
+            return IngestResult.Invalid(badId);
         }
+        var name = root.TryGetProperty("type", out var typeValue) && typeValue.ValueKind == JsonValueKind.String ? typeValue.GetString() : null;
+        if (EventTypeOf("stripe", name, out var badType) is not { } eventType)
+        {
+            document.Dispose();
+            return IngestResult.Invalid(name is null ? "The event has no 'type' string." : $"The event's 'type': {badType}", id);
+        }
+        return IngestResult.Publish(eventType, id!, payload, document);
     }
 
     /// <summary>Exactly one <c>t</c> (digits), at least one well-formed <c>v1</c>; other items (<c>v0</c>, anything new) are ignored, as Stripe's libraries do.</summary>
